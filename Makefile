@@ -1,0 +1,64 @@
+# amakaflow-chat: the two commands a newcomer needs are `make run` and `make test`.
+#
+# Host builds use $(CARGO_TARGET_DIR) when set (CI keeps one outside the clone), else ./target.
+# Plugins are their own workspace, built for wasm32-wasip2 and laid out, one directory each
+# (plugin.wasm + plugin.toml), under target/plugins.d (the service's) and target/test-plugins.d
+# (hostile plugins the runtime tests use).
+
+SHELL := /bin/bash
+CARGO ?= cargo
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+PLUGIN_BUILD_DIR := $(TARGET_DIR)/wasm-plugins
+PLUGINS_OUT := $(CURDIR)/target/plugins.d
+TEST_PLUGINS_OUT := $(CURDIR)/target/test-plugins.d
+WASM := $(PLUGIN_BUILD_DIR)/wasm32-wasip2/release
+
+.PHONY: run test lint fmt plugins bench clean wasm-target
+
+## run: start the service with its offline development stack (SQLite, local plugins, stand-ins).
+run: plugins
+	PLUGINS_DIR=$(PLUGINS_OUT) $(CARGO) run -p chat-tests --bin dev-stack
+
+## test: every test of both workspaces, against SQLite and the local Postgres.
+test: plugins
+	$(CARGO) test --workspace --no-fail-fast
+	cd plugins && CARGO_TARGET_DIR=$(PLUGIN_BUILD_DIR) $(CARGO) test --workspace --no-fail-fast
+
+## lint: formatting and clippy (warnings are errors) for the host and the plugins.
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	cd plugins && $(CARGO) fmt --all -- --check
+	cd plugins && CARGO_TARGET_DIR=$(PLUGIN_BUILD_DIR) $(CARGO) clippy --workspace --target wasm32-wasip2 -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+	cd plugins && $(CARGO) fmt --all
+
+wasm-target:
+	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+## plugins: build every plugin component and lay out the plugin directories.
+plugins: wasm-target
+	cd plugins && CARGO_TARGET_DIR=$(PLUGIN_BUILD_DIR) $(CARGO) build --workspace --target wasm32-wasip2 --release
+	@rm -rf $(PLUGINS_OUT).tmp $(TEST_PLUGINS_OUT).tmp
+	@mkdir -p $(PLUGINS_OUT).tmp $(TEST_PLUGINS_OUT).tmp
+	@for manifest in plugins/*/plugin.toml plugins/hostile/*/plugin.toml; do \
+		[ -f "$$manifest" ] || continue; \
+		dir=$$(dirname $$manifest); crate=$$(basename $$dir); \
+		case $$dir in plugins/hostile/*) out=$(TEST_PLUGINS_OUT).tmp ;; *) out=$(PLUGINS_OUT).tmp ;; esac; \
+		mkdir -p $$out/$$crate; \
+		cp $(WASM)/$${crate//-/_}.wasm $$out/$$crate/plugin.wasm; \
+		cp $$manifest $$out/$$crate/plugin.toml; \
+	done
+	@rm -rf $(PLUGINS_OUT) $(TEST_PLUGINS_OUT)
+	@mv $(PLUGINS_OUT).tmp $(PLUGINS_OUT); mv $(TEST_PLUGINS_OUT).tmp $(TEST_PLUGINS_OUT)
+	@echo "plugins laid out in $(PLUGINS_OUT) and $(TEST_PLUGINS_OUT)"
+
+## bench: the benchmarks whose figures the closing notes quote (release build).
+bench: plugins
+	$(CARGO) bench --workspace
+
+clean:
+	$(CARGO) clean
+	rm -rf plugins/target target/plugins.d target/test-plugins.d

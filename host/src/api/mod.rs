@@ -1,0 +1,53 @@
+//! The HTTP surface: one module per resource, composed into one router with the cross-cutting
+//! layers (CORS, body limit, request ids, tracing, panic catching).
+
+pub mod error;
+pub mod health;
+pub mod sessions;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::response::IntoResponse;
+use axum::routing::{delete, get};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::app::AppState;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn router(state: AppState) -> Router {
+    let config = state.config.clone();
+    Router::new()
+        .route("/health", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/chat/sessions", get(sessions::list))
+        .route("/chat/sessions/{session_id}/messages", get(sessions::messages))
+        .route("/chat/sessions/{session_id}", delete(sessions::delete))
+        .fallback(|| async { error::ApiError::NotFound("Not Found".to_string()) })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
+        .layer(cors(&config.server.allowed_origins))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(CatchPanicLayer::custom(|_| {
+            IntoResponse::into_response(error::ApiError::Internal(anyhow::anyhow!("handler panicked")))
+        }))
+}
+
+/// CORS as the original: the configured origins, credentials allowed, any method and header.
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers(AllowHeaders::mirror_request())
+        .max_age(Duration::from_secs(600))
+}

@@ -1,0 +1,155 @@
+//! Who is calling. Users authenticate with (in order of precedence) the `X-Test-Auth` bypass
+//! (never in production), an `X-API-Key`, or `Authorization: Bearer <jwt>`: a mobile pairing token
+//! (HS256, `iss=amakaflow`, `aud=ios_companion`) or a Clerk session token (RS256 against the JWKS).
+//! Services call internal routes with `X-Internal-Key`.
+//!
+//! Handlers say what they need in their signature: [`AuthUser`] or [`InternalCaller`].
+
+pub mod api_key;
+pub mod clerk;
+pub mod internal;
+pub mod jwks;
+pub mod mobile;
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+
+use crate::api::error::ApiError;
+use crate::app::AppState;
+use crate::config::{AuthConfig, Environment};
+
+pub use internal::InternalCaller;
+
+/// How the caller proved who they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMethod {
+    Clerk,
+    Mobile,
+    ApiKey,
+    TestBypass,
+}
+
+/// An authenticated user.
+#[derive(Clone, Debug)]
+pub struct AuthUser {
+    pub user_id: String,
+    pub method: AuthMethod,
+    /// The raw `Authorization` header value, forwarded to downstream services by the tool runtime
+    /// (never into a plugin). `None` for API-key and test callers, as the original did.
+    pub authorization: Option<String>,
+}
+
+/// Why a request was refused. Messages are the original service's `detail` strings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("Missing authentication. Provide Authorization header or X-API-Key.")]
+    Missing,
+    #[error("Invalid authorization header format")]
+    BadHeaderFormat,
+    #[error("Token expired")]
+    Expired,
+    #[error("Invalid token: {0}")]
+    Invalid(String),
+    #[error("Invalid token format")]
+    Malformed,
+    #[error("Token missing user ID")]
+    MissingSubject,
+    #[error("Invalid API key")]
+    BadApiKey,
+    #[error("Test authentication is not allowed in production")]
+    TestAuthInProduction,
+    #[error("Invalid test authentication")]
+    BadTestAuth,
+    #[error("JWT validation not configured (missing CLERK_DOMAIN)")]
+    ClerkNotConfigured,
+    #[error("Unable to verify token: signing keys unavailable")]
+    KeysUnavailable,
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::TestAuthInProduction => ApiError::Forbidden(err.to_string()),
+            AuthError::ClerkNotConfigured => ApiError::Misconfigured(err.to_string()),
+            AuthError::KeysUnavailable => ApiError::ServiceUnavailable(err.to_string()),
+            other => ApiError::Unauthorized(other.to_string()),
+        }
+    }
+}
+
+/// Verifies user credentials. Built once at start-up and shared.
+pub struct Authenticator {
+    environment: Environment,
+    test_auth_secret: Option<String>,
+    api_keys: api_key::ApiKeys,
+    mobile: mobile::MobileVerifier,
+    clerk: Option<clerk::ClerkVerifier>,
+}
+
+impl Authenticator {
+    pub fn new(config: &AuthConfig, environment: Environment, allowed_origins: &[String], http: reqwest::Client) -> Arc<Self> {
+        Arc::new(Authenticator {
+            environment,
+            test_auth_secret: config.test_auth_secret.clone(),
+            api_keys: api_key::ApiKeys::new(&config.api_keys),
+            mobile: mobile::MobileVerifier::new(&config.jwt_secret),
+            clerk: config
+                .clerk_domain
+                .as_deref()
+                .map(|domain| clerk::ClerkVerifier::new(domain, config.clerk_issuer.as_deref(), allowed_origins, http, config.jwks_min_refresh)),
+        })
+    }
+
+    /// Authenticates a request from its headers.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<AuthUser, AuthError> {
+        if let Some(test) = header(headers, "x-test-auth") {
+            return self.test_bypass(test, header(headers, "x-test-user-id"));
+        }
+        if let Some(key) = header(headers, "x-api-key") {
+            let user_id = self.api_keys.user_for(key).ok_or(AuthError::BadApiKey)?;
+            return Ok(AuthUser { user_id, method: AuthMethod::ApiKey, authorization: None });
+        }
+        let raw = header(headers, "authorization").ok_or(AuthError::Missing)?;
+        let token = raw.strip_prefix("Bearer ").ok_or(AuthError::BadHeaderFormat)?.trim();
+        if mobile::is_pairing_token(token) {
+            let user_id = self.mobile.verify(token)?;
+            return Ok(AuthUser { user_id, method: AuthMethod::Mobile, authorization: Some(raw.to_string()) });
+        }
+        let clerk = self.clerk.as_ref().ok_or(AuthError::ClerkNotConfigured)?;
+        let user_id = clerk.verify(token).await?;
+        Ok(AuthUser { user_id, method: AuthMethod::Clerk, authorization: Some(raw.to_string()) })
+    }
+
+    fn test_bypass(&self, given: &str, user: Option<&str>) -> Result<AuthUser, AuthError> {
+        if self.environment.is_production() {
+            return Err(AuthError::TestAuthInProduction);
+        }
+        let expected = self.test_auth_secret.as_deref().ok_or(AuthError::BadTestAuth)?;
+        if !internal::constant_time_eq(given, expected) {
+            return Err(AuthError::BadTestAuth);
+        }
+        match user {
+            Some(u) if u.len() >= 5 => Ok(AuthUser { user_id: u.to_string(), method: AuthMethod::TestBypass, authorization: None }),
+            _ => Err(AuthError::BadTestAuth),
+        }
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let user = state.auth.authenticate(&parts.headers).await?;
+        sentry::configure_scope(|scope| {
+            scope.set_user(Some(sentry::User { id: Some(user.user_id.clone()), ..Default::default() }))
+        });
+        Ok(user)
+    }
+}

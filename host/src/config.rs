@@ -1,0 +1,577 @@
+//! Every setting of the service, read from the environment once at start-up into one typed struct.
+//!
+//! Parsing collects every problem before failing, so an operator sees all bad variables in one
+//! error. `ENVIRONMENT=production` additionally requires the production variables and refuses
+//! secrets that are known development defaults. Development needs no variables at all.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The mobile pairing secret of the original service; accepted in development only.
+pub const DEFAULT_JWT_SECRET: &str = "amakaflow-mobile-jwt-secret-change-in-production";
+/// The internal key development uses when none is set; refused in production.
+pub const DEFAULT_INTERNAL_API_KEY: &str = "dev-internal-key";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Test,
+    Staging,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Test => "test",
+            Environment::Staging => "staging",
+            Environment::Production => "production",
+        }
+    }
+
+    pub fn is_production(self) -> bool {
+        self == Environment::Production
+    }
+}
+
+/// Where the database lives. `DATABASE_URL` unset means a SQLite file under `data/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatabaseConfig {
+    pub url: String,
+    /// Apply migrations at start-up. Off (`RUN_MIGRATIONS=false`) for a shared database whose schema
+    /// is managed elsewhere.
+    pub run_migrations: bool,
+    pub max_connections: u32,
+}
+
+/// How users and services authenticate.
+#[derive(Clone)]
+pub struct AuthConfig {
+    /// Clerk frontend API host (`clerk.example.com`) or, for local stand-ins, a full `http://` origin.
+    pub clerk_domain: Option<String>,
+    /// Expected `iss` of Clerk tokens; defaults to `https://$CLERK_DOMAIN`.
+    pub clerk_issuer: Option<String>,
+    /// Secret of the HS256 mobile pairing tokens.
+    pub jwt_secret: String,
+    /// `X-API-Key` values: key → user id (`"admin"` for a key without `:user`).
+    pub api_keys: HashMap<String, String>,
+    /// Shared secret of the `X-Test-Auth` bypass; ignored in production.
+    pub test_auth_secret: Option<String>,
+    /// `X-Internal-Key` for service-to-service routes and the plugin admin API.
+    pub internal_api_key: Option<String>,
+    /// Least time between two JWKS fetches triggered by unknown key ids.
+    pub jwks_min_refresh: Duration,
+}
+
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("clerk_domain", &self.clerk_domain)
+            .field("clerk_issuer", &self.clerk_issuer)
+            .field("jwt_secret", &"<redacted>")
+            .field("api_keys", &format_args!("<{} keys>", self.api_keys.len()))
+            .field("test_auth_secret", &self.test_auth_secret.as_ref().map(|_| "<redacted>"))
+            .field("internal_api_key", &self.internal_api_key.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// The Anthropic connection, optionally through Helicone.
+#[derive(Clone)]
+pub struct AnthropicConfig {
+    pub api_key: Option<String>,
+    /// `https://api.anthropic.com` unless a stand-in or Helicone is used.
+    pub base_url: String,
+    pub model: String,
+    pub max_tokens: u32,
+    pub helicone_enabled: bool,
+    pub helicone_api_key: Option<String>,
+    pub helicone_base_url: String,
+}
+
+impl fmt::Debug for AnthropicConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AnthropicConfig")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .field("model", &self.model)
+            .field("max_tokens", &self.max_tokens)
+            .field("helicone_enabled", &self.helicone_enabled)
+            .field("helicone_base_url", &self.helicone_base_url)
+            .finish()
+    }
+}
+
+/// OpenAI, used for embeddings.
+#[derive(Clone)]
+pub struct OpenAiConfig {
+    pub api_key: Option<String>,
+    pub base_url: String,
+    pub embedding_model: String,
+    pub embedding_batch_size: usize,
+}
+
+impl fmt::Debug for OpenAiConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenAiConfig")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .field("embedding_model", &self.embedding_model)
+            .field("embedding_batch_size", &self.embedding_batch_size)
+            .finish()
+    }
+}
+
+/// The downstream services the tool plugins call (their manifests interpolate these).
+#[derive(Clone, Debug)]
+pub struct DownstreamConfig {
+    pub mapper_api_url: String,
+    pub calendar_api_url: String,
+    pub workout_ingestor_api_url: String,
+    pub strava_sync_api_url: String,
+    pub garmin_sync_api_url: String,
+}
+
+/// Where plugins come from and how long a call may take by default.
+#[derive(Clone, Debug)]
+pub struct PluginsConfig {
+    pub dir: PathBuf,
+    /// Compiled-artifact cache; defaults to `<PLUGINS_DIR>/.cache`.
+    pub cache_dir: PathBuf,
+    pub function_timeout: Duration,
+    /// Watch `dir` and reload changed plugins.
+    pub watch: bool,
+}
+
+/// Limits on the HTTP and SSE side.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub allowed_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    pub sse_warn_connections: usize,
+    pub sse_critical_connections: usize,
+    /// How long running streams may continue after SIGTERM before they are ended.
+    pub shutdown_grace: Duration,
+}
+
+/// Monthly message limits per tier.
+#[derive(Clone, Copy, Debug)]
+pub struct QuotaConfig {
+    pub free: u32,
+    pub paid: u32,
+}
+
+/// Error tracking and logs.
+#[derive(Clone, Debug)]
+pub struct TelemetryConfig {
+    pub sentry_dsn: Option<String>,
+    pub release: Option<String>,
+    pub json_logs: bool,
+}
+
+/// Supabase project settings of the original deployment. The service reaches Supabase's Postgres
+/// through `DATABASE_URL`; these are kept for the runbook and future REST use.
+#[derive(Clone)]
+pub struct SupabaseConfig {
+    pub url: Option<String>,
+    pub service_role_key: Option<String>,
+}
+
+impl fmt::Debug for SupabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SupabaseConfig")
+            .field("url", &self.url)
+            .field("service_role_key", &self.service_role_key.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub environment: Environment,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+    pub anthropic: AnthropicConfig,
+    pub openai: OpenAiConfig,
+    pub downstream: DownstreamConfig,
+    pub plugins: PluginsConfig,
+    pub quota: QuotaConfig,
+    pub telemetry: TelemetryConfig,
+    pub supabase: SupabaseConfig,
+}
+
+/// Every problem found in the environment, one line per variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration ({} problem(s)):", self.problems.len())?;
+        for p in &self.problems {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Reads variables from a source and records problems instead of stopping at the first one.
+struct Reader<'a> {
+    get: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<String>,
+}
+
+impl Reader<'_> {
+    /// A set, non-blank value.
+    fn string(&self, name: &str) -> Option<String> {
+        (self.get)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    }
+
+    fn string_or(&self, name: &str, default: &str) -> String {
+        self.string(name).unwrap_or_else(|| default.to_string())
+    }
+
+    fn parsed<T: std::str::FromStr>(&mut self, name: &str, default: T, what: &str) -> T {
+        match self.string(name) {
+            None => default,
+            Some(raw) => match raw.parse() {
+                Ok(v) => v,
+                Err(_) => {
+                    self.problems.push(format!("{name}: expected {what}, got {raw:?}"));
+                    default
+                }
+            },
+        }
+    }
+
+    fn bool(&mut self, name: &str, default: bool) -> bool {
+        match self.string(name).map(|v| v.to_ascii_lowercase()) {
+            None => default,
+            Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => true,
+            Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => false,
+            Some(v) => {
+                self.problems.push(format!("{name}: expected true or false, got {v:?}"));
+                default
+            }
+        }
+    }
+
+    fn url(&mut self, name: &str, default: &str) -> String {
+        let v = self.string_or(name, default);
+        if !(v.starts_with("http://") || v.starts_with("https://")) {
+            self.problems.push(format!("{name}: expected an http(s) URL, got {v:?}"));
+        }
+        v.trim_end_matches('/').to_string()
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Reads from any lookup (tests pass a map).
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut r = Reader { get, problems: Vec::new() };
+
+        let environment = match r.string("ENVIRONMENT").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("test") => Environment::Test,
+            Some("staging") => Environment::Staging,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => {
+                r.problems.push(format!(
+                    "ENVIRONMENT: expected development, test, staging or production, got {other:?}"
+                ));
+                Environment::Development
+            }
+        };
+        let production = environment.is_production();
+
+        let port: u16 = r.parsed("PORT", 8005, "a port number");
+        let allowed_origins = parse_origins(&r.string("ALLOWED_ORIGINS").unwrap_or_default());
+        let server = ServerConfig {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+            allowed_origins,
+            max_body_bytes: r.parsed("MAX_BODY_BYTES", 256 * 1024, "a byte count"),
+            sse_warn_connections: r.parsed("SSE_CONNECTIONS_WARN", 150, "a count"),
+            sse_critical_connections: r.parsed("SSE_CONNECTIONS_CRITICAL", 200, "a count"),
+            shutdown_grace: Duration::from_secs_f64(r.parsed("SHUTDOWN_GRACE_SECONDS", 5.0, "seconds")),
+        };
+
+        let database = DatabaseConfig {
+            url: r.string("DATABASE_URL").unwrap_or_else(|| "sqlite://data/chat.db".to_string()),
+            run_migrations: r.bool("RUN_MIGRATIONS", true),
+            max_connections: r.parsed("DATABASE_MAX_CONNECTIONS", 16, "a count"),
+        };
+        if !(database.url.starts_with("postgres://")
+            || database.url.starts_with("postgresql://")
+            || database.url.starts_with("sqlite:"))
+        {
+            r.problems.push("DATABASE_URL: expected postgres://… or sqlite:…".to_string());
+        }
+
+        let api_keys_raw = r.string("API_KEYS").unwrap_or_default();
+        let auth = AuthConfig {
+            clerk_domain: r.string("CLERK_DOMAIN").map(|d| d.trim_end_matches('/').to_string()),
+            clerk_issuer: r.string("CLERK_ISSUER"),
+            jwt_secret: r.string_or("JWT_SECRET", DEFAULT_JWT_SECRET),
+            api_keys: parse_api_keys(&api_keys_raw),
+            test_auth_secret: r.string("TEST_AUTH_SECRET"),
+            internal_api_key: r
+                .string("INTERNAL_API_KEY")
+                .or_else(|| (!production).then(|| DEFAULT_INTERNAL_API_KEY.to_string())),
+            jwks_min_refresh: Duration::from_secs_f64(r.parsed("CLERK_JWKS_MIN_REFRESH_SECONDS", 300.0, "seconds")),
+        };
+
+        let helicone_enabled = r.bool("HELICONE_ENABLED", false);
+        let anthropic = AnthropicConfig {
+            api_key: r.string("ANTHROPIC_API_KEY"),
+            base_url: r.url("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+            model: r.string_or("DEFAULT_MODEL", "claude-sonnet-4-20250514"),
+            max_tokens: r.parsed("ANTHROPIC_MAX_TOKENS", 4096, "a token count"),
+            helicone_enabled,
+            helicone_api_key: r.string("HELICONE_API_KEY"),
+            helicone_base_url: r.url("HELICONE_BASE_URL", "https://anthropic.helicone.ai"),
+        };
+        if helicone_enabled && anthropic.helicone_api_key.is_none() {
+            r.problems.push("HELICONE_API_KEY: required when HELICONE_ENABLED=true".to_string());
+        }
+
+        let openai = OpenAiConfig {
+            api_key: r.string("OPENAI_API_KEY"),
+            base_url: r.url("OPENAI_BASE_URL", "https://api.openai.com"),
+            embedding_model: r.string_or("EMBEDDING_MODEL", "text-embedding-3-small"),
+            embedding_batch_size: r.parsed("EMBEDDING_BATCH_SIZE", 100, "a count"),
+        };
+
+        let downstream = DownstreamConfig {
+            mapper_api_url: r.url("MAPPER_API_URL", "http://localhost:8001"),
+            calendar_api_url: r.url("CALENDAR_API_URL", "http://localhost:8002"),
+            workout_ingestor_api_url: r.url("WORKOUT_INGESTOR_API_URL", "http://localhost:8003"),
+            strava_sync_api_url: r.url("STRAVA_SYNC_API_URL", "http://localhost:8000"),
+            garmin_sync_api_url: r.url("GARMIN_SYNC_API_URL", "http://localhost:8006"),
+        };
+
+        let plugins_dir = PathBuf::from(r.string_or("PLUGINS_DIR", "plugins.d"));
+        let timeout_secs: f64 = r.parsed("FUNCTION_TIMEOUT_SECONDS", 30.0, "seconds");
+        if !(timeout_secs > 0.0 && timeout_secs <= 600.0) {
+            r.problems.push(format!("FUNCTION_TIMEOUT_SECONDS: expected 0 < seconds <= 600, got {timeout_secs}"));
+        }
+        let plugins = PluginsConfig {
+            cache_dir: r
+                .string("PLUGIN_CACHE_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| plugins_dir.join(".cache")),
+            dir: plugins_dir,
+            function_timeout: Duration::from_secs_f64(timeout_secs.clamp(0.001, 600.0)),
+            watch: r.bool("PLUGINS_WATCH", true),
+        };
+
+        let quota = QuotaConfig {
+            free: r.parsed("RATE_LIMIT_FREE", 50, "a message count"),
+            paid: r.parsed("RATE_LIMIT_PAID", 500, "a message count"),
+        };
+
+        let telemetry = TelemetryConfig {
+            sentry_dsn: r.string("SENTRY_DSN"),
+            release: r.string("RENDER_GIT_COMMIT"),
+            json_logs: r.bool("LOG_JSON", production),
+        };
+
+        let supabase = SupabaseConfig {
+            url: r.string("SUPABASE_URL"),
+            service_role_key: r.string("SUPABASE_SERVICE_ROLE_KEY"),
+        };
+
+        if production {
+            let problems = check_production(&r, &auth);
+            r.problems.extend(problems);
+        }
+
+        if r.problems.is_empty() {
+            Ok(Config {
+                environment,
+                server,
+                database,
+                auth,
+                anthropic,
+                openai,
+                downstream,
+                plugins,
+                quota,
+                telemetry,
+                supabase,
+            })
+        } else {
+            Err(ConfigError { problems: r.problems })
+        }
+    }
+
+    /// The environment variables a plugin manifest may interpolate with `${NAME}`. Secrets are
+    /// included because manifests inject them into outgoing headers; the host never passes them
+    /// into the guest.
+    pub fn plugin_env(&self) -> HashMap<String, String> {
+        let mut env = HashMap::new();
+        let d = &self.downstream;
+        env.insert("MAPPER_API_URL".into(), d.mapper_api_url.clone());
+        env.insert("CALENDAR_API_URL".into(), d.calendar_api_url.clone());
+        env.insert("WORKOUT_INGESTOR_API_URL".into(), d.workout_ingestor_api_url.clone());
+        env.insert("STRAVA_SYNC_API_URL".into(), d.strava_sync_api_url.clone());
+        env.insert("GARMIN_SYNC_API_URL".into(), d.garmin_sync_api_url.clone());
+        env.insert("OPENAI_BASE_URL".into(), self.openai.base_url.clone());
+        env.insert("EMBEDDING_MODEL".into(), self.openai.embedding_model.clone());
+        if let Some(key) = &self.openai.api_key {
+            env.insert("OPENAI_API_KEY".into(), key.clone());
+        }
+        env
+    }
+}
+
+/// Production rules: the variables that must be set and the defaults that must not be used.
+fn check_production(r: &Reader<'_>, auth: &AuthConfig) -> Vec<String> {
+    let mut problems = Vec::new();
+    for name in [
+        "DATABASE_URL",
+        "CLERK_DOMAIN",
+        "ANTHROPIC_API_KEY",
+        "OPENAI_API_KEY",
+        "ALLOWED_ORIGINS",
+        "INTERNAL_API_KEY",
+        "JWT_SECRET",
+    ] {
+        if r.string(name).is_none() {
+            problems.push(format!("{name}: required in production"));
+        }
+    }
+    if auth.jwt_secret == DEFAULT_JWT_SECRET {
+        problems.push("JWT_SECRET: the development default must not be used in production".to_string());
+    } else if r.string("JWT_SECRET").is_some() && auth.jwt_secret.len() < 32 {
+        problems.push("JWT_SECRET: must be at least 32 characters in production".to_string());
+    }
+    if auth.internal_api_key.as_deref() == Some(DEFAULT_INTERNAL_API_KEY) {
+        problems.push("INTERNAL_API_KEY: the development default must not be used in production".to_string());
+    }
+    if let Some(url) = r.string("DATABASE_URL")
+        && url.starts_with("sqlite:")
+    {
+        problems.push("DATABASE_URL: production needs Postgres, not SQLite".to_string());
+    }
+    if let Some(domain) = &auth.clerk_domain
+        && domain.starts_with("http://")
+    {
+        problems.push("CLERK_DOMAIN: plain http is not allowed in production".to_string());
+    }
+    problems
+}
+
+/// `ALLOWED_ORIGINS` as a comma-separated list or a JSON array string, as the original accepted.
+pub fn parse_origins(raw: &str) -> Vec<String> {
+    let raw = raw.trim();
+    if raw.starts_with('[')
+        && let Ok(list) = serde_json::from_str::<Vec<String>>(raw)
+    {
+        return list.into_iter().map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect();
+    }
+    raw.split(',').map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect()
+}
+
+/// `API_KEYS`: comma-separated `key` or `key:user_id`; a bare key authenticates as `admin`.
+pub fn parse_api_keys(raw: &str) -> HashMap<String, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(|entry| match entry.split_once(':') {
+            Some((key, user)) if !user.trim().is_empty() => (key.trim().to_string(), user.trim().to_string()),
+            Some((key, _)) => (key.trim().to_string(), "admin".to_string()),
+            None => (entry.to_string(), "admin".to_string()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(&move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn development_needs_no_variables() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.environment, Environment::Development);
+        assert_eq!(c.server.listen.port(), 8005);
+        assert!(c.database.url.starts_with("sqlite:"));
+        assert_eq!(c.quota.free, 50);
+        assert_eq!(c.quota.paid, 500);
+        assert_eq!(c.plugins.function_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn production_names_every_missing_variable_in_one_error() {
+        let err = load(&[("ENVIRONMENT", "production")]).unwrap_err();
+        let text = err.to_string();
+        for name in ["DATABASE_URL", "CLERK_DOMAIN", "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ALLOWED_ORIGINS", "INTERNAL_API_KEY", "JWT_SECRET"] {
+            assert!(text.contains(name), "{name} missing from: {text}");
+        }
+    }
+
+    #[test]
+    fn production_refuses_known_default_secrets() {
+        let err = load(&[
+            ("ENVIRONMENT", "production"),
+            ("DATABASE_URL", "postgres://db/chat"),
+            ("CLERK_DOMAIN", "clerk.example.com"),
+            ("ANTHROPIC_API_KEY", "k"),
+            ("OPENAI_API_KEY", "k"),
+            ("ALLOWED_ORIGINS", "https://app.example.com"),
+            ("INTERNAL_API_KEY", DEFAULT_INTERNAL_API_KEY),
+            ("JWT_SECRET", DEFAULT_JWT_SECRET),
+        ])
+        .unwrap_err();
+        assert_eq!(err.problems.len(), 2, "{err}");
+        assert!(err.to_string().contains("JWT_SECRET"));
+        assert!(err.to_string().contains("INTERNAL_API_KEY"));
+    }
+
+    #[test]
+    fn malformed_numbers_are_reported_with_their_variable() {
+        let err = load(&[("PORT", "eighty"), ("RATE_LIMIT_FREE", "-1"), ("HELICONE_ENABLED", "maybe")]).unwrap_err();
+        assert_eq!(err.problems.len(), 3, "{err}");
+        assert!(err.problems[0].starts_with("PORT"));
+    }
+
+    #[test]
+    fn origins_accept_a_list_or_a_json_array() {
+        assert_eq!(parse_origins("https://a.com, https://b.com/"), vec!["https://a.com", "https://b.com"]);
+        assert_eq!(parse_origins(r#"["https://a.com"]"#), vec!["https://a.com"]);
+        assert!(parse_origins("").is_empty());
+    }
+
+    #[test]
+    fn api_keys_map_to_users() {
+        let keys = parse_api_keys("k1:user_1, k2");
+        assert_eq!(keys["k1"], "user_1");
+        assert_eq!(keys["k2"], "admin");
+    }
+
+    #[test]
+    fn secrets_do_not_appear_in_debug_output() {
+        let c = load(&[("ANTHROPIC_API_KEY", "sk-ant-secret"), ("JWT_SECRET", "jwt-secret-value"), ("OPENAI_API_KEY", "sk-openai")]).unwrap();
+        let dump = format!("{c:?}");
+        assert!(!dump.contains("sk-ant-secret") && !dump.contains("jwt-secret-value") && !dump.contains("sk-openai"));
+    }
+}

@@ -1,0 +1,69 @@
+//! The monthly message quota per user: tier from the `chat_rate_limit_tier` flag (free, paid,
+//! unlimited), limits from `RATE_LIMIT_FREE` / `RATE_LIMIT_PAID`, counting in the store.
+
+use chat_store::{FeatureFlags, Period, Reservation, Store};
+use chrono::{DateTime, Utc};
+
+use crate::config::QuotaConfig;
+
+/// The limit of the unlimited tier (the original's 999999).
+pub const UNLIMITED: i64 = 999_999;
+
+/// A reserved message, to be refunded if the turn fails before any assistant output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Admitted {
+    pub period: Period,
+    pub usage: i64,
+    pub limit: i64,
+}
+
+/// The user has no messages left this month.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exceeded {
+    pub usage: i64,
+    pub limit: i64,
+    /// Seconds until the first of next month, 00:00 UTC.
+    pub retry_after: i64,
+}
+
+/// The limit for a user's flags.
+pub fn limit_for(flags: &FeatureFlags, config: &QuotaConfig) -> i64 {
+    match flags.get("chat_rate_limit_tier").and_then(|v| v.as_str()) {
+        Some("paid") => config.paid.into(),
+        Some("unlimited") => UNLIMITED,
+        _ => config.free.into(),
+    }
+}
+
+/// Reserves one message for `user_id` at `now`.
+pub async fn reserve(
+    store: &Store,
+    config: &QuotaConfig,
+    flags: &FeatureFlags,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<Admitted, Exceeded>, chat_store::StoreError> {
+    let period = Period::of(now);
+    let limit = limit_for(flags, config);
+    Ok(match store.reserve_message(user_id, period, limit).await? {
+        Reservation::Admitted { usage } => Ok(Admitted { period, usage, limit }),
+        Reservation::Rejected { usage } => Err(Exceeded { usage, limit, retry_after: period.seconds_until_reset(now) }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tiers_map_to_limits() {
+        let config = QuotaConfig { free: 50, paid: 500 };
+        let flags = |tier: &str| FeatureFlags([("chat_rate_limit_tier".to_string(), json!(tier))].into_iter().collect());
+        assert_eq!(limit_for(&FeatureFlags::default(), &config), 50);
+        assert_eq!(limit_for(&flags("free"), &config), 50);
+        assert_eq!(limit_for(&flags("paid"), &config), 500);
+        assert_eq!(limit_for(&flags("unlimited"), &config), UNLIMITED);
+        assert_eq!(limit_for(&flags("platinum"), &config), 50);
+    }
+}

@@ -1,0 +1,88 @@
+//! Throwaway databases for tests, on both backends: a SQLite file in the temp directory, or a fresh
+//! schema in the local Postgres (`TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`).
+//! Each is removed again when the handle is dropped.
+
+use std::path::PathBuf;
+
+use sqlx::Connection;
+
+use crate::{Backend, Result, Store, StoreOptions};
+
+/// The Postgres server tests use.
+pub fn postgres_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// A migrated, empty database that disappears on drop.
+pub struct TestDatabase {
+    pub store: Store,
+    /// The URL (and, for Postgres, the schema) another process can use to reach the same data.
+    pub url: String,
+    pub schema: Option<String>,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(PathBuf),
+    Postgres { url: String, schema: String },
+}
+
+impl TestDatabase {
+    /// A database on `backend`.
+    pub async fn new(backend: Backend) -> Result<TestDatabase> {
+        match backend {
+            Backend::Sqlite => Self::sqlite().await,
+            Backend::Postgres => Self::postgres().await,
+        }
+    }
+
+    /// A SQLite file in the temp directory.
+    pub async fn sqlite() -> Result<TestDatabase> {
+        let path = std::env::temp_dir().join(format!("chat-test-{}.db", uuid::Uuid::new_v4().simple()));
+        let url = format!("sqlite://{}", path.display());
+        let store = Store::connect(&StoreOptions::new(&url)).await?;
+        Ok(TestDatabase { store, url, schema: None, cleanup: Cleanup::Sqlite(path) })
+    }
+
+    /// A new schema in the local Postgres.
+    pub async fn postgres() -> Result<TestDatabase> {
+        let url = postgres_url();
+        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&url).await?;
+        sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut admin).await?;
+        admin.close().await?;
+        let options = StoreOptions { schema: Some(schema.clone()), max_connections: 32, ..StoreOptions::new(&url) };
+        let store = Store::connect(&options).await?;
+        Ok(TestDatabase { store, url: url.clone(), schema: Some(schema.clone()), cleanup: Cleanup::Postgres { url, schema } })
+    }
+
+    /// Options that open this same database from another `Store` (for example a server under test).
+    pub fn options(&self) -> StoreOptions {
+        StoreOptions { schema: self.schema.clone(), ..StoreOptions::new(&self.url) }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::Postgres { url, schema } => {
+                // Drop runs outside async context; a short-lived runtime on its own thread does the I/O.
+                let (url, schema) = (url.clone(), schema.clone());
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                    rt.block_on(async {
+                        let mut admin = sqlx::PgConnection::connect(&url).await.ok()?;
+                        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&mut admin).await.ok()?;
+                        admin.close().await.ok()
+                    })
+                })
+                .join();
+            }
+        }
+    }
+}
