@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chat_store::{Store, StoreOptions};
 use tokio::net::TcpListener;
-use tool_host::{Registry, RuntimeConfig};
+use tool_host::{HostServices, Registry, RuntimeConfig};
 
 use crate::auth::Authenticator;
 use crate::config::Config;
@@ -30,6 +30,18 @@ pub struct AppState {
 impl AppState {
     pub fn tools_ready(&self) -> bool {
         self.tools.is_ready()
+    }
+}
+
+/// The tool runtime's settings: `PLUGINS_DIR`, `PLUGIN_CACHE_DIR`, `FUNCTION_TIMEOUT_SECONDS`,
+/// `PLUGINS_WATCH`, and the variables manifests may interpolate.
+pub fn runtime_config(config: &Config) -> RuntimeConfig {
+    RuntimeConfig {
+        cache_dir: config.plugins.cache_dir.clone(),
+        default_timeout: config.plugins.function_timeout,
+        env: config.plugin_env(),
+        watch: config.plugins.watch,
+        ..RuntimeConfig::new(config.plugins.dir.clone())
     }
 }
 
@@ -62,14 +74,9 @@ impl App {
             .build()
             .context("building the HTTP client")?;
         let auth = Authenticator::new(&config.auth, config.environment, &config.server.allowed_origins, http.clone());
-        let _runtime = RuntimeConfig {
-            plugins_dir: config.plugins.dir.clone(),
-            cache_dir: config.plugins.cache_dir.clone(),
-            default_timeout: config.plugins.function_timeout,
-            env: config.plugin_env(),
-            watch: config.plugins.watch,
-        };
-        let tools = Registry::empty();
+        // The tool set loads in the background; `/health/ready` reports "loading" until it is done.
+        let tools = Registry::start(runtime_config(&config), HostServices::new(store.clone()))
+            .context("starting the tool runtime")?;
         let state = AppState {
             streams: StreamTracker::new(config.server.sse_warn_connections, config.server.sse_critical_connections),
             config,

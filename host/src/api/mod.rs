@@ -1,6 +1,7 @@
 //! The HTTP surface: one module per resource, composed into one router with the cross-cutting
 //! layers (CORS, body limit, request ids, tracing, panic catching).
 
+pub mod admin;
 pub mod error;
 pub mod health;
 pub mod sessions;
@@ -11,7 +12,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -29,6 +30,13 @@ pub fn router(state: AppState) -> Router {
         .route("/chat/sessions", get(sessions::list))
         .route("/chat/sessions/{session_id}/messages", get(sessions::messages))
         .route("/chat/sessions/{session_id}", delete(sessions::delete))
+        .route(
+            "/admin/plugins",
+            get(admin::list).post(admin::upload).layer(DefaultBodyLimit::max(admin::MAX_UPLOAD_BYTES)),
+        )
+        .route("/admin/plugins/reload", post(admin::reload_all))
+        .route("/admin/plugins/{name}/reload", post(admin::reload))
+        .route("/admin/plugins/{name}/rollback", post(admin::rollback))
         .fallback(|| async { error::ApiError::NotFound("Not Found".to_string()) })
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
