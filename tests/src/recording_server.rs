@@ -200,6 +200,6 @@ pub mod reply {
         if with_length {
             response = response.header("content-length", total.to_string());
         }
-        response.body(BodyExt::boxed(StreamBody::new(frames.boxed()))).expect("a valid response")
+        response.body(BodyExt::boxed(StreamBody::new(frames))).expect("a valid response")
     }
 }

@@ -66,6 +66,7 @@ pub struct Limits {
     pub memory_bytes: u64,
     pub max_response_bytes: u64,
     pub max_result_bytes: u64,
+    /// At most the host's `max_concurrent_calls`.
     pub max_concurrent_calls: u32,
 }
 
@@ -210,13 +211,15 @@ fn limits(raw: &RawLimits, cx: &ManifestContext<'_>, problems: &mut Vec<String>)
     let max_response_bytes =
         ranged("max_response_bytes", raw.max_response_bytes, defaults::MAX_RESPONSE_BYTES, 1, 1 << 32);
     let max_result_bytes = ranged("max_result_bytes", raw.max_result_bytes, defaults::MAX_RESULT_BYTES, 1, 64 << 20);
+    // More than the host's pool can run at once is allowed, but means no more than the pool.
     let max_concurrent_calls = ranged(
         "max_concurrent_calls",
         raw.max_concurrent_calls.map(u64::from),
         u64::from(defaults::MAX_CONCURRENT_CALLS),
         1,
-        u64::from(cx.max_concurrent_calls),
-    ) as u32;
+        100_000,
+    )
+    .min(u64::from(cx.max_concurrent_calls)) as u32;
     Limits { timeout, fuel, memory_bytes, max_response_bytes, max_result_bytes, max_concurrent_calls }
 }
 
