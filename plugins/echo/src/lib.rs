@@ -51,7 +51,7 @@ fn echo_http(_ctx: &Context, args: EchoHttpArgs) -> Result<Value, ToolError> {
     };
     let response = request.send()?;
     let body = response.json::<Value>().unwrap_or_else(|_| Value::String(response.text()));
-    Ok(json!({"status": response.status, "body": body}))
+    Ok(json!({"status": response.status, "body": body, "label": config::get("label")}))
 }
 
 fn plugin() -> Plugin {

@@ -17,6 +17,8 @@ struct Fetch {
     max_response_bytes: Option<u64>,
     /// Per-phase timeout the plugin asks for (default 600 s; the host clamps it).
     timeout_seconds: Option<u64>,
+    /// Treat a status other than 2xx as an error (mapped to the original messages).
+    require_success: Option<bool>,
 }
 
 fn fetch(_ctx: &Context, args: Fetch) -> Result<Value, ToolError> {
@@ -25,6 +27,7 @@ fn fetch(_ctx: &Context, args: Fetch) -> Result<Value, ToolError> {
         .max_response_bytes(args.max_response_bytes.unwrap_or(2 << 30) as usize)
         .timeout(Duration::from_secs(args.timeout_seconds.unwrap_or(600)))
         .send()?;
+    let response = if args.require_success.unwrap_or(false) { response.error_for_status()? } else { response };
     let prefix: String = response.text().chars().take(200).collect();
     Ok(json!({"status": response.status, "body_bytes": response.body.len(), "body_prefix": prefix}))
 }
