@@ -92,7 +92,9 @@ impl RecordingServer {
                                 Ok::<_, Infallible>(handler(request).await)
                             }
                         });
-                        let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
                     });
                     while connections.try_join_next().is_some() {}
                 }
@@ -183,7 +185,11 @@ pub mod reply {
 
     /// `302 Found` to `location`.
     pub fn redirect(location: &str) -> Response<Body> {
-        Response::builder().status(302).header("location", location).body(Full::new(Bytes::new()).boxed()).expect("a valid response")
+        Response::builder()
+            .status(302)
+            .header("location", location)
+            .body(Full::new(Bytes::new()).boxed())
+            .expect("a valid response")
     }
 
     /// `total` bytes of `x`, produced lazily in chunks (so a huge body costs the server nothing), with

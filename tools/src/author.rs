@@ -41,7 +41,10 @@ pub struct AuthorCall {
 /// also be a plugin directory.
 pub fn plugin_files(wasm: &Path, manifest: Option<&Path>) -> (PathBuf, PathBuf) {
     if wasm.is_dir() {
-        return (wasm.join(loader::WASM_FILE), manifest.map(Path::to_path_buf).unwrap_or_else(|| wasm.join(loader::MANIFEST_FILE)));
+        return (
+            wasm.join(loader::WASM_FILE),
+            manifest.map(Path::to_path_buf).unwrap_or_else(|| wasm.join(loader::MANIFEST_FILE)),
+        );
     }
     let beside = wasm.parent().unwrap_or(Path::new(".")).join(loader::MANIFEST_FILE);
     (wasm.to_path_buf(), manifest.map(Path::to_path_buf).unwrap_or(beside))
@@ -104,7 +107,9 @@ fn runtime(config: RuntimeConfig, services: HostServices) -> Result<Arc<Runtime>
 
 async fn load(runtime: &Arc<Runtime>, wasm: &Path, manifest: Option<&Path>) -> Result<LoadedPlugin, LoadError> {
     let (wasm_path, manifest_path) = plugin_files(wasm, manifest);
-    let read = |path: &Path| std::fs::read(path).map_err(|err| LoadError::new(LoadStage::Read, format!("{}: {err}", path.display())));
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|err| LoadError::new(LoadStage::Read, format!("{}: {err}", path.display())))
+    };
     let manifest_text = String::from_utf8(read(&manifest_path)?)
         .map_err(|_| LoadError::new(LoadStage::Manifest, format!("{} is not UTF-8", manifest_path.display())))?;
     let dir = wasm_path.parent().unwrap_or(Path::new(".")).to_path_buf();

@@ -57,7 +57,8 @@ impl ArtifactCache {
         if Engine::detect_precompiled(wasm).is_some() {
             return Err("plugin.wasm is a precompiled artifact; only WebAssembly components are accepted".into());
         }
-        let component = Component::new(engine, wasm).map_err(|err| format!("not a valid WebAssembly component: {err:#}"))?;
+        let component =
+            Component::new(engine, wasm).map_err(|err| format!("not a valid WebAssembly component: {err:#}"))?;
         if let Some(path) = &path {
             self.store(path, &component);
         }

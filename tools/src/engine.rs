@@ -92,7 +92,9 @@ fn build_engine(runtime: &RuntimeConfig) -> anyhow::Result<(Engine, bool)> {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config(runtime)));
         match Engine::new(&config).map_err(wasmtime_error).and_then(|engine| probe(&engine).map(|()| engine)) {
             Ok(engine) => return Ok((engine, true)),
-            Err(err) => tracing::warn!(error = %format!("{err:#}"), "pooling allocator unavailable; using on-demand allocation"),
+            Err(err) => {
+                tracing::warn!(error = %format!("{err:#}"), "pooling allocator unavailable; using on-demand allocation")
+            }
         }
     }
     let engine = Engine::new(&base_config()).map_err(wasmtime_error).context("creating the wasm engine")?;

@@ -40,8 +40,8 @@ use serde_json::Value;
 
 pub use capabilities::index::{NoWorkoutIndex, WorkoutIndex, WorkoutMatch};
 pub use loader::{LoadError, LoadStage};
-pub use outcome::{ToolError, ToolOutcome, codes};
 pub use manifest::Limits;
+pub use outcome::{ToolError, ToolOutcome, codes};
 pub use registry::{PluginListing, PluginStatus, Registry, RegistryError, Rejection, ReloadReport, VersionInfo};
 pub use services::HostServices;
 pub use stats::{LastError, StatsSnapshot};

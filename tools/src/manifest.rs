@@ -128,7 +128,8 @@ struct RawEgressRule {
 impl Manifest {
     /// Parses `text` (the contents of a `plugin.toml`).
     pub fn parse(text: &str, cx: &ManifestContext<'_>) -> Result<Manifest, ManifestError> {
-        let raw: RawManifest = toml::from_str(text).map_err(|e| ManifestError(format!("plugin.toml: {}", e.message())))?;
+        let raw: RawManifest =
+            toml::from_str(text).map_err(|e| ManifestError(format!("plugin.toml: {}", e.message())))?;
         let mut problems = Vec::new();
 
         if !valid_plugin_name(&raw.name) {
@@ -180,7 +181,14 @@ impl Manifest {
         }
 
         if problems.is_empty() {
-            Ok(Manifest { name: raw.name, version: raw.version, sha256, limits, config, egress: EgressPolicy::new(rules) })
+            Ok(Manifest {
+                name: raw.name,
+                version: raw.version,
+                sha256,
+                limits,
+                config,
+                egress: EgressPolicy::new(rules),
+            })
         } else {
             Err(ManifestError(format!("plugin.toml: {}", problems.join("; "))))
         }
@@ -272,7 +280,10 @@ pub fn interpolate(text: &str, env: &HashMap<String, String>) -> Result<String, 
     if missing.is_empty() {
         Ok(out)
     } else {
-        Err(format!("environment variable {} is not set", missing.iter().map(|m| format!("${{{m}}}")).collect::<Vec<_>>().join(", ")))
+        Err(format!(
+            "environment variable {} is not set",
+            missing.iter().map(|m| format!("${{{m}}}")).collect::<Vec<_>>().join(", ")
+        ))
     }
 }
 
@@ -281,7 +292,12 @@ mod tests {
     use super::*;
 
     fn cx(env: &HashMap<String, String>) -> ManifestContext<'_> {
-        ManifestContext { env, default_timeout: Duration::from_secs(30), max_memory_bytes: 1 << 30, max_concurrent_calls: 256 }
+        ManifestContext {
+            env,
+            default_timeout: Duration::from_secs(30),
+            max_memory_bytes: 1 << 30,
+            max_concurrent_calls: 256,
+        }
     }
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {

@@ -69,7 +69,10 @@ impl ToolError {
     }
 
     pub(crate) fn fuel_exhausted(function: &str) -> ToolError {
-        ToolError::new(codes::FUEL_EXHAUSTED, format!("The tool {function} used up its computation budget and was stopped."))
+        ToolError::new(
+            codes::FUEL_EXHAUSTED,
+            format!("The tool {function} used up its computation budget and was stopped."),
+        )
     }
 
     pub(crate) fn memory_exceeded(function: &str, limit: u64) -> ToolError {
@@ -86,12 +89,19 @@ impl ToolError {
     pub(crate) fn result_too_large(function: &str, size: usize, limit: usize) -> ToolError {
         ToolError::new(
             codes::RESULT_TOO_LARGE,
-            format!("The tool {function} produced a result of {}, more than the {} allowed.", bytes(size as u64), bytes(limit as u64)),
+            format!(
+                "The tool {function} produced a result of {}, more than the {} allowed.",
+                bytes(size as u64),
+                bytes(limit as u64)
+            ),
         )
     }
 
     pub(crate) fn host_error(function: &str) -> ToolError {
-        ToolError::new(codes::HOST_ERROR, format!("The tool {function} could not reach a service it needs. Please try again."))
+        ToolError::new(
+            codes::HOST_ERROR,
+            format!("The tool {function} could not reach a service it needs. Please try again."),
+        )
     }
 }
 
@@ -174,6 +184,8 @@ mod tests {
             "The tool spin did not finish within 1.5 seconds and was stopped."
         );
         assert!(ToolError::memory_exceeded("bomb", 16 << 20).message.contains("16 MiB"));
-        assert!(ToolError::result_too_large("flood", 5 << 20, 64 << 10).message.contains("5 MiB, more than the 64 KiB"));
+        assert!(
+            ToolError::result_too_large("flood", 5 << 20, 64 << 10).message.contains("5 MiB, more than the 64 KiB")
+        );
     }
 }

@@ -164,7 +164,9 @@ impl Registry {
         if watch {
             match crate::watcher::Watcher::start(&registry) {
                 Ok(watcher) => *registry.watcher.lock() = Some(watcher),
-                Err(err) => tracing::error!(error = %format!("{err:#}"), "cannot watch the plugins directory; reload through the admin API"),
+                Err(err) => {
+                    tracing::error!(error = %format!("{err:#}"), "cannot watch the plugins directory; reload through the admin API")
+                }
             }
         }
         let loading = registry.clone();
@@ -352,7 +354,8 @@ impl Registry {
             return Err(RegistryError::Rejected(conflict));
         }
         self.publish(&control);
-        metrics::counter!("plugin_reloads_total", "plugin" => name.to_string(), "outcome" => "rolled_back").increment(1);
+        metrics::counter!("plugin_reloads_total", "plugin" => name.to_string(), "outcome" => "rolled_back")
+            .increment(1);
         tracing::info!(plugin = name, version = %current.manifest.version, "plugin rolled back");
         Ok(report("rolled_back", &current.dir, Some(&current), None))
     }
@@ -368,7 +371,9 @@ impl Registry {
             None => runtime.config.plugins_dir.join(&manifest.name),
         };
         let source = Source::new(dir.clone(), manifest_text, wasm);
-        let plugin = loader::load(&runtime, source.clone(), self.stats_for(&manifest.name)).await.map_err(RegistryError::Rejected)?;
+        let plugin = loader::load(&runtime, source.clone(), self.stats_for(&manifest.name))
+            .await
+            .map_err(RegistryError::Rejected)?;
         let plugin = Arc::new(plugin);
         check_conflicts(&control, &plugin).map_err(RegistryError::Rejected)?;
         let files = source.clone();
@@ -431,8 +436,12 @@ impl Registry {
     fn accept(&self, control: &mut Control, plugin: Arc<LoadedPlugin>) -> ReloadReport {
         let name = plugin.name.to_string();
         // The directory may have held a plugin under another name before.
-        let renamed: Vec<String> =
-            control.loaded.iter().filter(|(n, s)| **n != name && s.current.dir == plugin.dir).map(|(n, _)| n.clone()).collect();
+        let renamed: Vec<String> = control
+            .loaded
+            .iter()
+            .filter(|(n, s)| **n != name && s.current.dir == plugin.dir)
+            .map(|(n, _)| n.clone())
+            .collect();
         for old in renamed {
             control.loaded.remove(&old);
         }

@@ -43,9 +43,12 @@ pub fn validate(specs: Vec<FunctionSpec>) -> Result<Vec<LoadedFunction>, String>
             continue;
         }
         match compile(&spec.parameters_schema) {
-            Ok((schema, validator)) => {
-                functions.push(LoadedFunction { name: Arc::from(name.as_str()), description: spec.description, schema, validator })
-            }
+            Ok((schema, validator)) => functions.push(LoadedFunction {
+                name: Arc::from(name.as_str()),
+                description: spec.description,
+                schema,
+                validator,
+            }),
             Err(why) => problems.push(format!("function {name}: {why}")),
         }
     }

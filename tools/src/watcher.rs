@@ -29,7 +29,8 @@ impl Watcher {
         let (watched, named) = (resolved.clone(), configured.clone());
         let mut debouncer = new_debouncer(registry.watch_debounce(), move |result: DebounceEventResult| match result {
             Ok(events) => {
-                let dirs: BTreeSet<PathBuf> = events.iter().filter_map(|e| plugin_dir_of(&watched, &named, &e.path)).collect();
+                let dirs: BTreeSet<PathBuf> =
+                    events.iter().filter_map(|e| plugin_dir_of(&watched, &named, &e.path)).collect();
                 if !dirs.is_empty() {
                     let _ = changes.send(dirs.into_iter().collect());
                 }

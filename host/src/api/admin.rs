@@ -45,12 +45,20 @@ pub async fn reload_all(_: InternalCaller, State(state): State<AppState>) -> Res
     Ok(Json(json!({ "reports": reports })))
 }
 
-pub async fn reload(_: InternalCaller, State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<ReloadReport>, ApiError> {
+pub async fn reload(
+    _: InternalCaller,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ReloadReport>, ApiError> {
     let report = state.tools.reload(&name).await.map_err(registry_error)?;
     Ok(Json(report))
 }
 
-pub async fn rollback(_: InternalCaller, State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<ReloadReport>, ApiError> {
+pub async fn rollback(
+    _: InternalCaller,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ReloadReport>, ApiError> {
     let report = state.tools.rollback(&name).await.map_err(registry_error)?;
     Ok(Json(report))
 }

@@ -55,9 +55,11 @@ fn echo_http(_ctx: &Context, args: EchoHttpArgs) -> Result<Value, ToolError> {
 }
 
 fn plugin() -> Plugin {
-    Plugin::new()
-        .function("echo", "Echoes the given text back (a test tool).", echo)
-        .function("echo_http", "Sends a request to the echo service and returns its answer (a test tool).", echo_http)
+    Plugin::new().function("echo", "Echoes the given text back (a test tool).", echo).function(
+        "echo_http",
+        "Sends a request to the echo service and returns its answer (a test tool).",
+        echo_http,
+    )
 }
 
 amakaflow_tool_sdk::export_plugin!(plugin);

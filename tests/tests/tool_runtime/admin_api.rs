@@ -51,8 +51,14 @@ impl Service {
     }
 
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response =
-            self.http.post(format!("{}{path}", self.url)).header("x-internal-key", KEY).json(&body).send().await.unwrap();
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("x-internal-key", KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
     }
 
@@ -74,7 +80,8 @@ async fn readiness_reports_the_tool_set_once_loaded() {
     dir.add("echo");
     let service = Service::start(&dir).await;
     service.wait_ready().await;
-    let body: Value = service.http.get(format!("{}/health/ready", service.url)).send().await.unwrap().json().await.unwrap();
+    let body: Value =
+        service.http.get(format!("{}/health/ready", service.url)).send().await.unwrap().json().await.unwrap();
     assert_eq!(body["checks"]["tools"], "ok");
 }
 
@@ -84,8 +91,13 @@ async fn the_admin_api_needs_the_internal_key() {
     let service = Service::start(&dir).await;
     let missing = service.http.get(format!("{}/admin/plugins", service.url)).send().await.unwrap();
     assert_eq!(missing.status(), 422);
-    let wrong =
-        service.http.get(format!("{}/admin/plugins", service.url)).header("x-internal-key", "nope").send().await.unwrap();
+    let wrong = service
+        .http
+        .get(format!("{}/admin/plugins", service.url))
+        .header("x-internal-key", "nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 403);
 }
 

@@ -1,30 +1,12 @@
 //! Calls: arguments are checked before the guest runs, unknown functions and over-busy plugins are
 //! answered without running anything, and every outcome is counted in the plugin's statistics.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chat_tests::plugins::PluginsDir;
-use chat_tests::recording_server::{RecordingServer, reply};
 use serde_json::json;
-use tokio::sync::Semaphore;
 
-use crate::support::{Harness, env};
-
-/// A server whose answers wait until the test opens the gate.
-async fn gated_server() -> (RecordingServer, Arc<Semaphore>) {
-    let gate = Arc::new(Semaphore::new(0));
-    let waiting = gate.clone();
-    let server = RecordingServer::start(move |_| {
-        let gate = waiting.clone();
-        async move {
-            let _open = gate.acquire().await;
-            reply::json(200, json!({"ok": true}))
-        }
-    })
-    .await;
-    (server, gate)
-}
+use crate::support::{Harness, env, gated_server};
 
 #[tokio::test]
 async fn arguments_that_do_not_match_the_schema_never_reach_the_plugin() {
@@ -49,7 +31,10 @@ async fn an_unknown_function_is_reported_as_such() {
     let harness = Harness::start(&dir, |_| {}).await;
     let outcome = harness.call("no_such_tool", json!({})).await;
     assert_eq!(outcome.plugin, None);
-    assert_eq!(outcome.result_text(), r#"{"code":"unknown_function","error":true,"message":"Unknown function: no_such_tool"}"#);
+    assert_eq!(
+        outcome.result_text(),
+        r#"{"code":"unknown_function","error":true,"message":"Unknown function: no_such_tool"}"#
+    );
 }
 
 #[tokio::test]
@@ -63,7 +48,8 @@ async fn a_plugin_at_its_concurrency_limit_answers_busy() {
     let harness = Harness::start(&dir, move |config| config.env = env(&[("ECHO_BASE_URL", &origin)])).await;
 
     let registry = harness.registry.clone();
-    let first = tokio::spawn(async move { registry.call(crate::support::call("echo_http", json!({"path": "/slow"}))).await });
+    let first =
+        tokio::spawn(async move { registry.call(crate::support::call("echo_http", json!({"path": "/slow"}))).await });
     server.wait_for_requests(1, Duration::from_secs(10)).await;
     let message = harness.fails("echo", json!({"text": "me too"}), "busy").await;
     assert_eq!(message, "The tool echo is handling too many requests right now. Please try again in a moment.");
@@ -105,7 +91,9 @@ async fn many_concurrent_calls_all_succeed() {
     let calls: Vec<_> = (0..48)
         .map(|i| {
             let registry = harness.registry.clone();
-            tokio::spawn(async move { registry.call(crate::support::call("echo", json!({"text": format!("call {i}")}))).await })
+            tokio::spawn(async move {
+                registry.call(crate::support::call("echo", json!({"text": format!("call {i}")}))).await
+            })
         })
         .collect();
     for (i, call) in calls.into_iter().enumerate() {

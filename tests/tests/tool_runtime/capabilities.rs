@@ -32,7 +32,8 @@ async fn state_is_scoped_to_the_user_and_consumed_once(backend: Backend) {
     assert_eq!(harness.ok("probe_state_take", json!({"key": "preview"})).await["value"], "{\"w\":1}");
     assert_eq!(harness.ok("probe_state_take", json!({"key": "preview"})).await["value"], json!(null));
     // Bad input is the plugin's error, not a crash.
-    let message = harness.fails("probe_state_put", json!({"key": "k".repeat(300), "value": "v"}), "internal_error").await;
+    let message =
+        harness.fails("probe_state_put", json!({"key": "k".repeat(300), "value": "v"}), "internal_error").await;
     assert!(message.contains("keys must be 1 to 256 bytes"), "{message}");
 }
 
@@ -52,10 +53,14 @@ async fn hourly_limits_are_enforced(backend: Backend) {
         let result = harness.ok("probe_rate_limit", json!({"bucket": "sync_strava", "limit": 2})).await;
         assert_eq!(result, json!({"count": count, "limit": 2}));
     }
-    let message = harness.fails("probe_rate_limit", json!({"bucket": "sync_strava", "limit": 2}), "rate_limit_exceeded").await;
+    let message =
+        harness.fails("probe_rate_limit", json!({"bucket": "sync_strava", "limit": 2}), "rate_limit_exceeded").await;
     assert!(message.starts_with("Rate limit exceeded: at most 2 calls per hour."), "{message}");
     // Another user has their own count.
-    let other = harness.registry.call(call_as("user-2", "probe_rate_limit", json!({"bucket": "sync_strava", "limit": 2}))).await;
+    let other = harness
+        .registry
+        .call(call_as("user-2", "probe_rate_limit", json!({"bucket": "sync_strava", "limit": 2})))
+        .await;
     assert!(other.result.is_ok());
 }
 
@@ -93,7 +98,13 @@ async fn the_default_index_has_no_workouts_and_checks_the_embedding() {
 struct OneWorkout;
 
 impl WorkoutIndex for OneWorkout {
-    fn search<'a>(&'a self, user: &'a str, _: &'a [f32], limit: u32, min: f32) -> BoxFuture<'a, anyhow::Result<Vec<WorkoutMatch>>> {
+    fn search<'a>(
+        &'a self,
+        user: &'a str,
+        _: &'a [f32],
+        limit: u32,
+        min: f32,
+    ) -> BoxFuture<'a, anyhow::Result<Vec<WorkoutMatch>>> {
         Box::pin(async move {
             assert!(limit <= 50 && min == 0.5);
             Ok(if user == "user-1" {

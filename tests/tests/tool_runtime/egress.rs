@@ -21,7 +21,10 @@ async fn peek(authorization: Option<&str>) -> (RecordingServer, Value) {
         config.env = env(&[("PEEK_ORIGIN", &origin), ("PEEK_SECRET", SECRET)]);
     })
     .await;
-    let mut call = crate::support::call("peek", json!({"url": format!("{}/whoami", server.url()), "socket_addr": server.addr().to_string()}));
+    let mut call = crate::support::call(
+        "peek",
+        json!({"url": format!("{}/whoami", server.url()), "socket_addr": server.addr().to_string()}),
+    );
     call.caller = Caller { authorization: authorization.map(str::to_string), ..call.caller };
     let outcome = harness.registry.call(call).await;
     let text = outcome.result.unwrap_or_else(|err| panic!("peek failed: {err}"));
@@ -69,7 +72,10 @@ async fn the_example_plugin_calls_its_service_with_the_users_credentials() {
     dir.add("echo");
     let origin = server.url();
     let harness = Harness::start(&dir, move |config| config.env = env(&[("ECHO_BASE_URL", &origin)])).await;
-    let mut call = crate::support::call("echo_http", json!({"path": "/workouts?limit=5", "method": "POST", "body": {"q": "legs"}}));
+    let mut call = crate::support::call(
+        "echo_http",
+        json!({"path": "/workouts?limit=5", "method": "POST", "body": {"q": "legs"}}),
+    );
     call.caller.authorization = Some(USER_TOKEN.to_string());
     let outcome = harness.registry.call(call).await;
     let result: Value = serde_json::from_str(&outcome.result.unwrap()).unwrap();

@@ -42,7 +42,8 @@ async fn an_infinite_loop_with_a_small_budget_is_stopped_by_fuel() {
 
 #[tokio::test]
 async fn a_memory_bomb_is_stopped_at_the_memory_limit() {
-    let dir = with_hostile("memory-bomb", "name = \"memory-bomb\"\nversion = \"1\"\n[limits]\nmemory_bytes = 16_777_216\n");
+    let dir =
+        with_hostile("memory-bomb", "name = \"memory-bomb\"\nversion = \"1\"\n[limits]\nmemory_bytes = 16_777_216\n");
     let harness = Harness::start(&dir, |_| {}).await;
     let message = harness.fails("allocate", json!({}), "memory_exceeded").await;
     assert_eq!(message, "The tool allocate tried to use more than 16 MiB of memory and was stopped.");
@@ -77,7 +78,12 @@ async fn an_oversized_result_is_refused() {
 }
 
 /// The egress probe allowed to reach `allowed` (by address) and `named` (by a name the test resolves).
-async fn egress_probe(allowed: &RecordingServer, named: &str, resolve_to: &str, timeout: &str) -> (PluginsDir, Harness) {
+async fn egress_probe(
+    allowed: &RecordingServer,
+    named: &str,
+    resolve_to: &str,
+    timeout: &str,
+) -> (PluginsDir, Harness) {
     let dir = PluginsDir::new();
     dir.add("echo");
     dir.add("egress-probe");
@@ -100,7 +106,10 @@ async fn a_call_to_an_origin_not_allowed_is_denied() {
     let forbidden = RecordingServer::json(json!({"secret": "internal"})).await;
     let (_dir, harness) = egress_probe(&allowed, "http://named.test:1", "192.0.2.1", "3").await;
     let message = harness.fails("fetch", json!({"url": format!("{}/data", forbidden.url())}), "egress_denied").await;
-    assert_eq!(message, format!("The tool fetch tried to reach {}, which it is not allowed to contact.", forbidden.url()));
+    assert_eq!(
+        message,
+        format!("The tool fetch tried to reach {}, which it is not allowed to contact.", forbidden.url())
+    );
     assert!(forbidden.requests().is_empty());
     // The allowed origin is reachable.
     let result = harness.ok("fetch", json!({"url": format!("{}/data", allowed.url())})).await;
@@ -115,7 +124,10 @@ async fn an_allowed_name_resolving_to_loopback_is_denied() {
     let named = format!("http://rebound.test:{}", target.port());
     let (_dir, harness) = egress_probe(&target, &named, "127.0.0.1", "3").await;
     let message = harness.fails("fetch", json!({"url": format!("{named}/admin")}), "egress_denied").await;
-    assert_eq!(message, "The tool fetch tried to reach rebound.test, which resolves to a loopback address; that is not allowed.");
+    assert_eq!(
+        message,
+        "The tool fetch tried to reach rebound.test, which resolves to a loopback address; that is not allowed."
+    );
     assert!(target.requests().is_empty(), "the loopback server must not be contacted");
     harness.echo_still_works().await;
 }
@@ -125,7 +137,11 @@ async fn an_allowed_name_resolving_to_the_metadata_service_is_denied() {
     let allowed = RecordingServer::json(json!({})).await;
     let (_dir, harness) = egress_probe(&allowed, "http://metadata.test:80", "169.254.169.254", "3").await;
     let message = harness
-        .fails("fetch", json!({"url": "http://metadata.test/latest/meta-data/iam/security-credentials/"}), "egress_denied")
+        .fails(
+            "fetch",
+            json!({"url": "http://metadata.test/latest/meta-data/iam/security-credentials/"}),
+            "egress_denied",
+        )
         .await;
     assert!(message.contains("resolves to the cloud metadata service"), "{message}");
     harness.echo_still_works().await;
@@ -165,10 +181,12 @@ async fn a_server_that_never_answers_is_cut_at_the_deadline() {
 
 #[tokio::test]
 async fn a_one_gigabyte_response_is_cut_at_the_response_limit() {
-    let huge = RecordingServer::start(|request| async move { reply::stream(1 << 30, request.path == "/with-length") }).await;
+    let huge =
+        RecordingServer::start(|request| async move { reply::stream(1 << 30, request.path == "/with-length") }).await;
     let (_dir, harness) = egress_probe(&huge, "http://named.test:1", "192.0.2.1", "30").await;
     for path in ["/streamed", "/with-length"] {
-        let message = harness.fails("fetch", json!({"url": format!("{}{path}", huge.url())}), "response_too_large").await;
+        let message =
+            harness.fails("fetch", json!({"url": format!("{}{path}", huge.url())}), "response_too_large").await;
         assert_eq!(message, "A response to the tool fetch was larger than the 1 MiB allowed and was cut off.");
     }
     harness.echo_still_works().await;

@@ -94,7 +94,10 @@ async fn a_sha256_pin_must_match_the_component() {
     dir.add("echo");
     let manifest = dir.manifest("echo");
     let actual = hex::encode(Sha256::digest(dir.wasm("echo")));
-    dir.write_manifest("echo", &manifest.replacen("version = \"0.1.0\"", &format!("version = \"0.1.0\"\nsha256 = \"{}\"", "0".repeat(64)), 1));
+    dir.write_manifest(
+        "echo",
+        &manifest.replacen("version = \"0.1.0\"", &format!("version = \"0.1.0\"\nsha256 = \"{}\"", "0".repeat(64)), 1),
+    );
     let harness = Harness::start(&dir, |_| {}).await;
     let (stage, message) = rejection(&harness, "echo").await;
     assert_eq!(stage, LoadStage::Pin);
@@ -102,7 +105,10 @@ async fn a_sha256_pin_must_match_the_component() {
     assert!(harness.registry.functions().is_empty());
 
     // The right pin loads.
-    dir.write_manifest("echo", &manifest.replacen("version = \"0.1.0\"", &format!("version = \"0.1.0\"\nsha256 = \"{actual}\""), 1));
+    dir.write_manifest(
+        "echo",
+        &manifest.replacen("version = \"0.1.0\"", &format!("version = \"0.1.0\"\nsha256 = \"{actual}\""), 1),
+    );
     let report = harness.registry.reload("echo").await.unwrap();
     assert_eq!(report.outcome, "loaded", "{report:?}");
     harness.echo_still_works().await;
@@ -121,7 +127,13 @@ async fn invalid_schemas_and_names_are_rejected_with_their_reason() {
     dir.add("echo");
     for (variant, _) in cases {
         dir.add_as("bad-schema", variant);
-        dir.write_manifest(variant, &format!("name = \"bad-{}\"\nversion = \"1\"\n[config]\nvariant = \"{variant}\"\n", variant.replace('_', "-")));
+        dir.write_manifest(
+            variant,
+            &format!(
+                "name = \"bad-{}\"\nversion = \"1\"\n[config]\nvariant = \"{variant}\"\n",
+                variant.replace('_', "-")
+            ),
+        );
     }
     let harness = Harness::start(&dir, |_| {}).await;
     for (variant, expected) in cases {

@@ -8,12 +8,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chat_tests::plugins::PluginsDir;
-use chat_tests::recording_server::{RecordingServer, reply};
 use serde_json::json;
-use tokio::sync::Semaphore;
 use tool_host::{LoadStage, Registry};
 
-use crate::support::{Harness, env, with_line};
+use crate::support::{Harness, env, gated_server, with_line};
 
 fn relabel(dir: &PluginsDir, label: &str) {
     let manifest = with_line(&dir.manifest("echo"), "label", &format!("label = \"{label}\""));
@@ -125,16 +123,7 @@ async fn an_upload_is_checked_completely_before_it_is_written_and_served() {
 
 #[tokio::test]
 async fn fifty_calls_in_flight_finish_on_their_version_during_a_reload() {
-    let gate = Arc::new(Semaphore::new(0));
-    let waiting = gate.clone();
-    let server = RecordingServer::start(move |_| {
-        let gate = waiting.clone();
-        async move {
-            let _open = gate.acquire().await;
-            reply::json(200, json!({"slow": true}))
-        }
-    })
-    .await;
+    let (server, gate) = gated_server().await;
     let dir = PluginsDir::new();
     dir.add("echo");
     let origin = server.url();
@@ -143,7 +132,9 @@ async fn fifty_calls_in_flight_finish_on_their_version_during_a_reload() {
     let in_flight: Vec<_> = (0..50)
         .map(|_| {
             let registry = harness.registry.clone();
-            tokio::spawn(async move { registry.call(crate::support::call("echo_http", json!({"path": "/slow"}))).await })
+            tokio::spawn(
+                async move { registry.call(crate::support::call("echo_http", json!({"path": "/slow"}))).await },
+            )
         })
         .collect();
     server.wait_for_requests(50, Duration::from_secs(20)).await;
@@ -155,7 +146,8 @@ async fn fifty_calls_in_flight_finish_on_their_version_during_a_reload() {
     gate.add_permits(1000);
     for call in in_flight {
         let outcome = call.await.unwrap();
-        let result: serde_json::Value = serde_json::from_str(&outcome.result.expect("no in-flight call fails")).unwrap();
+        let result: serde_json::Value =
+            serde_json::from_str(&outcome.result.expect("no in-flight call fails")).unwrap();
         assert_eq!(result["label"], "echo 0.1.0", "an in-flight call finishes on its version");
         assert_eq!(result["body"], json!({"slow": true}));
     }
@@ -170,7 +162,8 @@ async fn continuous_reloads_under_load_fail_no_call() {
     let (calls, failures) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let callers: Vec<_> = (0..8)
         .map(|_| {
-            let (registry, stop, calls, failures) = (harness.registry.clone(), stop.clone(), calls.clone(), failures.clone());
+            let (registry, stop, calls, failures) =
+                (harness.registry.clone(), stop.clone(), calls.clone(), failures.clone());
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     let outcome = registry.call(crate::support::call("echo", json!({"text": "x"}))).await;
@@ -200,7 +193,8 @@ async fn two_hundred_reload_cycles_leave_resident_memory_flat() {
     let dir = PluginsDir::new();
     dir.add("echo");
     let db = chat_store::testing::TestDatabase::sqlite().await.unwrap();
-    let registry = Registry::load(crate::support::config(&dir), tool_host::HostServices::new(db.store.clone())).await.unwrap();
+    let registry =
+        Registry::load(crate::support::config(&dir), tool_host::HostServices::new(db.store.clone())).await.unwrap();
     let cycle = async |i: usize| {
         relabel(&dir, &format!("cycle {i}"));
         assert_eq!(registry.reload("echo").await.unwrap().outcome, "loaded");

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use chat_store::testing::TestDatabase;
 use chat_tests::plugins::PluginsDir;
+use chat_tests::recording_server::{RecordingServer, reply};
 use serde_json::Value;
-use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, Semaphore};
 use tool_host::{Caller, HostServices, Registry, RuntimeConfig, ToolCall, ToolOutcome};
 
 /// Tests that measure the process (resident memory) run alone: they take this lock for writing,
@@ -113,7 +114,12 @@ pub fn call_as(user: &str, function: &str, arguments: Value) -> ToolCall {
 
 /// Replaces a `key = "…"` line of a manifest.
 pub fn with_line(manifest: &str, key: &str, line: &str) -> String {
-    manifest.lines().map(|l| if l.trim_start().starts_with(&format!("{key} ")) { line } else { l }).collect::<Vec<_>>().join("\n") + "\n"
+    manifest
+        .lines()
+        .map(|l| if l.trim_start().starts_with(&format!("{key} ")) { line } else { l })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 /// Resident memory of this process, in bytes.
@@ -121,4 +127,19 @@ pub fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("reading /proc/self/statm");
     let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).expect("a resident page count");
     pages * 4096
+}
+
+/// A server whose answers (`{"slow": true}`) wait until the test adds permits to the gate.
+pub async fn gated_server() -> (RecordingServer, Arc<Semaphore>) {
+    let gate = Arc::new(Semaphore::new(0));
+    let waiting = gate.clone();
+    let server = RecordingServer::start(move |_| {
+        let gate = waiting.clone();
+        async move {
+            let _open = gate.acquire().await;
+            reply::json(200, serde_json::json!({"slow": true}))
+        }
+    })
+    .await;
+    (server, gate)
 }

@@ -44,7 +44,13 @@ pub trait WorkoutIndex: Send + Sync + 'static {
 pub struct NoWorkoutIndex;
 
 impl WorkoutIndex for NoWorkoutIndex {
-    fn search<'a>(&'a self, _: &'a str, _: &'a [f32], _: u32, _: f32) -> BoxFuture<'a, anyhow::Result<Vec<WorkoutMatch>>> {
+    fn search<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a [f32],
+        _: u32,
+        _: f32,
+    ) -> BoxFuture<'a, anyhow::Result<Vec<WorkoutMatch>>> {
         Box::pin(async { Ok(Vec::new()) })
     }
 

@@ -43,7 +43,10 @@ impl HostCtx {
     /// The calling user, or an error while describing.
     fn user(&self, capability: &'static str) -> wasmtime::Result<&str> {
         self.user_id.as_deref().ok_or_else(|| {
-            wasmtime::Error::new(HostServiceError { capability, message: "not available while the plugin is described".into() })
+            wasmtime::Error::new(HostServiceError {
+                capability,
+                message: "not available while the plugin is described".into(),
+            })
         })
     }
 
@@ -74,7 +77,12 @@ impl Host for HostCtx {
         state::get(self, &key).await
     }
 
-    async fn state_put(&mut self, key: String, value: String, ttl_seconds: u32) -> wasmtime::Result<Result<(), String>> {
+    async fn state_put(
+        &mut self,
+        key: String,
+        value: String,
+        ttl_seconds: u32,
+    ) -> wasmtime::Result<Result<(), String>> {
         state::put(self, &key, &value, ttl_seconds).await
     }
 

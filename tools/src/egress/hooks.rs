@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{HeaderName, HeaderValue};
 use http::uri::Scheme;
+use http::{HeaderName, HeaderValue};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::send::{self, Target};
@@ -30,9 +30,8 @@ pub struct EgressHooks {
 }
 
 type ResponseFuture = Box<
-    dyn Future<
-            Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error>,
-        > + Send,
+    dyn Future<Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error>>
+        + Send,
 >;
 
 impl WasiHttpHooks for EgressHooks {
@@ -48,14 +47,19 @@ impl WasiHttpHooks for EgressHooks {
     ) -> ResponseFuture {
         let uri = request.uri();
         let https = uri.scheme() == Some(&Scheme::HTTPS);
-        let Some(host) = uri.host().map(|h| h.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase()) else {
+        let Some(host) = uri.host().map(|h| h.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase())
+        else {
             return Box::new(async { Err(Error::HttpRequestUriInvalid) });
         };
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
 
         let Some(rule) = self.policy.find(https, &host, port) else {
             let scheme = if https { "https" } else { "http" };
-            let origin = if host.contains(':') { format!("{scheme}://[{host}]:{port}") } else { format!("{scheme}://{host}:{port}") };
+            let origin = if host.contains(':') {
+                format!("{scheme}://[{host}]:{port}")
+            } else {
+                format!("{scheme}://{host}:{port}")
+            };
             tracing::warn!(%origin, "plugin request to an origin its manifest does not allow");
             self.violations.record(Violation::OriginDenied { origin });
             return Box::new(async { Err(Error::HttpRequestDenied) });

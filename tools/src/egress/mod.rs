@@ -67,12 +67,14 @@ impl EgressRule {
         let origin = Origin::parse(origin)?;
         let mut parsed = Vec::new();
         for (name, value) in headers {
-            let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("headers: invalid header name {name:?}"))?;
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("headers: invalid header name {name:?}"))?;
             if RESERVED_HEADERS.contains(&header.as_str()) {
                 return Err(format!("headers: {name} is set by the host and cannot be injected"));
             }
             // The value may be a secret: the error names the header only.
-            let mut value = HeaderValue::from_str(&value).map_err(|_| format!("headers.{name}: invalid header value"))?;
+            let mut value =
+                HeaderValue::from_str(&value).map_err(|_| format!("headers.{name}: invalid header value"))?;
             value.set_sensitive(true);
             parsed.push((header, value));
         }
@@ -160,7 +162,9 @@ impl Origin {
         match &self.host {
             Host::Name(name) => name == host,
             Host::Wildcard(suffix) => {
-                host.len() > suffix.len() + 1 && host.ends_with(suffix.as_str()) && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+                host.len() > suffix.len() + 1
+                    && host.ends_with(suffix.as_str())
+                    && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
             }
             Host::Ip(ip) => host.parse::<IpAddr>().is_ok_and(|h| canonical(h) == canonical(*ip)),
         }
@@ -221,7 +225,9 @@ mod tests {
         assert_eq!((o.https, o.host.clone(), o.port), (true, Host::Name("api.example.com".into()), 443));
         assert_eq!(Origin::parse("http://localhost:8001").unwrap().port, 8001);
         assert_eq!(Origin::parse("http://[::1]:9").unwrap().host, Host::Ip("::1".parse().unwrap()));
-        for bad in ["ftp://x", "x.com", "http://x.com/path", "http://u@x.com", "http://*.com", "http://x.com:99999", "http://"] {
+        for bad in
+            ["ftp://x", "x.com", "http://x.com/path", "http://u@x.com", "http://*.com", "http://x.com:99999", "http://"]
+        {
             assert!(Origin::parse(bad).is_err(), "{bad}");
         }
     }
@@ -271,8 +277,13 @@ mod tests {
 
     #[test]
     fn injected_headers_are_checked_and_sensitive() {
-        let rule = EgressRule::new("https://api.openai.com", false, false, vec![("Authorization".into(), "Bearer sk-1".into())])
-            .unwrap();
+        let rule = EgressRule::new(
+            "https://api.openai.com",
+            false,
+            false,
+            vec![("Authorization".into(), "Bearer sk-1".into())],
+        )
+        .unwrap();
         assert!(rule.headers[0].1.is_sensitive());
         assert!(!format!("{rule:?}").contains("sk-1"));
         assert!(EgressRule::new("https://a.com", false, false, vec![("Host".into(), "b.com".into())]).is_err());

@@ -76,9 +76,11 @@ pub async fn send(
 ) -> Result<(http::Response<WasiBody>, IoFuture), Error> {
     let options = options.unwrap_or_default();
     let connect = Phase::new(options.connect_timeout, target.deadline);
-    let stream = connect.run(&violations, Error::ConnectionTimeout, connect_to(&target, &network, &violations)).await??;
+    let stream =
+        connect.run(&violations, Error::ConnectionTimeout, connect_to(&target, &network, &violations)).await??;
     let handshake = hyper::client::conn::http1::Builder::new().handshake::<_, WasiBody>(TokioIo::new(stream));
-    let (mut sender, conn) = connect.run(&violations, Error::ConnectionTimeout, handshake).await?.map_err(Error::from)?;
+    let (mut sender, conn) =
+        connect.run(&violations, Error::ConnectionTimeout, handshake).await?.map_err(Error::from)?;
 
     // The request line carries the path only (the authority is in the Host header).
     let path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
@@ -87,7 +89,12 @@ pub async fn send(
     let first_byte = Phase::new(options.first_byte_timeout, target.deadline);
     let response = {
         let violations = violations.clone();
-        async move { first_byte.run(&violations, Error::ConnectionReadTimeout, sender.send_request(request)).await?.map_err(Error::from) }
+        async move {
+            first_byte
+                .run(&violations, Error::ConnectionReadTimeout, sender.send_request(request))
+                .await?
+                .map_err(Error::from)
+        }
     };
     let mut response = pin!(response);
     let mut conn = Some(conn);
@@ -121,7 +128,9 @@ pub async fn send(
     let io: IoFuture = Box::new(async move {
         match conn.take() {
             None => Ok(()),
-            Some(conn) => conn.await.map_err(|err| if err.is_timeout() { Error::HttpResponseTimeout } else { Error::from(err) }),
+            Some(conn) => {
+                conn.await.map_err(|err| if err.is_timeout() { Error::HttpResponseTimeout } else { Error::from(err) })
+            }
         }
     });
     Ok((response, io))
@@ -160,7 +169,9 @@ async fn connect_to(target: &Target, network: &Network, violations: &Violations)
     }
     let name = match target.host.parse::<std::net::IpAddr>() {
         Ok(ip) => rustls::pki_types::ServerName::from(ip),
-        Err(_) => rustls::pki_types::ServerName::try_from(target.host.clone()).map_err(|_| Error::HttpRequestUriInvalid)?,
+        Err(_) => {
+            rustls::pki_types::ServerName::try_from(target.host.clone()).map_err(|_| Error::HttpRequestUriInvalid)?
+        }
     };
     let tls = tokio_rustls::TlsConnector::from(network.tls.clone()).connect(name, tcp).await.map_err(Error::Tls)?;
     Ok(Box::new(tls))

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use wasmtime::Trap;
 
 use super::state::{StoreSpec, new_store};
+use crate::ToolCall;
 use crate::bindings::CallContext;
 use crate::capabilities::HostServiceError;
 use crate::egress::Violation;
@@ -18,14 +19,14 @@ use crate::limits::MemoryLimitExceeded;
 use crate::outcome::{ToolError, ToolOutcome, bytes, codes};
 use crate::plugin::LoadedPlugin;
 use crate::stats::{LastError, record_metrics};
-use crate::ToolCall;
 
 /// Runs `call` on function `index` of `plugin`.
 pub async fn run(runtime: &Runtime, plugin: &Arc<LoadedPlugin>, index: usize, call: &ToolCall) -> ToolOutcome {
     let started = Instant::now();
     let function = &plugin.functions[index];
     let (result, fuel, detail) = execute(runtime, plugin, index, call).await;
-    let outcome = ToolOutcome { plugin: Some(plugin.name.to_string()), result, elapsed: started.elapsed(), fuel_consumed: fuel };
+    let outcome =
+        ToolOutcome { plugin: Some(plugin.name.to_string()), result, elapsed: started.elapsed(), fuel_consumed: fuel };
 
     record_metrics(&plugin.name, &function.name, outcome.outcome_label(), outcome.elapsed, fuel);
     match &outcome.result {
@@ -144,7 +145,10 @@ fn from_violation(function: &str, violation: &Violation, budget: Duration) -> To
         ),
         Violation::AddressDenied { host, class } => ToolError::new(
             codes::EGRESS_DENIED,
-            format!("The tool {function} tried to reach {host}, which resolves to {}; that is not allowed.", class.describe()),
+            format!(
+                "The tool {function} tried to reach {host}, which resolves to {}; that is not allowed.",
+                class.describe()
+            ),
         ),
         Violation::ResponseTooLarge { limit } => ToolError::new(
             codes::RESPONSE_TOO_LARGE,

@@ -19,7 +19,11 @@ use crate::manifest::Manifest;
 const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The functions the component says it offers, or why it could not say.
-pub async fn describe(runtime: &Runtime, pre: &ToolPre<CallState>, manifest: &Manifest) -> Result<Vec<FunctionSpec>, String> {
+pub async fn describe(
+    runtime: &Runtime,
+    pre: &ToolPre<CallState>,
+    manifest: &Manifest,
+) -> Result<Vec<FunctionSpec>, String> {
     let budget = manifest.limits.timeout.min(DESCRIBE_TIMEOUT);
     let name: Arc<str> = manifest.name.as_str().into();
     let no_egress = Arc::new(EgressPolicy::default());

@@ -3,14 +3,18 @@
 //! `invalid_schema` (default: a schema that does not compile), `not_json`, `root_not_object`,
 //! `bad_name`, `duplicate_name`.
 
+use amakaflow_tool_sdk::bindings::Guest;
 use amakaflow_tool_sdk::bindings::amakaflow::tool::host;
 use amakaflow_tool_sdk::bindings::amakaflow::tool::types::{CallContext, FunctionSpec, ToolError};
-use amakaflow_tool_sdk::bindings::Guest;
 
 struct BadSchema;
 
 fn spec(name: &str, schema: &str) -> FunctionSpec {
-    FunctionSpec { name: name.to_string(), description: "Badly described.".to_string(), parameters_schema: schema.to_string() }
+    FunctionSpec {
+        name: name.to_string(),
+        description: "Badly described.".to_string(),
+        parameters_schema: schema.to_string(),
+    }
 }
 
 impl Guest for BadSchema {

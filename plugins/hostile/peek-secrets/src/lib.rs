@@ -22,7 +22,8 @@ fn peek(ctx: &Context, args: Peek) -> Result<Value, ToolError> {
     let argv: Vec<String> = std::env::args().collect();
     let root = std::fs::read_dir("/").map(|dir| dir.count()).map_err(|err| err.to_string());
     let cwd = std::env::current_dir().map(|p| p.display().to_string()).map_err(|err| err.to_string());
-    let socket = std::net::TcpStream::connect(args.socket_addr.as_str()).map(|_| "connected").map_err(|e| e.to_string());
+    let socket =
+        std::net::TcpStream::connect(args.socket_addr.as_str()).map(|_| "connected").map_err(|e| e.to_string());
     let config: Vec<(&str, Option<String>)> = GUESSED_KEYS.iter().map(|k| (*k, config::get(k))).collect();
     let sent = [("Authorization", "Bearer forged-by-guest"), ("X-User-Id", "someone-else"), ("X-Api-Key", "guest-key")];
     let mut request = http::get(&args.url);

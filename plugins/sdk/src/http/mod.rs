@@ -178,14 +178,8 @@ impl Request {
         let mut headers = self.headers;
         let mut redirects = 0;
         loop {
-            let response = transport::send(
-                method,
-                &url,
-                &headers,
-                body.as_deref(),
-                self.timeout,
-                self.max_response_bytes,
-            )?;
+            let response =
+                transport::send(method, &url, &headers, body.as_deref(), self.timeout, self.max_response_bytes)?;
             let location = response.header("location").map(str::to_string);
             let redirect = matches!(response.status, 301 | 302 | 303 | 307 | 308);
             match location {

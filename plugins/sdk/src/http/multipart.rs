@@ -21,7 +21,12 @@ impl Multipart {
 
     /// A text field.
     pub fn text(mut self, name: &str, value: &str) -> Multipart {
-        self.parts.push(Part { name: name.into(), filename: None, content_type: None, data: value.as_bytes().to_vec() });
+        self.parts.push(Part {
+            name: name.into(),
+            filename: None,
+            content_type: None,
+            data: value.as_bytes().to_vec(),
+        });
         self
     }
 
@@ -94,8 +99,14 @@ mod tests {
             .encode();
         let boundary = content_type.strip_prefix("multipart/form-data; boundary=").unwrap();
         let text = String::from_utf8_lossy(&body);
-        assert!(text.starts_with(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"vision_provider\"\r\n\r\nopenai\r\n")));
-        assert!(text.contains("name=\"file\"; filename=\"photo.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n\u{1}\u{2}\u{3}\r\n"));
+        assert!(text.starts_with(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"vision_provider\"\r\n\r\nopenai\r\n"
+        )));
+        assert!(
+            text.contains(
+                "name=\"file\"; filename=\"photo.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n\u{1}\u{2}\u{3}\r\n"
+            )
+        );
         assert!(text.ends_with(&format!("--{boundary}--\r\n")));
     }
 }

@@ -49,7 +49,6 @@ impl Url {
             Url::parse(&format!("{}://{}{dir}{location}", self.scheme, self.authority))
         }
     }
-
 }
 
 impl std::fmt::Display for Url {
