@@ -91,7 +91,7 @@ impl ArtifactCache {
         if artifacts.len() <= MAX_ENTRIES {
             return;
         }
-        artifacts.sort_by(|a, b| b.0.cmp(&a.0));
+        artifacts.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
         for (_, path) in artifacts.into_iter().skip(MAX_ENTRIES) {
             let _ = std::fs::remove_file(path);
         }

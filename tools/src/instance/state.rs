@@ -69,7 +69,7 @@ pub fn new_store(runtime: &Runtime, spec: StoreSpec<'_>) -> Store<CallState> {
         egress: EgressHooks {
             policy: spec.egress.clone(),
             network: runtime.network.clone(),
-            authorization: spec.authorization.and_then(|a| sensitive_header(a)),
+            authorization: spec.authorization.and_then(sensitive_header),
             user_id: spec.user_id.and_then(sensitive_header),
             deadline: spec.deadline,
             max_response_bytes: spec.limits.max_response_bytes,
