@@ -123,7 +123,9 @@ impl Store {
     }
 
     /// The newest `limit` messages of a session, or the newest ones older than the message `before`
-    /// (an unknown cursor gives an empty page). Ownership is checked by the caller.
+    /// (an unknown cursor, or one from another session, gives an empty page). Messages are ordered
+    /// by `(created_at, id)`, so rows that share a timestamp (written by two instances at once) are
+    /// neither skipped nor repeated across pages. Ownership is checked by the caller.
     pub async fn message_page(&self, session_id: Uuid, limit: i64, before: Option<Uuid>) -> Result<MessagePage> {
         let fetch = limit + 1;
         let mut rows = with_pool!(self, pool => {
@@ -136,8 +138,8 @@ impl Store {
                 .fetch_all(pool)
                 .await?,
                 Some(cursor) => sqlx::query_as::<_, Message>(&format!(
-                    "SELECT {COLUMNS} FROM chat_messages WHERE session_id = $1 AND created_at < \
-                     (SELECT c.created_at FROM chat_messages c WHERE c.id = $2 AND c.session_id = $1) \
+                    "SELECT {COLUMNS} FROM chat_messages WHERE session_id = $1 AND (created_at, id) < \
+                     (SELECT c.created_at, c.id FROM chat_messages c WHERE c.id = $2 AND c.session_id = $1) \
                      ORDER BY created_at DESC, id DESC LIMIT $3"
                 ))
                 .bind(session_id)

@@ -1,1 +1,7 @@
+//! The end-to-end crate: real servers on loopback standing in for the upstreams (Clerk's JWKS,
+//! Anthropic, OpenAI, the downstream services), the service under test, and the offline dev stack.
+//! Suites live in `tests/` (one binary per area); what they share lives here.
 
+pub mod clerk;
+pub mod server;
+pub mod tcp_proxy;
