@@ -165,7 +165,7 @@ mod tests {
     use super::*;
     use chrono::Utc;
     use serde_json::json;
-    use sqlx::types::Json;
+    use chat_store::Json;
     use uuid::Uuid;
 
     fn row(role: &str, content: &str) -> Message {

@@ -80,7 +80,14 @@ mod tests {
 
     #[test]
     fn json_matches_python_dumps() {
-        let v = json!({"session_id": "abc", "tokens_used": 12, "list": [1, 2], "nested": {"a": null}});
+        #[derive(Serialize)]
+        struct Payload {
+            session_id: &'static str,
+            tokens_used: u32,
+            list: Vec<u8>,
+            nested: serde_json::Value,
+        }
+        let v = Payload { session_id: "abc", tokens_used: 12, list: vec![1, 2], nested: json!({"a": null}) };
         assert_eq!(python_json(&v), r#"{"session_id": "abc", "tokens_used": 12, "list": [1, 2], "nested": {"a": null}}"#);
     }
 

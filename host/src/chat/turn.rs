@@ -338,9 +338,10 @@ impl Turn {
         loop {
             attempt += 1;
             let mut forwarded = Forwarded::default();
+            let shutdown = self.deps.shutdown.clone();
             let result = tokio::select! {
                 result = self.stream_once(&request, &meta, sink, &mut forwarded) => result,
-                _ = self.deps.shutdown.deadline() => Err(None),
+                _ = shutdown.deadline() => Err(None),
             };
             match result {
                 Ok(reply) => {
@@ -392,7 +393,7 @@ impl Turn {
                 _ => {}
             }
             let stop = matches!(event, StreamEvent::MessageStop);
-            acc.push(event);
+            acc.push(&event);
             if stop {
                 break;
             }
@@ -429,6 +430,7 @@ impl Turn {
         }
         self.output_seen = true;
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL);
+        let shutdown = self.deps.shutdown.clone();
         while !running.is_empty() {
             tokio::select! {
                 Some((i, outcome)) = running.next() => {
@@ -450,7 +452,7 @@ impl Turn {
                         }
                     }
                 }
-                _ = self.deps.shutdown.deadline() => return None,
+                _ = shutdown.deadline() => return None,
             }
         }
         Some(
