@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::error::{ErrorBody, LlmError, truncate_chars};
+use super::error::{ErrorBody, LlmError, error_chain, truncate_chars};
 use super::retry::{RetryPolicy, retry_after, should_retry_header};
 use super::stream::MessageStream;
 use super::types::{MessagesRequest, RequestMeta};
@@ -197,7 +197,7 @@ impl AnthropicClient {
         let send = self.http.post(&route.messages_url).headers(route.headers.clone()).body(body.clone()).send();
         let response = match tokio::time::timeout(stall, send).await {
             Err(_elapsed) => return Err((LlmError::Timeout, None)),
-            Ok(Err(err)) => return Err((LlmError::Connection(describe(&err)), None)),
+            Ok(Err(err)) => return Err((LlmError::Connection(describe(err)), None)),
             Ok(Ok(response)) => response,
         };
         let status = response.status();
@@ -226,7 +226,7 @@ impl AnthropicClient {
             let err = LlmError::Decode(format!("expected an event stream, got content-type {content_type:?}"));
             return Err((err, Some(false)));
         }
-        Ok(MessageStream::from_bytes(response.bytes_stream(), request_id, stall))
+        Ok(MessageStream::from_bytes(response.bytes_stream(), request_id, stall).redacting(self.secrets.clone()))
     }
 }
 
@@ -271,15 +271,8 @@ fn insert_text(headers: &mut HeaderMap, name: &'static str, value: &str) {
 }
 
 /// A transport error with its causes, without the URL (it adds nothing and may be long).
-fn describe(err: &reqwest::Error) -> String {
-    let mut text = if err.is_timeout() { "timed out".to_string() } else { "request failed".to_string() };
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+fn describe(err: reqwest::Error) -> String {
+    error_chain(&err.without_url())
 }
 
 /// The start of an error response's body (bounded in size and time).
