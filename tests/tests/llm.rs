@@ -408,6 +408,18 @@ mod retries {
     }
 
     #[tokio::test]
+    async fn an_error_event_or_a_cut_before_the_first_event_is_retried() {
+        let anthropic = StandIn::start().await;
+        anthropic.push(Reply::frames(vec![Frame::raw(
+            "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n",
+        )]));
+        anthropic.push(Reply::frames(vec![]));
+        anthropic.push(Reply::text("Finally."));
+        assert_eq!(outcome(&anthropic).await.unwrap().text(), "Finally.");
+        assert_eq!(anthropic.request_count(), 3);
+    }
+
+    #[tokio::test]
     async fn a_refused_connection_is_retried_then_reported() {
         let err = client_for(&config(&closed_port_url().await)).stream(&request("hi"), &meta()).await.unwrap_err();
         assert!(matches!(err, LlmError::Connection(_)), "{err:?}");

@@ -255,6 +255,12 @@ impl MessageStream {
         MessageStream { inner: Box::pin(inner), request_id: self.request_id }
     }
 
+    /// Puts an already-read event back in front of the stream.
+    pub(crate) fn prepend(self, first: StreamEvent) -> MessageStream {
+        let inner = futures::stream::once(std::future::ready(Ok(first))).chain(self.inner);
+        MessageStream { inner: Box::pin(inner), request_id: self.request_id }
+    }
+
     /// Anthropic's `request-id` of this response.
     pub fn request_id(&self) -> Option<&str> {
         self.request_id.as_deref()

@@ -114,8 +114,10 @@ fn validate_messages(messages: &[Value]) -> Result<usize, String> {
             return Err(format!("messages.{i}.content: Field required"));
         }
         let blocks = blocks_of(message);
-        if blocks.is_empty() && role == "user" {
-            return Err(format!("messages.{i}: user messages must have non-empty content"));
+        if blocks.is_empty() && (role == "user" || i + 1 < messages.len()) {
+            return Err(format!(
+                "messages.{i}: all messages must have non-empty content except for the optional final assistant message"
+            ));
         }
         for (j, block) in blocks.iter().enumerate() {
             breakpoints += cache_breakpoint(block);
@@ -271,5 +273,9 @@ mod tests {
         assert!(validate(&json!([])).is_err());
         assert!(validate(&request(json!([]))).is_err());
         assert!(validate(&request(json!([{"role":"assistant","content":"x"}]))).is_err());
+        let empty_assistant = request(json!([
+            {"role":"user","content":"x"},{"role":"assistant","content":[]},{"role":"user","content":"y"}
+        ]));
+        assert!(validate(&empty_assistant).unwrap_err().contains("non-empty content"));
     }
 }
