@@ -1,15 +1,17 @@
 //! The Anthropic Messages API client: builds the request (auth, version, Helicone routing and
-//! headers), sends it, and retries what failed before the HTTP 200 (connection errors, 408/409, 429
-//! with `retry-after` unless it is the spend cap, 5xx, 529). Once the 200 arrives it hands back the
-//! event stream; from then on errors are the caller's to handle, because output may have reached
-//! the user. Every response's `request-id` is logged.
+//! headers), sends it, and retries what failed before the first event (connection errors, 408/409,
+//! 429 with `retry-after` unless it is the spend cap, 5xx, 529, and an `error` event or a cut body
+//! before anything was streamed). Once the first event arrived it hands back the event stream; from
+//! then on errors are the caller's to handle, because output may have reached the user. Every
+//! response's `request-id` is logged.
 
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::error::{ErrorBody, LlmError, truncate_chars};
+use super::error::{ErrorBody, LlmError, error_chain, truncate_chars};
 use super::retry::{RetryPolicy, retry_after, should_retry_header};
 use super::stream::MessageStream;
 use super::types::{MessagesRequest, RequestMeta};
@@ -140,8 +142,8 @@ impl AnthropicClient {
         self.helicone.as_ref().unwrap_or(&self.direct)
     }
 
-    /// Sends `req` and returns its event stream once Anthropic answered 200. Failures before that are
-    /// retried per the [`RetryPolicy`]; a Helicone proxy that cannot be reached is bypassed.
+    /// Sends `req` and returns its event stream once its first event arrived. Failures before that
+    /// are retried per the [`RetryPolicy`]; a Helicone proxy that cannot be reached is bypassed.
     pub async fn stream(&self, req: &MessagesRequest, meta: &RequestMeta) -> Result<MessageStream, LlmError> {
         let body = serde_json::to_vec(&req.wire())
             .map(Bytes::from)
@@ -197,7 +199,7 @@ impl AnthropicClient {
         let send = self.http.post(&route.messages_url).headers(route.headers.clone()).body(body.clone()).send();
         let response = match tokio::time::timeout(stall, send).await {
             Err(_elapsed) => return Err((LlmError::Timeout, None)),
-            Ok(Err(err)) => return Err((LlmError::Connection(describe(&err)), None)),
+            Ok(Err(err)) => return Err((LlmError::Connection(describe(err)), None)),
             Ok(Ok(response)) => response,
         };
         let status = response.status();
@@ -226,7 +228,14 @@ impl AnthropicClient {
             let err = LlmError::Decode(format!("expected an event stream, got content-type {content_type:?}"));
             return Err((err, Some(false)));
         }
-        Ok(MessageStream::from_bytes(response.bytes_stream(), request_id, stall))
+        let mut stream =
+            MessageStream::from_bytes(response.bytes_stream(), request_id, stall).redacting(self.secrets.clone());
+        // An error event or a cut before the first event is still a failure before any output.
+        match stream.next().await {
+            Some(Ok(first)) => Ok(stream.prepend(first)),
+            Some(Err(err)) => Err((err, None)),
+            None => Err((LlmError::StreamEnded, None)),
+        }
     }
 }
 
@@ -271,15 +280,8 @@ fn insert_text(headers: &mut HeaderMap, name: &'static str, value: &str) {
 }
 
 /// A transport error with its causes, without the URL (it adds nothing and may be long).
-fn describe(err: &reqwest::Error) -> String {
-    let mut text = if err.is_timeout() { "timed out".to_string() } else { "request failed".to_string() };
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+fn describe(err: reqwest::Error) -> String {
+    error_chain(&err.without_url())
 }
 
 /// The start of an error response's body (bounded in size and time).

@@ -13,7 +13,7 @@ use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::error::{ErrorBody, LlmError};
+use super::error::{ErrorBody, LlmError, error_chain};
 use super::usage::UsageDelta;
 
 /// One event of a streamed Claude response, in wire order.
@@ -209,13 +209,13 @@ fn is_known_event(name: &str) -> bool {
 fn with_stall_timeout<S, E>(bytes: S, stall_timeout: Duration) -> impl Stream<Item = Result<Bytes, LlmError>> + Send
 where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-    E: std::fmt::Display + 'static,
+    E: std::error::Error + Send + 'static,
 {
     futures::stream::unfold(Some(Box::pin(bytes)), move |state| async move {
         let mut bytes = state?;
         match tokio::time::timeout(stall_timeout, bytes.next()).await {
             Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(bytes))),
-            Ok(Some(Err(err))) => Some((Err(LlmError::Connection(err.to_string())), None)),
+            Ok(Some(Err(err))) => Some((Err(LlmError::Connection(error_chain(&err))), None)),
             Ok(None) => None,
             Err(_elapsed) => Some((Err(LlmError::Timeout), None)),
         }
@@ -236,7 +236,7 @@ impl MessageStream {
     pub fn from_bytes<S, E>(bytes: S, request_id: Option<String>, stall_timeout: Duration) -> MessageStream
     where
         S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-        E: std::fmt::Display + 'static,
+        E: std::error::Error + Send + 'static,
     {
         let events = Box::pin(with_stall_timeout(bytes, stall_timeout).eventsource());
         let state = DecodeState { events, request_id: request_id.clone(), finished: false };
@@ -245,6 +245,20 @@ impl MessageStream {
             Some((item, state))
         });
         MessageStream { inner: Box::pin(inner), request_id }
+    }
+
+    /// Removes these secrets from the messages of the errors this stream yields.
+    pub(crate) fn redacting(self, secrets: Vec<String>) -> MessageStream {
+        let inner = self
+            .inner
+            .map(move |item| item.map_err(|err| err.redacted(&secrets.iter().map(String::as_str).collect::<Vec<_>>())));
+        MessageStream { inner: Box::pin(inner), request_id: self.request_id }
+    }
+
+    /// Puts an already-read event back in front of the stream.
+    pub(crate) fn prepend(self, first: StreamEvent) -> MessageStream {
+        let inner = futures::stream::once(std::future::ready(Ok(first))).chain(self.inner);
+        MessageStream { inner: Box::pin(inner), request_id: self.request_id }
     }
 
     /// Anthropic's `request-id` of this response.
