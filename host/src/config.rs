@@ -92,6 +92,8 @@ pub struct AnthropicConfig {
     pub helicone_enabled: bool,
     pub helicone_api_key: Option<String>,
     pub helicone_base_url: String,
+    /// Estimated tokens of earlier conversation sent with each call (newest turns first).
+    pub history_token_budget: usize,
 }
 
 impl fmt::Debug for AnthropicConfig {
@@ -103,6 +105,7 @@ impl fmt::Debug for AnthropicConfig {
             .field("max_tokens", &self.max_tokens)
             .field("helicone_enabled", &self.helicone_enabled)
             .field("helicone_base_url", &self.helicone_base_url)
+            .field("history_token_budget", &self.history_token_budget)
             .finish()
     }
 }
@@ -362,6 +365,7 @@ impl Config {
             helicone_enabled,
             helicone_api_key: r.string("HELICONE_API_KEY"),
             helicone_base_url: r.url("HELICONE_BASE_URL", "https://anthropic.helicone.ai"),
+            history_token_budget: r.parsed("HISTORY_TOKEN_BUDGET", 30_000, "a token count"),
         };
         if helicone_enabled && anthropic.helicone_api_key.is_none() {
             r.problems.push("HELICONE_API_KEY: required when HELICONE_ENABLED=true".to_string());

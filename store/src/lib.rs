@@ -26,6 +26,7 @@ pub use flags::FeatureFlags;
 pub use messages::{Message, NewMessage, Role};
 pub use quota::{Period, Reservation};
 pub use sessions::Session;
+pub use sqlx::types::Json;
 
 /// Errors of the storage layer. Callers log them and show users a generic message.
 #[derive(Debug, thiserror::Error)]

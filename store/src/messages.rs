@@ -44,6 +44,10 @@ pub struct Message {
     pub cache_read_input_tokens: Option<i32>,
     pub cache_creation_input_tokens: Option<i32>,
     pub incomplete: bool,
+    /// Why the model stopped (`end_turn`, `tool_use`, `max_tokens`, `refusal`, …), for assistant rows.
+    pub stop_reason: Option<String>,
+    /// The turn's messages in Messages-API form (assistant content and tool results), for history.
+    pub transcript: Option<Json<Value>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -63,6 +67,8 @@ pub struct NewMessage {
     pub cache_read_input_tokens: Option<i32>,
     pub cache_creation_input_tokens: Option<i32>,
     pub incomplete: bool,
+    pub stop_reason: Option<String>,
+    pub transcript: Option<Value>,
 }
 
 /// One page of a session's messages, oldest first inside the page.
@@ -74,7 +80,7 @@ pub struct MessagePage {
 }
 
 const COLUMNS: &str = "id, session_id, role, content, tool_calls, tool_results, tool_use_id, model, tokens_used, \
-     latency_ms, input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens, incomplete, created_at";
+     latency_ms, input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens, incomplete, stop_reason, transcript, created_at";
 
 impl Store {
     /// Writes a message and moves the session's `updated_at` with it, in one transaction.
@@ -91,8 +97,8 @@ impl Store {
             sqlx::query(
                 "INSERT INTO chat_messages (id, session_id, user_id, role, content, tool_calls, tool_use_id, model, \
                  tokens_used, latency_ms, input_tokens, output_tokens, cache_read_input_tokens, \
-                 cache_creation_input_tokens, incomplete, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                 cache_creation_input_tokens, incomplete, stop_reason, transcript, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
             )
             .bind(id)
             .bind(msg.session_id)
@@ -109,6 +115,8 @@ impl Store {
             .bind(msg.cache_read_input_tokens)
             .bind(msg.cache_creation_input_tokens)
             .bind(msg.incomplete)
+            .bind(&msg.stop_reason)
+            .bind(msg.transcript.as_ref().map(Json))
             .bind(now)
             .execute(&mut *tx)
             .await?;

@@ -2,6 +2,8 @@
 //! Anthropic, OpenAI, the downstream services), the service under test, and the offline dev stack.
 //! Suites live in `tests/` (one binary per area); what they share lives here.
 
+pub mod anthropic;
 pub mod clerk;
 pub mod server;
+pub mod sse_client;
 pub mod tcp_proxy;

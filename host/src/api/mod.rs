@@ -1,6 +1,7 @@
 //! The HTTP surface: one module per resource, composed into one router with the cross-cutting
 //! layers (CORS, body limit, request ids, tracing, panic catching).
 
+pub mod chat;
 pub mod error;
 pub mod health;
 pub mod sessions;
@@ -11,7 +12,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::live))
         .route("/health/ready", get(health::ready))
+        .route("/chat/stream", post(chat::stream))
         .route("/chat/sessions", get(sessions::list))
         .route("/chat/sessions/{session_id}/messages", get(sessions::messages))
         .route("/chat/sessions/{session_id}", delete(sessions::delete))
