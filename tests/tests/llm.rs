@@ -26,6 +26,7 @@ fn config(base_url: &str) -> AnthropicConfig {
         helicone_enabled: false,
         helicone_api_key: None,
         helicone_base_url: "https://anthropic.helicone.ai".to_string(),
+        history_token_budget: 30_000,
     }
 }
 
