@@ -8,12 +8,13 @@ use std::time::Duration;
 use anyhow::Context;
 use chat_store::{Store, StoreOptions};
 use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
 use tool_host::{Registry, RuntimeConfig};
 
 use crate::auth::Authenticator;
 use crate::chat::turn::TurnDeps;
 use crate::config::Config;
-use crate::llm::AnthropicClient;
+use crate::llm::{AnthropicClient, ClientOptions, RetryPolicy};
 use crate::shutdown::Shutdown;
 use crate::streams::StreamTracker;
 
@@ -28,6 +29,9 @@ pub struct AppState {
     pub http: reqwest::Client,
     pub shutdown: Shutdown,
     pub streams: StreamTracker,
+    /// Running chat turns. They outlive their connections, so shutdown waits for them (not only for
+    /// open connections) before closing the database.
+    pub turns: TaskTracker,
 }
 
 impl AppState {
@@ -84,7 +88,17 @@ impl App {
             watch: config.plugins.watch,
         };
         let tools = Registry::empty();
-        let llm = Arc::new(AnthropicClient::new(&config.anthropic, config.environment.as_str(), http.clone()));
+        let llm =
+            Arc::new(AnthropicClient::new(&config.anthropic, config.environment.as_str(), http.clone()).with_options(
+                ClientOptions {
+                    retry: RetryPolicy {
+                        max_retries: config.anthropic.max_retries,
+                        base_delay: config.anthropic.retry_base,
+                        ..RetryPolicy::default()
+                    },
+                    stall_timeout: config.anthropic.stall_timeout,
+                },
+            ));
         let state = AppState {
             llm,
             streams: StreamTracker::new(config.server.sse_warn_connections, config.server.sse_critical_connections),
@@ -94,6 +108,7 @@ impl App {
             tools,
             http,
             shutdown: Shutdown::new(),
+            turns: TaskTracker::new(),
         };
         Ok(App { state })
     }
@@ -117,6 +132,10 @@ impl App {
         tokio::select! {
             result = serve => result.context("serving HTTP")?,
             _ = hard_stop => tracing::warn!("connections still open after the shutdown deadline; closing"),
+        }
+        state.turns.close();
+        if tokio::time::timeout(Duration::from_secs(5), state.turns.wait()).await.is_err() {
+            tracing::warn!(running = state.turns.len(), "chat turns still running at exit");
         }
         state.store.close().await;
         Ok(())

@@ -105,7 +105,10 @@ pub struct Registry {
 impl Registry {
     /// An empty registry (no plugins), ready at once.
     pub fn empty() -> Arc<Registry> {
-        Arc::new(Registry { ready: std::sync::atomic::AtomicBool::new(true), functions: arc_swap::ArcSwap::from_pointee(Vec::new()) })
+        Arc::new(Registry {
+            ready: std::sync::atomic::AtomicBool::new(true),
+            functions: arc_swap::ArcSwap::from_pointee(Vec::new()),
+        })
     }
 
     /// Whether the initial tool set is loaded.
