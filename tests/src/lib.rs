@@ -4,6 +4,7 @@
 
 pub mod anthropic;
 pub mod clerk;
+pub mod dev_stack;
 pub mod server;
 pub mod sse_client;
 pub mod tcp_proxy;
