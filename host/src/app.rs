@@ -8,10 +8,13 @@ use std::time::Duration;
 use anyhow::Context;
 use chat_store::{Store, StoreOptions};
 use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
 use tool_host::{HostServices, Registry, RuntimeConfig};
 
 use crate::auth::Authenticator;
+use crate::chat::turn::TurnDeps;
 use crate::config::Config;
+use crate::llm::{AnthropicClient, ClientOptions, RetryPolicy};
 use crate::shutdown::Shutdown;
 use crate::streams::StreamTracker;
 
@@ -22,14 +25,29 @@ pub struct AppState {
     pub store: Store,
     pub auth: Arc<Authenticator>,
     pub tools: Arc<Registry>,
+    pub llm: Arc<AnthropicClient>,
     pub http: reqwest::Client,
     pub shutdown: Shutdown,
     pub streams: StreamTracker,
+    /// Running chat turns. They outlive their connections, so shutdown waits for them (not only for
+    /// open connections) before closing the database.
+    pub turns: TaskTracker,
 }
 
 impl AppState {
     pub fn tools_ready(&self) -> bool {
         self.tools.is_ready()
+    }
+
+    /// What a chat turn needs.
+    pub fn turn_deps(&self) -> TurnDeps {
+        TurnDeps {
+            config: self.config.clone(),
+            store: self.store.clone(),
+            llm: self.llm.clone(),
+            tools: self.tools.clone(),
+            shutdown: self.shutdown.clone(),
+        }
     }
 }
 
@@ -77,7 +95,19 @@ impl App {
         // The tool set loads in the background; `/health/ready` reports "loading" until it is done.
         let tools = Registry::start(runtime_config(&config), HostServices::new(store.clone()))
             .context("starting the tool runtime")?;
+        let llm =
+            Arc::new(AnthropicClient::new(&config.anthropic, config.environment.as_str(), http.clone()).with_options(
+                ClientOptions {
+                    retry: RetryPolicy {
+                        max_retries: config.anthropic.max_retries,
+                        base_delay: config.anthropic.retry_base,
+                        ..RetryPolicy::default()
+                    },
+                    stall_timeout: config.anthropic.stall_timeout,
+                },
+            ));
         let state = AppState {
+            llm,
             streams: StreamTracker::new(config.server.sse_warn_connections, config.server.sse_critical_connections),
             config,
             store,
@@ -85,6 +115,7 @@ impl App {
             tools,
             http,
             shutdown: Shutdown::new(),
+            turns: TaskTracker::new(),
         };
         Ok(App { state })
     }
@@ -108,6 +139,10 @@ impl App {
         tokio::select! {
             result = serve => result.context("serving HTTP")?,
             _ = hard_stop => tracing::warn!("connections still open after the shutdown deadline; closing"),
+        }
+        state.turns.close();
+        if tokio::time::timeout(Duration::from_secs(5), state.turns.wait()).await.is_err() {
+            tracing::warn!(running = state.turns.len(), "chat turns still running at exit");
         }
         state.store.close().await;
         Ok(())

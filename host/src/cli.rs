@@ -10,7 +10,11 @@ use crate::app::App;
 use crate::config::Config;
 
 #[derive(Debug, Parser)]
-#[command(name = "chat-api", version, about = "AmakaFlow Chat API: SSE chat with Claude; tools are WebAssembly plugins")]
+#[command(
+    name = "chat-api",
+    version,
+    about = "AmakaFlow Chat API: SSE chat with Claude; tools are WebAssembly plugins"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -1,5 +1,12 @@
-//! Shared parts of the end-to-end suites: real servers standing in for the services the chat
-//! talks to, and helpers to set up what a suite needs.
+//! The end-to-end crate: real servers on loopback standing in for the upstreams (Clerk's JWKS,
+//! Anthropic, OpenAI, the downstream services), the service under test, and the offline dev stack.
+//! Suites live in `tests/` (one binary per area); what they share lives here.
 
+pub mod anthropic;
+pub mod clerk;
+pub mod dev_stack;
 pub mod plugins;
 pub mod recording_server;
+pub mod server;
+pub mod sse_client;
+pub mod tcp_proxy;

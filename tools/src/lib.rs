@@ -85,7 +85,7 @@ impl RuntimeConfig {
             watch: false,
             watch_debounce: Duration::from_millis(250),
             resolve: HashMap::new(),
-            max_concurrent_calls: 256,
+            max_concurrent_calls: 128,
             max_memory_bytes: 1 << 30,
             pooling: true,
         }
