@@ -5,7 +5,8 @@
 //! 3. reload time with and without a cached compiled artifact;
 //! 4. failed calls while the plugin is reloaded continuously under load.
 //!
-//! Run with `make bench` or `cargo bench -p tool-host --bench runtime`.
+//! Run with `make bench` or `cargo bench -p tool-host --bench runtime`. `RUNTIME_BENCH=latency`
+//! (or `throughput`, `reload`, `storm`, comma-separated) runs only those parts (for profiling).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,12 +40,22 @@ async fn run() {
     println!("tool runtime benchmark (pooling allocator: {})", registry.pooling());
     println!();
 
-    trivial_call_latency(&registry).await;
-    for callers in [2, 64] {
-        throughput(&registry, callers).await;
+    let only = std::env::var("RUNTIME_BENCH").unwrap_or_default();
+    let part = |name: &str| only.is_empty() || only.split(',').any(|p| p == name);
+    if part("latency") {
+        trivial_call_latency(&registry).await;
     }
-    reload_times(&registry, &config.cache_dir).await;
-    reloads_under_load(&registry).await;
+    if part("throughput") {
+        for callers in [2, 64] {
+            throughput(&registry, callers).await;
+        }
+    }
+    if part("reload") {
+        reload_times(&registry, &config.cache_dir).await;
+    }
+    if part("storm") {
+        reloads_under_load(&registry).await;
+    }
 }
 
 fn call() -> ToolCall {

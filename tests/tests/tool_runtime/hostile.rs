@@ -227,3 +227,15 @@ async fn hostile_calls_in_parallel_leave_the_host_serving() {
     tokio::time::sleep(Duration::from_millis(10)).await;
     harness.echo_still_works().await;
 }
+
+#[tokio::test]
+async fn a_request_storm_is_stopped() {
+    let looping = RecordingServer::start(|request| async move { reply::redirect(&request.path) }).await;
+    let (_dir, harness) = egress_probe(&looping, "http://named.test:1", "192.0.2.1", "10").await;
+    let message = harness
+        .fails("fetch", json!({"url": format!("{}/again", looping.url()), "follow_redirects": 1000}), "egress_denied")
+        .await;
+    assert_eq!(message, "The tool fetch sent more than 64 requests in one call and was stopped.");
+    assert_eq!(looping.requests().len(), 64);
+    harness.echo_still_works().await;
+}

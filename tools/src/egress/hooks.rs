@@ -16,6 +16,10 @@ use super::{EgressPolicy, Network, Violation, Violations};
 
 static X_USER_ID: HeaderName = HeaderName::from_static("x-user-id");
 
+/// The most requests one call may send (a tool needs a handful; a runaway loop must not hammer a
+/// service it is allowed to reach).
+pub const MAX_REQUESTS_PER_CALL: u32 = 64;
+
 /// The egress state of one call, held in its store.
 pub struct EgressHooks {
     pub policy: Arc<EgressPolicy>,
@@ -27,6 +31,8 @@ pub struct EgressHooks {
     pub deadline: Instant,
     pub max_response_bytes: u64,
     pub violations: Violations,
+    /// Requests sent so far by this call.
+    pub requests: u32,
 }
 
 type ResponseFuture = Box<
@@ -45,6 +51,11 @@ impl WasiHttpHooks for EgressHooks {
         options: Option<RequestOptions>,
         _response_error: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> ResponseFuture {
+        self.requests += 1;
+        if self.requests > MAX_REQUESTS_PER_CALL {
+            self.violations.record(Violation::TooManyRequests { limit: MAX_REQUESTS_PER_CALL });
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        }
         let uri = request.uri();
         let https = uri.scheme() == Some(&Scheme::HTTPS);
         let Some(host) = uri.host().map(|h| h.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase())

@@ -20,6 +20,8 @@ pub enum Violation {
     ResponseTooLarge { limit: u64 },
     /// A request was cut because the call's time budget ran out.
     BudgetExhausted,
+    /// The call sent more requests than one call may.
+    TooManyRequests { limit: u32 },
 }
 
 /// The violations of one call, shared by the store's hooks and the request tasks they spawn.

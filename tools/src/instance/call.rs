@@ -155,5 +155,9 @@ fn from_violation(function: &str, violation: &Violation, budget: Duration) -> To
             format!("A response to the tool {function} was larger than the {} allowed and was cut off.", bytes(*limit)),
         ),
         Violation::BudgetExhausted => ToolError::timeout(function, budget),
+        Violation::TooManyRequests { limit } => ToolError::new(
+            codes::EGRESS_DENIED,
+            format!("The tool {function} sent more than {limit} requests in one call and was stopped."),
+        ),
     }
 }

@@ -20,6 +20,10 @@ use crate::engine::Runtime;
 use crate::limits::MemoryLimiter;
 use crate::manifest::Limits;
 
+/// Host-side resources (HTTP requests, headers, streams…) one call may hold at once: plenty for a
+/// tool, and a bound on the host memory a guest can make the host allocate.
+const MAX_RESOURCES: usize = 4096;
+
 /// The data of one store.
 pub struct CallState {
     wasi: WasiCtx,
@@ -62,9 +66,11 @@ pub struct StoreSpec<'a> {
 pub fn new_store(runtime: &Runtime, spec: StoreSpec<'_>) -> Store<CallState> {
     let stderr = StderrCapture::default();
     let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(MAX_RESOURCES);
     let state = CallState {
         wasi,
-        table: ResourceTable::new(),
+        table,
         http: WasiHttpCtx::new(),
         egress: EgressHooks {
             policy: spec.egress.clone(),
@@ -74,6 +80,7 @@ pub fn new_store(runtime: &Runtime, spec: StoreSpec<'_>) -> Store<CallState> {
             deadline: spec.deadline,
             max_response_bytes: spec.limits.max_response_bytes,
             violations: Violations::default(),
+            requests: 0,
         },
         limiter: MemoryLimiter::new(spec.limits.memory_bytes),
         host: HostCtx {
