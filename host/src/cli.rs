@@ -122,17 +122,24 @@ async fn plugins(config: Config, cmd: PluginsCommand) -> anyhow::Result<ExitCode
     runtime.max_concurrent_calls = 4;
     runtime.cache_dir = std::env::temp_dir().join("amakaflow-plugin-cache");
     match cmd {
-        PluginsCommand::Check { file, manifest } => match tool_host::author::check(&file, manifest.as_deref(), runtime).await {
-            Ok(check) => {
-                println!("{}", serde_json::to_string_pretty(&check)?);
-                eprintln!("plugin {} {} passes every check ({} functions)", check.name, check.version, check.functions.len());
-                Ok(ExitCode::SUCCESS)
+        PluginsCommand::Check { file, manifest } => {
+            match tool_host::author::check(&file, manifest.as_deref(), runtime).await {
+                Ok(check) => {
+                    println!("{}", serde_json::to_string_pretty(&check)?);
+                    eprintln!(
+                        "plugin {} {} passes every check ({} functions)",
+                        check.name,
+                        check.version,
+                        check.functions.len()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(err) => {
+                    eprintln!("plugin rejected at the {} step: {}", err.stage.as_str(), err.message);
+                    Ok(ExitCode::FAILURE)
+                }
             }
-            Err(err) => {
-                eprintln!("plugin rejected at the {} step: {}", err.stage.as_str(), err.message);
-                Ok(ExitCode::FAILURE)
-            }
-        },
+        }
         PluginsCommand::Call { file, function, arguments, user, authorization, manifest } => {
             let arguments: serde_json::Value = match serde_json::from_str(&arguments) {
                 Ok(value) => value,
@@ -164,7 +171,11 @@ async fn plugins(config: Config, cmd: PluginsCommand) -> anyhow::Result<ExitCode
                 Ok(done) => {
                     println!("{}", done.outcome.result_text());
                     let fuel = done.outcome.fuel_consumed.map(|f| format!(", {f} fuel")).unwrap_or_default();
-                    eprintln!("{} in {:.1} ms{fuel}", done.outcome.outcome_label(), done.outcome.elapsed.as_secs_f64() * 1000.0);
+                    eprintln!(
+                        "{} in {:.1} ms{fuel}",
+                        done.outcome.outcome_label(),
+                        done.outcome.elapsed.as_secs_f64() * 1000.0
+                    );
                     if let Some(detail) = done.detail {
                         eprintln!("host detail: {detail}");
                     }

@@ -37,7 +37,9 @@ async fn run() -> anyhow::Result<()> {
 
     // Each delta carries the time it was written; 12 characters per delta.
     let stamped = |deltas: usize, every: Duration| {
-        Reply::text(format!("{NOW_MARKER};").repeat(deltas)).text_split(Split::Every(NOW_MARKER.len() + 1)).event_delay(every)
+        Reply::text(format!("{NOW_MARKER};").repeat(deltas))
+            .text_split(Split::Every(NOW_MARKER.len() + 1))
+            .event_delay(every)
     };
 
     // 1 + 2: a stand-in with short, fast replies.
@@ -297,7 +299,8 @@ impl BenchDatabase {
     async fn drop_it(self) {
         use sqlx::Connection;
         if let Ok(mut admin) = sqlx::PgConnection::connect(&chat_store::testing::postgres_url()).await {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut admin).await;
+            let _ =
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut admin).await;
         }
     }
 }

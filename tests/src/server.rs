@@ -85,6 +85,17 @@ impl TestServer {
         })
     }
 
+    /// Waits until the tool set finished loading (the plugins load in the background at start-up).
+    pub async fn wait_for_tools(&self) {
+        for _ in 0..600 {
+            if self.state.tools_ready() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the tool set did not load within 12 s");
+    }
+
     /// The absolute URL of `path` (which starts with `/`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)

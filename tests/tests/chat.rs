@@ -9,6 +9,7 @@ use std::time::Duration;
 use chat_store::testing::TestDatabase;
 use chat_store::{Backend, Message, Period, Store};
 use chat_tests::anthropic::{Chunking, Reply, Split, StandIn};
+use chat_tests::plugins::PluginsDir;
 use chat_tests::server::{TestServer, as_test_user};
 use chat_tests::sse_client::{SseTranscript, read_stream, read_stream_until};
 use serde_json::{Value, json};
@@ -37,6 +38,7 @@ impl Harness {
         ];
         vars.extend_from_slice(extra);
         let server = TestServer::start(&vars, db).await.expect("server starts");
+        server.wait_for_tools().await;
         Harness { anthropic, server, db: reader }
     }
 
@@ -102,7 +104,23 @@ on_both_backends!(
     a_client_that_disconnects_still_gets_its_reply_persisted,
     shutdown_mid_stream_ends_with_an_error_and_persists_the_partial_reply,
     concurrent_turns_of_different_users_do_not_cross_talk,
+    one_tool_call_runs_in_the_sandbox_and_is_persisted,
+    parallel_tool_calls_run_concurrently_and_answer_in_one_message,
+    a_tool_that_times_out_sends_heartbeats_and_an_error_result,
 );
+
+/// A plugin directory with the example `echo` plugin and a `spin` tool (the spin-loop test plugin)
+/// that runs until its 6-second deadline, with fuel enough never to run out first.
+fn tool_plugins() -> PluginsDir {
+    let plugins = PluginsDir::new();
+    plugins.add("echo");
+    plugins.add("spin-loop");
+    plugins.write_manifest(
+        "spin-loop",
+        "name = \"spin-loop\"\nversion = \"0.1.0\"\n\n[limits]\ntimeout_seconds = 6\nfuel = 1_000_000_000_000_000\n",
+    );
+    plugins
+}
 
 async fn plain_text_streams_and_persists(backend: Backend) {
     let h = Harness::start(backend, &[]).await;
@@ -480,4 +498,102 @@ async fn concurrent_turns_of_different_users_do_not_cross_talk(backend: Backend)
         assert_eq!(messages.len(), 1);
     }
     assert_eq!(h.anthropic.request_count(), 100);
+}
+
+async fn one_tool_call_runs_in_the_sandbox_and_is_persisted(backend: Backend) {
+    let plugins = tool_plugins();
+    let dir = plugins.path().to_string_lossy().into_owned();
+    let h = Harness::start(backend, &[("PLUGINS_DIR", &dir)]).await;
+    h.anthropic.push(Reply::text("Echoing.").and_tool_use("toolu_echo_1", "echo", r#"{"text": "hello"}"#));
+    h.anthropic.push(Reply::text("It said hello."));
+    let t = h.chat("user_tool_1", json!({"message": "echo hello"})).await;
+
+    assert_eq!(
+        t.shape(),
+        ["message_start", "content_delta", "function_call", "function_result", "content_delta", "message_end"]
+    );
+    let result = &t.first("function_result").unwrap().data;
+    assert_eq!(result["tool_use_id"], "toolu_echo_1");
+    assert_eq!(result["name"], "echo");
+    let text = result["result"].as_str().expect("the result is always a string");
+    let parsed: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(parsed["echo"], "hello");
+    assert_eq!(parsed["user_id"], "user_tool_1");
+
+    // Claude's first request offered the plugin's tools, the last one marked for caching.
+    let first = &h.anthropic.requests()[0];
+    let tools = first.body["tools"].as_array().unwrap();
+    assert!(tools.iter().any(|t| t["name"] == "echo"));
+    assert_eq!(tools.last().unwrap()["cache_control"]["type"], "ephemeral");
+    // The second carried the result right after the tool_use, as a non-error tool_result.
+    let second = &h.anthropic.requests()[1];
+    let block = &second.body["messages"][2]["content"][0];
+    assert_eq!(block["type"], "tool_result");
+    assert_eq!(block["tool_use_id"], "toolu_echo_1");
+    assert_eq!(block["content"], text);
+    assert!(block.get("is_error").is_none());
+
+    let rows = h.rows(Harness::session_of(&t)).await;
+    assert_eq!(roles(&rows), ["user", "tool_result", "assistant"]);
+    assert_eq!(rows[1].tool_use_id.as_deref(), Some("toolu_echo_1"));
+    assert_eq!(rows[1].content.as_deref(), Some(text));
+    assert_eq!(
+        rows[1].tool_calls.as_ref().unwrap().0,
+        json!([{"name": "echo", "input": {"text": "hello"}, "is_error": false}])
+    );
+    assert_eq!(
+        rows[2].tool_calls.as_ref().unwrap().0,
+        json!([{"id": "toolu_echo_1", "name": "echo", "input": {"text": "hello"}, "result": text}])
+    );
+    assert_eq!(rows[2].content.as_deref(), Some("Echoing.It said hello."));
+}
+
+async fn parallel_tool_calls_run_concurrently_and_answer_in_one_message(backend: Backend) {
+    let plugins = tool_plugins();
+    let dir = plugins.path().to_string_lossy().into_owned();
+    let h = Harness::start(backend, &[("PLUGINS_DIR", &dir)]).await;
+    // The slow call comes first; the fast one finishes while it still runs.
+    h.anthropic.push(
+        Reply::tool_use("toolu_slow", "spin", "")
+            .and_tool_use("toolu_fast_a", "echo", r#"{"text": "a"}"#)
+            .and_tool_use("toolu_fast_b", "echo", r#"{"text": "b"}"#),
+    );
+    h.anthropic.push(Reply::text("All three are back."));
+    let t = h.chat("user_parallel_1", json!({"message": "three things"})).await;
+
+    let results: Vec<&str> = t.all("function_result").iter().map(|e| e.data["tool_use_id"].as_str().unwrap()).collect();
+    assert_eq!(results.len(), 3);
+    assert_eq!(results.last(), Some(&"toolu_slow"), "fast results are sent as they finish: {results:?}");
+    let second = &h.anthropic.requests()[1];
+    let messages = second.body["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 3, "all results in one user message");
+    let blocks = messages[2]["content"].as_array().unwrap();
+    let ids: Vec<&str> = blocks.iter().map(|b| b["tool_use_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["toolu_slow", "toolu_fast_a", "toolu_fast_b"], "in the order of the calls");
+    assert_eq!(blocks[0]["is_error"], true);
+    assert_eq!(t.names().last(), Some(&"message_end"));
+}
+
+async fn a_tool_that_times_out_sends_heartbeats_and_an_error_result(backend: Backend) {
+    let plugins = tool_plugins();
+    let dir = plugins.path().to_string_lossy().into_owned();
+    let h = Harness::start(backend, &[("PLUGINS_DIR", &dir)]).await;
+    h.anthropic.push(Reply::tool_use("toolu_spin", "spin", ""));
+    h.anthropic.push(Reply::text("That took too long."));
+    let t = h.chat("user_timeout_1", json!({"message": "spin"})).await;
+
+    assert_eq!(
+        t.shape(),
+        ["message_start", "function_call", "heartbeat", "function_result", "content_delta", "message_end"]
+    );
+    let beat = &t.first("heartbeat").unwrap().data;
+    assert_eq!(beat, &json!({"status": "executing_tool", "tool_name": "spin", "elapsed_seconds": 5}));
+    let result: Value =
+        serde_json::from_str(t.first("function_result").unwrap().data["result"].as_str().unwrap()).unwrap();
+    assert_eq!(result["error"], true);
+    assert_eq!(result["code"], "timeout");
+    let second = &h.anthropic.requests()[1];
+    assert_eq!(second.body["messages"][2]["content"][0]["is_error"], true);
+    let rows = h.rows(Harness::session_of(&t)).await;
+    assert_eq!(rows[1].tool_calls.as_ref().unwrap().0[0]["is_error"], true);
 }
