@@ -12,6 +12,7 @@ use tool_host::{Registry, RuntimeConfig};
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::embeddings::Embeddings;
 use crate::shutdown::Shutdown;
 use crate::streams::StreamTracker;
 
@@ -25,6 +26,7 @@ pub struct AppState {
     pub http: reqwest::Client,
     pub shutdown: Shutdown,
     pub streams: StreamTracker,
+    pub embeddings: Embeddings,
 }
 
 impl AppState {
@@ -70,6 +72,7 @@ impl App {
             watch: config.plugins.watch,
         };
         let tools = Registry::empty();
+        let embeddings = Embeddings::new(store.clone(), http.clone(), &config.openai);
         let state = AppState {
             streams: StreamTracker::new(config.server.sse_warn_connections, config.server.sse_critical_connections),
             config,
@@ -78,6 +81,7 @@ impl App {
             tools,
             http,
             shutdown: Shutdown::new(),
+            embeddings,
         };
         Ok(App { state })
     }

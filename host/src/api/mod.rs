@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod health;
+pub mod internal;
 pub mod sessions;
 
 use std::time::Duration;
@@ -11,7 +12,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -29,6 +30,9 @@ pub fn router(state: AppState) -> Router {
         .route("/chat/sessions", get(sessions::list))
         .route("/chat/sessions/{session_id}/messages", get(sessions::messages))
         .route("/chat/sessions/{session_id}", delete(sessions::delete))
+        .route("/internal/embeddings/generate", post(internal::generate))
+        .route("/internal/embeddings/progress/{table}", get(internal::progress))
+        .route("/internal/embeddings/webhook", post(internal::webhook))
         .fallback(|| async { error::ApiError::NotFound("Not Found".to_string()) })
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
