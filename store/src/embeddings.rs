@@ -72,27 +72,24 @@ pub struct SourceWorkout {
     pub fields: serde_json::Map<String, Value>,
 }
 
-/// What to store for one workout whose text was embedded.
-#[derive(Clone, Debug)]
-pub struct NewEmbedding<'a> {
+/// A workout as the embeddings table records it: where it comes from, whose it is, what a search
+/// shows of it.
+#[derive(Clone, Copy, Debug)]
+pub struct WorkoutRecord<'a> {
     pub table: SourceTable,
     pub workout_id: &'a str,
     pub user_id: &'a str,
     pub title: &'a str,
     pub description: Option<&'a str>,
+}
+
+/// What to store for one workout whose text was embedded.
+#[derive(Clone, Copy, Debug)]
+pub struct NewEmbedding<'a> {
+    pub workout: WorkoutRecord<'a>,
     pub content_hash: &'a str,
     pub model: &'a str,
     pub vector: &'a [f32],
-}
-
-/// A workout the pipeline knows but holds no vector for (its text is empty, or embedding failed).
-#[derive(Clone, Debug)]
-pub struct UnembeddedWorkout<'a> {
-    pub table: SourceTable,
-    pub workout_id: &'a str,
-    pub user_id: &'a str,
-    pub title: &'a str,
-    pub description: Option<&'a str>,
 }
 
 /// The stored state of one workout's embedding.
@@ -143,8 +140,7 @@ pub fn decode_vector(bytes: &[u8]) -> Option<Vec<f32>> {
 impl Store {
     /// Stores (or replaces) the vector of a workout.
     pub async fn save_workout_embedding(&self, e: &NewEmbedding<'_>) -> Result<()> {
-        let bytes = encode_vector(e.vector);
-        let dims = e.vector.len() as i32;
+        let (w, bytes, dims) = (&e.workout, encode_vector(e.vector), e.vector.len() as i32);
         with_pool!(self, pool => {
             sqlx::query(
                 "INSERT INTO workout_embeddings \
@@ -154,11 +150,11 @@ impl Store {
                  title = excluded.title, description = excluded.description, content_hash = excluded.content_hash, \
                  model = excluded.model, dims = excluded.dims, embedding = excluded.embedding, updated_at = excluded.updated_at",
             )
-            .bind(e.table.as_str())
-            .bind(e.workout_id)
-            .bind(e.user_id)
-            .bind(e.title)
-            .bind(e.description)
+            .bind(w.table.as_str())
+            .bind(w.workout_id)
+            .bind(w.user_id)
+            .bind(w.title)
+            .bind(w.description)
             .bind(e.content_hash)
             .bind(e.model)
             .bind(dims)
@@ -170,8 +166,9 @@ impl Store {
         Ok(())
     }
 
-    /// Records a workout without a vector (dropping any previous vector: its text changed or emptied).
-    pub async fn save_unembedded_workout(&self, w: &UnembeddedWorkout<'_>) -> Result<()> {
+    /// Records a workout without a vector (its text is empty, or embedding it failed), dropping any
+    /// previous vector.
+    pub async fn save_unembedded_workout(&self, w: &WorkoutRecord<'_>) -> Result<()> {
         with_pool!(self, pool => {
             sqlx::query(
                 "INSERT INTO workout_embeddings \

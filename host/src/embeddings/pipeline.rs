@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chat_store::embeddings::{
-    EmbeddingCounts, EmbeddingState, NewEmbedding, SourceSchema, SourceTable, SourceWorkout, UnembeddedWorkout,
+    EmbeddingCounts, EmbeddingState, NewEmbedding, SourceSchema, SourceTable, SourceWorkout, WorkoutRecord,
 };
 use chat_store::{Store, StoreError};
 use serde::Serialize;
@@ -321,11 +321,7 @@ impl EmbeddingPipeline {
         let saved = self
             .store
             .save_workout_embedding(&NewEmbedding {
-                table,
-                workout_id: &c.id,
-                user_id: &c.user_id,
-                title: &c.title,
-                description: c.description.as_deref(),
+                workout: c.record(table),
                 content_hash: &hash,
                 model: self.client.model(),
                 vector,
@@ -345,15 +341,7 @@ impl EmbeddingPipeline {
         state: Option<&EmbeddingState>,
         touched: &mut HashSet<String>,
     ) -> Result<(), StoreError> {
-        self.store
-            .save_unembedded_workout(&UnembeddedWorkout {
-                table,
-                workout_id: &c.id,
-                user_id: &c.user_id,
-                title: &c.title,
-                description: c.description.as_deref(),
-            })
-            .await?;
+        self.store.save_unembedded_workout(&c.record(table)).await?;
         if let Some(state) = state.filter(|s| s.content_hash.is_some()) {
             touched.insert(state.user_id.clone());
         }
@@ -365,6 +353,18 @@ impl EmbeddingPipeline {
             for user in users {
                 self.index.invalidate(&user);
             }
+        }
+    }
+}
+
+impl Candidate {
+    fn record(&self, table: SourceTable) -> WorkoutRecord<'_> {
+        WorkoutRecord {
+            table,
+            workout_id: &self.id,
+            user_id: &self.user_id,
+            title: &self.title,
+            description: self.description.as_deref(),
         }
     }
 }
