@@ -131,7 +131,7 @@ pub fn encode_vector(vector: &[f32]) -> Vec<u8> {
 
 /// The inverse of [`encode_vector`]; `None` when the byte count is not a multiple of four.
 pub fn decode_vector(bytes: &[u8]) -> Option<Vec<f32>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     Some(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
@@ -232,7 +232,8 @@ impl Store {
     /// Every embedded workout of `user_id` in `table`, in a stable order. Rows whose bytes do not
     /// decode are left out (and logged): one bad row never breaks a user's search.
     pub async fn user_workout_embeddings(&self, user_id: &str, table: SourceTable) -> Result<Vec<StoredEmbedding>> {
-        let rows: Vec<(String, String, Option<String>, i32, Vec<u8>)> = with_pool!(self, pool => {
+        type Row = (String, String, Option<String>, i32, Vec<u8>);
+        let rows: Vec<Row> = with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT workout_id, title, description, dims, embedding FROM workout_embeddings \
                  WHERE user_id = $1 AND source_table = $2 AND embedding IS NOT NULL ORDER BY workout_id",

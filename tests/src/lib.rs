@@ -1,1 +1,2 @@
-
+pub mod downstream;
+pub mod openai;

@@ -344,8 +344,8 @@ impl UserIndex {
         let mut approx = Vec::with_capacity(n);
         let mut bounds = Vec::with_capacity(n);
         let mut lows = BinaryHeap::with_capacity(limit + 1);
-        for row in 0..n {
-            let a = raw[row] as f32 * self.scales[row] * q.scale;
+        for (row, &dot) in raw.iter().enumerate() {
+            let a = dot as f32 * self.scales[row] * q.scale;
             let b = self.quantization_error[row] + self.quantized_norm[row] * q.error + 1e-4;
             approx.push(a);
             bounds.push(b);
