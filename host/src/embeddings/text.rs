@@ -3,6 +3,7 @@
 //! Python formatting of values, so hashes stored by the original stay valid and an unchanged workout
 //! is never embedded twice.
 
+use pyfmt::{str_of, truthy};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -18,7 +19,7 @@ pub fn build_content(workout: &Map<String, Value>) -> String {
     let mut parts: Vec<String> = Vec::new();
     for field in TEXT_FIELDS {
         if let Some(value) = workout.get(field).filter(|v| truthy(v)) {
-            parts.push(python_str(value));
+            parts.push(str_of(value));
         }
     }
     for field in LIST_FIELDS {
@@ -27,13 +28,13 @@ pub fn build_content(workout: &Map<String, Value>) -> String {
         }
     }
     if let Some(duration) = workout.get("duration_minutes").filter(|v| truthy(v)) {
-        parts.push(format!("{} minutes", python_str(duration)));
+        parts.push(format!("{} minutes", str_of(duration)));
     }
     if let Some(Value::Object(data)) = workout.get("workout_data") {
         for field in WORKOUT_DATA_FIELDS {
             match data.get(field).filter(|v| truthy(v)) {
                 Some(Value::Array(items)) => parts.push(join(items)),
-                Some(value) => parts.push(python_str(value)),
+                Some(value) => parts.push(str_of(value)),
                 None => {}
             }
         }
@@ -52,98 +53,7 @@ pub fn content_hash(text: &str) -> String {
 }
 
 fn join(items: &[Value]) -> String {
-    items.iter().map(python_str).collect::<Vec<_>>().join(", ")
-}
-
-/// Python truthiness of a JSON value: null, false, 0, "", [] and {} are false.
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
-}
-
-/// Python's `str()` of the value json.loads would have produced.
-fn python_str(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => python_repr(other),
-    }
-}
-
-/// Python's `repr()`: what `str()` of a list or dict shows for its items.
-fn python_repr(value: &Value) -> String {
-    match value {
-        Value::Null => "None".to_string(),
-        Value::Bool(true) => "True".to_string(),
-        Value::Bool(false) => "False".to_string(),
-        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => i.to_string(),
-            (_, Some(u)) => u.to_string(),
-            _ => python_float(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        Value::String(s) => python_str_repr(s),
-        Value::Array(items) => format!("[{}]", items.iter().map(python_repr).collect::<Vec<_>>().join(", ")),
-        Value::Object(map) => format!(
-            "{{{}}}",
-            map.iter()
-                .map(|(k, v)| format!("{}: {}", python_str_repr(k), python_repr(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-/// `repr(float)`: the shortest round-trip digits, always with a fraction or an exponent
-/// (`30.0`, `0.1`, `1e+16`, `1e-05`).
-fn python_float(f: f64) -> String {
-    if !f.is_finite() {
-        return if f.is_nan() {
-            "nan".into()
-        } else if f > 0.0 {
-            "inf".into()
-        } else {
-            "-inf".into()
-        };
-    }
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-4..1e16).contains(&abs) {
-        // Rust's `{:e}` is shortest round-trip too; Python writes the exponent signed, two digits minimum.
-        let formatted = format!("{f:e}");
-        let (mantissa, exponent) = formatted.split_once('e').unwrap_or((&formatted, "0"));
-        let exponent: i32 = exponent.parse().unwrap_or(0);
-        let sign = if exponent < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exponent.abs());
-    }
-    let text = f.to_string();
-    if text.contains('.') { text } else { format!("{text}.0") }
-}
-
-/// `repr(str)`: single quotes unless the text contains one and no double quote.
-fn python_str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
+    items.iter().map(str_of).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
@@ -192,10 +102,6 @@ mod tests {
             "workout_data": {"instructions": {"a": "it's"}, "notes": ["x", ["y"]]},
         });
         assert_eq!(text(workout), "7 | 1, 2.5, True, None, band | 30.0 minutes | {'a': \"it's\"} | x, ['y']");
-        assert_eq!(python_float(1e16), "1e+16");
-        assert_eq!(python_float(0.00001), "1e-05");
-        assert_eq!(python_float(0.0001), "0.0001");
-        assert_eq!(python_float(-2.0), "-2.0");
     }
 
     #[test]
