@@ -11,8 +11,10 @@ use tokio::net::TcpListener;
 use tool_host::{Registry, RuntimeConfig};
 
 use crate::auth::Authenticator;
+use crate::chat::turn::TurnDeps;
 use crate::config::Config;
 use crate::embeddings::Embeddings;
+use crate::llm::AnthropicClient;
 use crate::shutdown::Shutdown;
 use crate::streams::StreamTracker;
 
@@ -23,6 +25,7 @@ pub struct AppState {
     pub store: Store,
     pub auth: Arc<Authenticator>,
     pub tools: Arc<Registry>,
+    pub llm: Arc<AnthropicClient>,
     pub http: reqwest::Client,
     pub shutdown: Shutdown,
     pub streams: StreamTracker,
@@ -32,6 +35,17 @@ pub struct AppState {
 impl AppState {
     pub fn tools_ready(&self) -> bool {
         self.tools.is_ready()
+    }
+
+    /// What a chat turn needs.
+    pub fn turn_deps(&self) -> TurnDeps {
+        TurnDeps {
+            config: self.config.clone(),
+            store: self.store.clone(),
+            llm: self.llm.clone(),
+            tools: self.tools.clone(),
+            shutdown: self.shutdown.clone(),
+        }
     }
 }
 
@@ -73,7 +87,9 @@ impl App {
         };
         let tools = Registry::empty();
         let embeddings = Embeddings::new(store.clone(), http.clone(), &config.openai);
+        let llm = Arc::new(AnthropicClient::new(&config.anthropic, config.environment.as_str(), http.clone()));
         let state = AppState {
+            llm,
             streams: StreamTracker::new(config.server.sse_warn_connections, config.server.sse_critical_connections),
             config,
             store,

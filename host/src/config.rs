@@ -12,7 +12,8 @@ use std::time::Duration;
 
 /// The mobile pairing secret of the original service; accepted in development only.
 pub const DEFAULT_JWT_SECRET: &str = "amakaflow-mobile-jwt-secret-change-in-production";
-/// The internal key development uses when none is set; refused in production.
+/// The internal key development and test use when none is set; staging and production have no
+/// default (internal routes answer 503 until one is configured) and production refuses this value.
 pub const DEFAULT_INTERNAL_API_KEY: &str = "dev-internal-key";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +92,8 @@ pub struct AnthropicConfig {
     pub helicone_enabled: bool,
     pub helicone_api_key: Option<String>,
     pub helicone_base_url: String,
+    /// Estimated tokens of earlier conversation sent with each call (newest turns first).
+    pub history_token_budget: usize,
 }
 
 impl fmt::Debug for AnthropicConfig {
@@ -102,6 +105,7 @@ impl fmt::Debug for AnthropicConfig {
             .field("max_tokens", &self.max_tokens)
             .field("helicone_enabled", &self.helicone_enabled)
             .field("helicone_base_url", &self.helicone_base_url)
+            .field("history_token_budget", &self.history_token_budget)
             .finish()
     }
 }
@@ -266,6 +270,18 @@ impl Reader<'_> {
         }
     }
 
+    /// A duration in (fractional) seconds within `min..=max`; `min_exclusive` refuses `min` itself.
+    fn seconds(&mut self, name: &str, default: f64, min: f64, max: f64, min_exclusive: bool) -> Duration {
+        let secs: f64 = self.parsed(name, default, "a number of seconds");
+        let low_ok = if min_exclusive { secs > min } else { secs >= min };
+        if secs.is_finite() && low_ok && secs <= max {
+            return Duration::from_secs_f64(secs);
+        }
+        let low = if min_exclusive { format!("more than {min}") } else { format!("at least {min}") };
+        self.problems.push(format!("{name}: expected {low} and at most {max} seconds, got {secs}"));
+        Duration::from_secs_f64(default)
+    }
+
     fn url(&mut self, name: &str, default: &str) -> String {
         let v = self.string_or(name, default);
         if !(v.starts_with("http://") || v.starts_with("https://")) {
@@ -291,9 +307,8 @@ impl Config {
             Some("staging") => Environment::Staging,
             Some("production") | Some("prod") => Environment::Production,
             Some(other) => {
-                r.problems.push(format!(
-                    "ENVIRONMENT: expected development, test, staging or production, got {other:?}"
-                ));
+                r.problems
+                    .push(format!("ENVIRONMENT: expected development, test, staging or production, got {other:?}"));
                 Environment::Development
             }
         };
@@ -301,13 +316,18 @@ impl Config {
 
         let port: u16 = r.parsed("PORT", 8005, "a port number");
         let allowed_origins = parse_origins(&r.string("ALLOWED_ORIGINS").unwrap_or_default());
+        for origin in &allowed_origins {
+            if let Err(why) = check_origin(origin) {
+                r.problems.push(format!("ALLOWED_ORIGINS: {origin:?} {why}"));
+            }
+        }
         let server = ServerConfig {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
             allowed_origins,
             max_body_bytes: r.parsed("MAX_BODY_BYTES", 256 * 1024, "a byte count"),
             sse_warn_connections: r.parsed("SSE_CONNECTIONS_WARN", 150, "a count"),
             sse_critical_connections: r.parsed("SSE_CONNECTIONS_CRITICAL", 200, "a count"),
-            shutdown_grace: Duration::from_secs_f64(r.parsed("SHUTDOWN_GRACE_SECONDS", 5.0, "seconds")),
+            shutdown_grace: r.seconds("SHUTDOWN_GRACE_SECONDS", 5.0, 0.0, 300.0, false),
         };
 
         let database = DatabaseConfig {
@@ -329,10 +349,11 @@ impl Config {
             jwt_secret: r.string_or("JWT_SECRET", DEFAULT_JWT_SECRET),
             api_keys: parse_api_keys(&api_keys_raw),
             test_auth_secret: r.string("TEST_AUTH_SECRET"),
-            internal_api_key: r
-                .string("INTERNAL_API_KEY")
-                .or_else(|| (!production).then(|| DEFAULT_INTERNAL_API_KEY.to_string())),
-            jwks_min_refresh: Duration::from_secs_f64(r.parsed("CLERK_JWKS_MIN_REFRESH_SECONDS", 300.0, "seconds")),
+            internal_api_key: r.string("INTERNAL_API_KEY").or_else(|| {
+                matches!(environment, Environment::Development | Environment::Test)
+                    .then(|| DEFAULT_INTERNAL_API_KEY.to_string())
+            }),
+            jwks_min_refresh: r.seconds("CLERK_JWKS_MIN_REFRESH_SECONDS", 300.0, 0.0, 86_400.0, false),
         };
 
         let helicone_enabled = r.bool("HELICONE_ENABLED", false);
@@ -344,6 +365,7 @@ impl Config {
             helicone_enabled,
             helicone_api_key: r.string("HELICONE_API_KEY"),
             helicone_base_url: r.url("HELICONE_BASE_URL", "https://anthropic.helicone.ai"),
+            history_token_budget: r.parsed("HISTORY_TOKEN_BUDGET", 30_000, "a token count"),
         };
         if helicone_enabled && anthropic.helicone_api_key.is_none() {
             r.problems.push("HELICONE_API_KEY: required when HELICONE_ENABLED=true".to_string());
@@ -365,17 +387,11 @@ impl Config {
         };
 
         let plugins_dir = PathBuf::from(r.string_or("PLUGINS_DIR", "plugins.d"));
-        let timeout_secs: f64 = r.parsed("FUNCTION_TIMEOUT_SECONDS", 30.0, "seconds");
-        if !(timeout_secs > 0.0 && timeout_secs <= 600.0) {
-            r.problems.push(format!("FUNCTION_TIMEOUT_SECONDS: expected 0 < seconds <= 600, got {timeout_secs}"));
-        }
+        let function_timeout = r.seconds("FUNCTION_TIMEOUT_SECONDS", 30.0, 0.0, 600.0, true);
         let plugins = PluginsConfig {
-            cache_dir: r
-                .string("PLUGIN_CACHE_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| plugins_dir.join(".cache")),
+            cache_dir: r.string("PLUGIN_CACHE_DIR").map(PathBuf::from).unwrap_or_else(|| plugins_dir.join(".cache")),
             dir: plugins_dir,
-            function_timeout: Duration::from_secs_f64(timeout_secs.clamp(0.001, 600.0)),
+            function_timeout,
             watch: r.bool("PLUGINS_WATCH", true),
         };
 
@@ -390,10 +406,8 @@ impl Config {
             json_logs: r.bool("LOG_JSON", production),
         };
 
-        let supabase = SupabaseConfig {
-            url: r.string("SUPABASE_URL"),
-            service_role_key: r.string("SUPABASE_SERVICE_ROLE_KEY"),
-        };
+        let supabase =
+            SupabaseConfig { url: r.string("SUPABASE_URL"), service_role_key: r.string("SUPABASE_SERVICE_ROLE_KEY") };
 
         if production {
             let problems = check_production(&r, &auth);
@@ -439,26 +453,32 @@ impl Config {
     }
 }
 
+/// The variables production refuses to start without.
+pub const PRODUCTION_REQUIRED: &[&str] = &[
+    "DATABASE_URL",
+    "CLERK_DOMAIN",
+    "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY",
+    "ALLOWED_ORIGINS",
+    "INTERNAL_API_KEY",
+    "JWT_SECRET",
+];
+
 /// Production rules: the variables that must be set and the defaults that must not be used.
 fn check_production(r: &Reader<'_>, auth: &AuthConfig) -> Vec<String> {
     let mut problems = Vec::new();
-    for name in [
-        "DATABASE_URL",
-        "CLERK_DOMAIN",
-        "ANTHROPIC_API_KEY",
-        "OPENAI_API_KEY",
-        "ALLOWED_ORIGINS",
-        "INTERNAL_API_KEY",
-        "JWT_SECRET",
-    ] {
+    for &name in PRODUCTION_REQUIRED {
         if r.string(name).is_none() {
             problems.push(format!("{name}: required in production"));
         }
     }
-    if auth.jwt_secret == DEFAULT_JWT_SECRET {
-        problems.push("JWT_SECRET: the development default must not be used in production".to_string());
-    } else if r.string("JWT_SECRET").is_some() && auth.jwt_secret.len() < 32 {
-        problems.push("JWT_SECRET: must be at least 32 characters in production".to_string());
+    // Unset is reported above; a set secret must be neither the public default nor short.
+    if let Some(secret) = r.string("JWT_SECRET") {
+        if secret == DEFAULT_JWT_SECRET {
+            problems.push("JWT_SECRET: the development default must not be used in production".to_string());
+        } else if secret.len() < 32 {
+            problems.push("JWT_SECRET: must be at least 32 characters in production".to_string());
+        }
     }
     if auth.internal_api_key.as_deref() == Some(DEFAULT_INTERNAL_API_KEY) {
         problems.push("INTERNAL_API_KEY: the development default must not be used in production".to_string());
@@ -482,9 +502,28 @@ pub fn parse_origins(raw: &str) -> Vec<String> {
     if raw.starts_with('[')
         && let Ok(list) = serde_json::from_str::<Vec<String>>(raw)
     {
-        return list.into_iter().map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect();
+        return list
+            .into_iter()
+            .map(|o| o.trim().trim_end_matches('/').to_string())
+            .filter(|o| !o.is_empty())
+            .collect();
     }
     raw.split(',').map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect()
+}
+
+/// An allowed origin must be a concrete `http(s)://host[:port]`: a wildcard cannot be combined
+/// with credentialed CORS, and anything else would never match a browser's `Origin` header.
+fn check_origin(origin: &str) -> Result<(), &'static str> {
+    let rest = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+    match rest {
+        _ if origin.contains('*') => Err("is a wildcard; list the origins (credentials are allowed, so `*` cannot be)"),
+        None => Err("is not an http(s) origin"),
+        Some(host) if host.is_empty() || host.contains('/') => Err("must be scheme://host[:port] without a path"),
+        Some(_) if axum::http::HeaderValue::from_str(origin).is_err() => {
+            Err("contains characters a header cannot carry")
+        }
+        Some(_) => Ok(()),
+    }
 }
 
 /// `API_KEYS`: comma-separated `key` or `key:user_id`; a bare key authenticates as `admin`.
@@ -524,7 +563,8 @@ mod tests {
     fn production_names_every_missing_variable_in_one_error() {
         let err = load(&[("ENVIRONMENT", "production")]).unwrap_err();
         let text = err.to_string();
-        for name in ["DATABASE_URL", "CLERK_DOMAIN", "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ALLOWED_ORIGINS", "INTERNAL_API_KEY", "JWT_SECRET"] {
+        assert_eq!(err.problems.len(), PRODUCTION_REQUIRED.len(), "{text}");
+        for name in PRODUCTION_REQUIRED {
             assert!(text.contains(name), "{name} missing from: {text}");
         }
     }
@@ -568,9 +608,103 @@ mod tests {
         assert_eq!(keys["k2"], "admin");
     }
 
+    /// A production environment that passes every check, to vary one variable at a time.
+    const PRODUCTION: &[(&str, &str)] = &[
+        ("ENVIRONMENT", "production"),
+        ("DATABASE_URL", "postgres://chat:pw@db.example.com/chat"),
+        ("CLERK_DOMAIN", "clerk.example.com"),
+        ("ANTHROPIC_API_KEY", "sk-ant-k"),
+        ("OPENAI_API_KEY", "sk-k"),
+        ("ALLOWED_ORIGINS", "https://app.example.com"),
+        ("INTERNAL_API_KEY", "a-long-random-internal-key"),
+        ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+    ];
+
+    fn production_with(changes: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let mut vars: Vec<(&str, &str)> =
+            PRODUCTION.iter().filter(|(k, _)| !changes.iter().any(|(c, _)| c == k)).copied().collect();
+        vars.extend_from_slice(changes);
+        load(&vars)
+    }
+
+    #[test]
+    fn a_complete_production_environment_is_accepted() {
+        let c = production_with(&[]).unwrap();
+        assert!(c.environment.is_production());
+        assert!(c.telemetry.json_logs, "production logs JSON by default");
+    }
+
+    #[test]
+    fn production_refuses_sqlite_short_secrets_and_plain_http_clerk() {
+        for (change, variable) in [
+            (("DATABASE_URL", "sqlite://data/chat.db"), "DATABASE_URL"),
+            (("JWT_SECRET", "too-short"), "JWT_SECRET"),
+            (("CLERK_DOMAIN", "http://clerk.example.com"), "CLERK_DOMAIN"),
+            (("ALLOWED_ORIGINS", "*"), "ALLOWED_ORIGINS"),
+        ] {
+            let err = production_with(&[change]).unwrap_err();
+            assert_eq!(err.problems.len(), 1, "{err}");
+            assert!(err.problems[0].starts_with(variable), "{err}");
+            assert!(!err.to_string().contains("too-short"), "secrets are not echoed: {err}");
+        }
+    }
+
+    #[test]
+    fn only_development_and_test_get_a_default_internal_key() {
+        assert_eq!(load(&[]).unwrap().auth.internal_api_key.as_deref(), Some(DEFAULT_INTERNAL_API_KEY));
+        assert_eq!(
+            load(&[("ENVIRONMENT", "test")]).unwrap().auth.internal_api_key.as_deref(),
+            Some(DEFAULT_INTERNAL_API_KEY)
+        );
+        assert_eq!(load(&[("ENVIRONMENT", "staging")]).unwrap().auth.internal_api_key, None);
+        assert_eq!(
+            load(&[("ENVIRONMENT", "staging"), ("INTERNAL_API_KEY", "k")]).unwrap().auth.internal_api_key.as_deref(),
+            Some("k")
+        );
+    }
+
+    #[test]
+    fn durations_must_be_finite_and_in_range() {
+        let c = load(&[
+            ("CLERK_JWKS_MIN_REFRESH_SECONDS", "0"),
+            ("SHUTDOWN_GRACE_SECONDS", "0.5"),
+            ("FUNCTION_TIMEOUT_SECONDS", "60"),
+        ])
+        .unwrap();
+        assert_eq!(c.auth.jwks_min_refresh, Duration::ZERO);
+        assert_eq!(c.server.shutdown_grace, Duration::from_millis(500));
+        assert_eq!(c.plugins.function_timeout, Duration::from_secs(60));
+        for (name, value) in [
+            ("CLERK_JWKS_MIN_REFRESH_SECONDS", "-1"),
+            ("SHUTDOWN_GRACE_SECONDS", "NaN"),
+            ("SHUTDOWN_GRACE_SECONDS", "inf"),
+            ("FUNCTION_TIMEOUT_SECONDS", "0"),
+            ("FUNCTION_TIMEOUT_SECONDS", "601"),
+            ("FUNCTION_TIMEOUT_SECONDS", "soon"),
+        ] {
+            let err = load(&[(name, value)]).unwrap_err();
+            assert_eq!(err.problems.len(), 1, "{name}={value}: {err}");
+            assert!(err.problems[0].starts_with(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn allowed_origins_must_be_concrete_origins() {
+        assert!(load(&[("ALLOWED_ORIGINS", "https://app.example.com, http://localhost:3000")]).is_ok());
+        for bad in ["*", "https://*.example.com", "app.example.com", "https://app.example.com/path", "ftp://x"] {
+            let err = load(&[("ALLOWED_ORIGINS", bad)]).unwrap_err();
+            assert!(err.problems[0].starts_with("ALLOWED_ORIGINS"), "{bad}: {err}");
+        }
+    }
+
     #[test]
     fn secrets_do_not_appear_in_debug_output() {
-        let c = load(&[("ANTHROPIC_API_KEY", "sk-ant-secret"), ("JWT_SECRET", "jwt-secret-value"), ("OPENAI_API_KEY", "sk-openai")]).unwrap();
+        let c = load(&[
+            ("ANTHROPIC_API_KEY", "sk-ant-secret"),
+            ("JWT_SECRET", "jwt-secret-value"),
+            ("OPENAI_API_KEY", "sk-openai"),
+        ])
+        .unwrap();
         let dump = format!("{c:?}");
         assert!(!dump.contains("sk-ant-secret") && !dump.contains("jwt-secret-value") && !dump.contains("sk-openai"));
     }

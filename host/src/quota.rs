@@ -51,6 +51,12 @@ pub async fn reserve(
     })
 }
 
+/// Gives back the message of a turn that failed before any assistant output (the AI provider
+/// failed). The unit returns to the month it was taken from, and usage never goes below zero.
+pub async fn refund(store: &Store, user_id: &str, admitted: &Admitted) -> Result<(), chat_store::StoreError> {
+    store.refund_message(user_id, admitted.period).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,7 +65,8 @@ mod tests {
     #[test]
     fn tiers_map_to_limits() {
         let config = QuotaConfig { free: 50, paid: 500 };
-        let flags = |tier: &str| FeatureFlags([("chat_rate_limit_tier".to_string(), json!(tier))].into_iter().collect());
+        let flags =
+            |tier: &str| FeatureFlags([("chat_rate_limit_tier".to_string(), json!(tier))].into_iter().collect());
         assert_eq!(limit_for(&FeatureFlags::default(), &config), 50);
         assert_eq!(limit_for(&flags("free"), &config), 50);
         assert_eq!(limit_for(&flags("paid"), &config), 500);

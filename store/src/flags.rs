@@ -25,7 +25,8 @@ impl FeatureFlags {
     /// Whether the user may chat: `chat_enabled` (default true) and, during a beta period
     /// (`chat_beta_period`, default false), `chat_beta_access` (default false).
     pub fn chat_allowed(&self) -> bool {
-        self.bool("chat_enabled", true) && (!self.bool("chat_beta_period", false) || self.bool("chat_beta_access", false))
+        self.bool("chat_enabled", true)
+            && (!self.bool("chat_beta_period", false) || self.bool("chat_beta_access", false))
     }
 }
 

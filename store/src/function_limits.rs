@@ -24,7 +24,13 @@ pub fn hour_window(at: DateTime<Utc>) -> DateTime<Utc> {
 impl Store {
     /// Counts one call of `function` by `user_id` in the hour containing `at`, unless `limit` calls
     /// were already counted there.
-    pub async fn hit_function_limit(&self, user_id: &str, function: &str, limit: i64, at: DateTime<Utc>) -> Result<LimitDecision> {
+    pub async fn hit_function_limit(
+        &self,
+        user_id: &str,
+        function: &str,
+        limit: i64,
+        at: DateTime<Utc>,
+    ) -> Result<LimitDecision> {
         let window = hour_window(at);
         let retry_after_seconds = ((window + TimeDelta::hours(1)) - at).num_seconds().max(1);
         let counted: Option<i32> = if limit <= 0 {

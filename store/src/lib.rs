@@ -27,6 +27,7 @@ pub use flags::FeatureFlags;
 pub use messages::{Message, NewMessage, Role};
 pub use quota::{Period, Reservation};
 pub use sessions::Session;
+pub use sqlx::types::Json;
 
 /// Errors of the storage layer. Callers log them and show users a generic message.
 #[derive(Debug, thiserror::Error)]
@@ -113,17 +114,22 @@ impl Store {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
             let file = connect.get_filename();
+            // An in-memory database lives and dies with its one connection: never more than one,
+            // never recycled.
+            let in_memory = file.to_str() == Some(":memory:") || url.contains("mode=memory");
             if let Some(dir) = file.parent()
                 && !dir.as_os_str().is_empty()
-                && file.to_str() != Some(":memory:")
+                && !in_memory
             {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", dir.display())))?;
             }
-            let pool = SqlitePoolOptions::new()
-                .max_connections(options.max_connections)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(connect)
-                .await?;
+            let mut pool = SqlitePoolOptions::new()
+                .max_connections(if in_memory { 1 } else { options.max_connections.max(1) })
+                .acquire_timeout(Duration::from_secs(10));
+            if in_memory {
+                pool = pool.idle_timeout(None).max_lifetime(None);
+            }
+            let pool = pool.connect_with(connect).await?;
             Pool::Sqlite(pool)
         } else {
             return Err(StoreError::InvalidUrl("expected postgres://… or sqlite:…".to_string()));

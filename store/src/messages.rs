@@ -44,6 +44,10 @@ pub struct Message {
     pub cache_read_input_tokens: Option<i32>,
     pub cache_creation_input_tokens: Option<i32>,
     pub incomplete: bool,
+    /// Why the model stopped (`end_turn`, `tool_use`, `max_tokens`, `refusal`, …), for assistant rows.
+    pub stop_reason: Option<String>,
+    /// The turn's messages in Messages-API form (assistant content and tool results), for history.
+    pub transcript: Option<Json<Value>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -63,6 +67,8 @@ pub struct NewMessage {
     pub cache_read_input_tokens: Option<i32>,
     pub cache_creation_input_tokens: Option<i32>,
     pub incomplete: bool,
+    pub stop_reason: Option<String>,
+    pub transcript: Option<Value>,
 }
 
 /// One page of a session's messages, oldest first inside the page.
@@ -74,7 +80,7 @@ pub struct MessagePage {
 }
 
 const COLUMNS: &str = "id, session_id, role, content, tool_calls, tool_results, tool_use_id, model, tokens_used, \
-     latency_ms, input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens, incomplete, created_at";
+     latency_ms, input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens, incomplete, stop_reason, transcript, created_at";
 
 impl Store {
     /// Writes a message and moves the session's `updated_at` with it, in one transaction.
@@ -91,8 +97,8 @@ impl Store {
             sqlx::query(
                 "INSERT INTO chat_messages (id, session_id, user_id, role, content, tool_calls, tool_use_id, model, \
                  tokens_used, latency_ms, input_tokens, output_tokens, cache_read_input_tokens, \
-                 cache_creation_input_tokens, incomplete, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                 cache_creation_input_tokens, incomplete, stop_reason, transcript, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
             )
             .bind(id)
             .bind(msg.session_id)
@@ -109,6 +115,8 @@ impl Store {
             .bind(msg.cache_read_input_tokens)
             .bind(msg.cache_creation_input_tokens)
             .bind(msg.incomplete)
+            .bind(&msg.stop_reason)
+            .bind(msg.transcript.as_ref().map(Json))
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -123,7 +131,9 @@ impl Store {
     }
 
     /// The newest `limit` messages of a session, or the newest ones older than the message `before`
-    /// (an unknown cursor gives an empty page). Ownership is checked by the caller.
+    /// (an unknown cursor, or one from another session, gives an empty page). Messages are ordered
+    /// by `(created_at, id)`, so rows that share a timestamp (written by two instances at once) are
+    /// neither skipped nor repeated across pages. Ownership is checked by the caller.
     pub async fn message_page(&self, session_id: Uuid, limit: i64, before: Option<Uuid>) -> Result<MessagePage> {
         let fetch = limit + 1;
         let mut rows = with_pool!(self, pool => {
@@ -136,8 +146,8 @@ impl Store {
                 .fetch_all(pool)
                 .await?,
                 Some(cursor) => sqlx::query_as::<_, Message>(&format!(
-                    "SELECT {COLUMNS} FROM chat_messages WHERE session_id = $1 AND created_at < \
-                     (SELECT c.created_at FROM chat_messages c WHERE c.id = $2 AND c.session_id = $1) \
+                    "SELECT {COLUMNS} FROM chat_messages WHERE session_id = $1 AND (created_at, id) < \
+                     (SELECT c.created_at, c.id FROM chat_messages c WHERE c.id = $2 AND c.session_id = $1) \
                      ORDER BY created_at DESC, id DESC LIMIT $3"
                 ))
                 .bind(session_id)

@@ -8,6 +8,13 @@ use sqlx::Connection;
 
 use crate::{Backend, Result, Store, StoreOptions};
 
+/// Both backends, for tests that must pass on each.
+pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+/// Connections a test database may open. The local Postgres allows 100 in total and several test
+/// binaries run at once, so each test stays well below that while still racing many statements.
+const MAX_TEST_CONNECTIONS: u32 = 20;
+
 /// The Postgres server tests use.
 pub fn postgres_url() -> String {
     std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
@@ -40,7 +47,8 @@ impl TestDatabase {
     pub async fn sqlite() -> Result<TestDatabase> {
         let path = std::env::temp_dir().join(format!("chat-test-{}.db", uuid::Uuid::new_v4().simple()));
         let url = format!("sqlite://{}", path.display());
-        let store = Store::connect(&StoreOptions::new(&url)).await?;
+        let store =
+            Store::connect(&StoreOptions { max_connections: MAX_TEST_CONNECTIONS, ..StoreOptions::new(&url) }).await?;
         Ok(TestDatabase { store, url, schema: None, cleanup: Cleanup::Sqlite(path) })
     }
 
@@ -51,14 +59,27 @@ impl TestDatabase {
         let mut admin = sqlx::PgConnection::connect(&url).await?;
         sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut admin).await?;
         admin.close().await?;
-        let options = StoreOptions { schema: Some(schema.clone()), max_connections: 32, ..StoreOptions::new(&url) };
+        let options = StoreOptions {
+            schema: Some(schema.clone()),
+            max_connections: MAX_TEST_CONNECTIONS,
+            ..StoreOptions::new(&url)
+        };
         let store = Store::connect(&options).await?;
-        Ok(TestDatabase { store, url: url.clone(), schema: Some(schema.clone()), cleanup: Cleanup::Postgres { url, schema } })
+        Ok(TestDatabase {
+            store,
+            url: url.clone(),
+            schema: Some(schema.clone()),
+            cleanup: Cleanup::Postgres { url, schema },
+        })
     }
 
     /// Options that open this same database from another `Store` (for example a server under test).
     pub fn options(&self) -> StoreOptions {
-        StoreOptions { schema: self.schema.clone(), ..StoreOptions::new(&self.url) }
+        StoreOptions { schema: self.schema.clone(), max_connections: 4, ..StoreOptions::new(&self.url) }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.store.backend()
     }
 }
 
@@ -77,7 +98,10 @@ impl Drop for TestDatabase {
                     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
                     rt.block_on(async {
                         let mut admin = sqlx::PgConnection::connect(&url).await.ok()?;
-                        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&mut admin).await.ok()?;
+                        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                            .execute(&mut admin)
+                            .await
+                            .ok()?;
                         admin.close().await.ok()
                     })
                 })

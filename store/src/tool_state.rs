@@ -7,7 +7,13 @@ use crate::{Result, Store, with_pool};
 
 impl Store {
     /// The value under `key`, unless it expired before `now`.
-    pub async fn tool_state_get(&self, plugin: &str, user_id: &str, key: &str, now: DateTime<Utc>) -> Result<Option<String>> {
+    pub async fn tool_state_get(
+        &self,
+        plugin: &str,
+        user_id: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>> {
         let value = with_pool!(self, pool => {
             sqlx::query_scalar(
                 "SELECT value FROM tool_state WHERE plugin = $1 AND user_id = $2 AND key = $3 AND expires_at > $4",
@@ -23,7 +29,14 @@ impl Store {
     }
 
     /// Stores `value` until `expires_at`, replacing what was there.
-    pub async fn tool_state_put(&self, plugin: &str, user_id: &str, key: &str, value: &str, expires_at: DateTime<Utc>) -> Result<()> {
+    pub async fn tool_state_put(
+        &self,
+        plugin: &str,
+        user_id: &str,
+        key: &str,
+        value: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
         with_pool!(self, pool => {
             sqlx::query(
                 "INSERT INTO tool_state (plugin, user_id, key, value, expires_at) VALUES ($1, $2, $3, $4, $5) \
@@ -41,7 +54,13 @@ impl Store {
     }
 
     /// Reads and deletes in one statement: of two concurrent takes, one gets the value.
-    pub async fn tool_state_take(&self, plugin: &str, user_id: &str, key: &str, now: DateTime<Utc>) -> Result<Option<String>> {
+    pub async fn tool_state_take(
+        &self,
+        plugin: &str,
+        user_id: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>> {
         let value = with_pool!(self, pool => {
             sqlx::query_scalar(
                 "DELETE FROM tool_state WHERE plugin = $1 AND user_id = $2 AND key = $3 AND expires_at > $4 RETURNING value",

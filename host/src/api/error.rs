@@ -3,7 +3,7 @@
 //! cause and shown to the client only as a generic message.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -90,13 +90,15 @@ impl From<JsonRejection> for ApiError {
                 message: format!("JSON decode error: {}", e.body_text()),
                 kind: "json_invalid",
             },
-            JsonRejection::JsonDataError(e) => ApiError::Validation {
-                field: "body".to_string(),
-                message: e.body_text(),
-                kind: "value_error",
-            },
-            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-            other => ApiError::Validation { field: "body".to_string(), message: other.body_text(), kind: "value_error" },
+            JsonRejection::JsonDataError(e) => {
+                ApiError::Validation { field: "body".to_string(), message: e.body_text(), kind: "value_error" }
+            }
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::PayloadTooLarge
+            }
+            other => {
+                ApiError::Validation { field: "body".to_string(), message: other.body_text(), kind: "value_error" }
+            }
         }
     }
 }
@@ -104,6 +106,12 @@ impl From<JsonRejection> for ApiError {
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         ApiError::Validation { field: "query".to_string(), message: rejection.body_text(), kind: "value_error" }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::Validation { field: "path".to_string(), message: rejection.body_text(), kind: "value_error" }
     }
 }
 
@@ -116,3 +124,112 @@ pub struct ApiJson<T>(pub T);
 #[derive(axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
+
+/// `axum::extract::Path` whose rejections are [`ApiError`]s.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+#[cfg(test)]
+mod tests {
+    //! The rejection mapping of [`ApiJson`], exercised through a real router: every bad body is a
+    //! 4xx with a JSON `detail` that says what is wrong, never a 500.
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::extract::DefaultBodyLimit;
+    use axum::http::{Request, header};
+    use axum::routing::post;
+    use serde::Deserialize;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct Greeting {
+        message: String,
+    }
+
+    fn app() -> Router {
+        Router::new()
+            .route("/echo", post(|ApiJson(g): ApiJson<Greeting>| async move { g.message }))
+            .layer(DefaultBodyLimit::max(64))
+    }
+
+    async fn send(content_type: Option<&str>, body: impl Into<Body>) -> (StatusCode, Value) {
+        let mut request = Request::post("/echo");
+        if let Some(ct) = content_type {
+            request = request.header(header::CONTENT_TYPE, ct);
+        }
+        let response = app().oneshot(request.body(body.into()).unwrap()).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let json = if status.is_success() {
+            Value::String(String::from_utf8_lossy(&bytes).into())
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("error body is not JSON ({e}): {bytes:?}"))
+        };
+        (status, json)
+    }
+
+    #[tokio::test]
+    async fn a_valid_body_reaches_the_handler() {
+        let (status, body) = send(Some("application/json"), r#"{"message":"hi"}"#).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, "hi");
+    }
+
+    #[tokio::test]
+    async fn syntax_errors_are_422_naming_the_problem() {
+        let (status, body) = send(Some("application/json"), r#"{"message": "#).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["detail"][0]["type"], "json_invalid");
+        assert_eq!(body["detail"][0]["loc"][0], "body");
+        assert!(body["detail"][0]["msg"].as_str().unwrap().starts_with("JSON decode error"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn schema_errors_are_422_naming_the_field() {
+        let (status, body) = send(Some("application/json"), r#"{"text":"hi"}"#).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body["detail"][0]["msg"].as_str().unwrap().contains("message"), "{body}");
+        let (status, body) = send(Some("application/json"), r#"{"message":42}"#).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    }
+
+    #[tokio::test]
+    async fn wrong_or_missing_content_types_are_415() {
+        for ct in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
+            let (status, body) = send(ct, r#"{"message":"hi"}"#).await;
+            assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct:?}");
+            assert!(body["detail"].as_str().unwrap().contains("application/json"), "{body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn oversized_bodies_are_413() {
+        let big = format!(r#"{{"message":"{}"}}"#, "x".repeat(1000));
+        let (status, body) = send(Some("application/json"), big).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body["detail"], "request body too large");
+    }
+
+    #[tokio::test]
+    async fn non_utf8_and_empty_bodies_are_4xx() {
+        let (status, _) = send(Some("application/json"), vec![0xff, 0xfe, 0x00]).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let (status, _) = send(Some("application/json"), "").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    #[tokio::test]
+    async fn internal_errors_hide_their_cause() {
+        let response = ApiError::internal(anyhow::anyhow!("password=hunter2 in a query")).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("hunter2"), "{text}");
+        assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap()["detail"], "Internal server error");
+    }
+}

@@ -1,6 +1,7 @@
 //! The HTTP surface: one module per resource, composed into one router with the cross-cutting
 //! layers (CORS, body limit, request ids, tracing, panic catching).
 
+pub mod chat;
 pub mod error;
 pub mod health;
 pub mod internal;
@@ -27,6 +28,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::live))
         .route("/health/ready", get(health::ready))
+        .route("/chat/stream", post(chat::stream))
         .route("/chat/sessions", get(sessions::list))
         .route("/chat/sessions/{session_id}/messages", get(sessions::messages))
         .route("/chat/sessions/{session_id}", delete(sessions::delete))

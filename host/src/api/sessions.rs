@@ -2,7 +2,7 @@
 //! A session of another user answers exactly like a missing one (404).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::error::{ApiError, ApiQuery};
+use super::error::{ApiError, ApiPath, ApiQuery};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 
@@ -74,13 +74,15 @@ pub struct MessagePageBody {
 pub async fn messages(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(session_id): Path<String>,
+    ApiPath(session_id): ApiPath<String>,
     ApiQuery(params): ApiQuery<MessageParams>,
 ) -> Result<Json<MessagePageBody>, ApiError> {
     let limit = bounded("query.limit", params.limit.unwrap_or(50), 1, 200)?;
     let before = match params.before.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
         None => None,
-        Some(raw) => Some(Uuid::parse_str(raw).map_err(|_| ApiError::validation("query.before", "must be a message id (UUID)"))?),
+        Some(raw) => Some(
+            Uuid::parse_str(raw).map_err(|_| ApiError::validation("query.before", "must be a message id (UUID)"))?,
+        ),
     };
     let session_id = owned_session(&state, &user, &session_id).await?;
     let page = state.store.message_page(session_id, limit, before).await?;
@@ -104,13 +106,13 @@ pub async fn messages(
 }
 
 /// `DELETE /chat/sessions/{id}`: 204, messages removed with it.
-pub async fn delete(State(state): State<AppState>, user: AuthUser, Path(session_id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(session_id): ApiPath<String>,
+) -> Result<impl IntoResponse, ApiError> {
     let id = Uuid::parse_str(session_id.trim()).map_err(|_| not_found())?;
-    if state.store.delete_session(id, &user.user_id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(not_found())
-    }
+    if state.store.delete_session(id, &user.user_id).await? { Ok(StatusCode::NO_CONTENT) } else { Err(not_found()) }
 }
 
 async fn owned_session(state: &AppState, user: &AuthUser, raw_id: &str) -> Result<Uuid, ApiError> {

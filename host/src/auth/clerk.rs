@@ -1,7 +1,9 @@
 //! Clerk session tokens: RS256 JWTs verified against the instance's JWKS, with `iss` checked,
-//! `exp`/`nbf` enforced with 10 s of leeway and `azp` (when present) checked against
-//! `ALLOWED_ORIGINS`. Tokens without `azp` (native apps) are accepted: Clerk omits it when the
-//! request had no Origin.
+//! `exp`/`nbf` required and enforced with 10 s of leeway, and `azp` (when present) checked against
+//! `ALLOWED_ORIGINS`. Tokens without `azp` are accepted: Clerk omits it when the request that minted
+//! the token had no Origin (native apps), and these tokens arrive as bearer headers, never cookies.
+//! Only RS256 is accepted, whatever the header claims (`alg: none` and HS256 signed with the public
+//! key are refused before any key is used).
 
 use std::time::Duration;
 
@@ -30,12 +32,21 @@ pub struct ClerkVerifier {
 impl ClerkVerifier {
     /// `domain` is the Frontend API host (`clerk.example.com`) or a full origin (`http://127.0.0.1:9999`
     /// for a local stand-in). The issuer defaults to `https://<domain>` (or that origin).
-    pub fn new(domain: &str, issuer: Option<&str>, allowed_origins: &[String], http: reqwest::Client, min_refresh: Duration) -> Self {
-        let origin =
-            if domain.starts_with("http://") || domain.starts_with("https://") { domain.to_string() } else { format!("https://{domain}") };
+    pub fn new(
+        domain: &str,
+        issuer: Option<&str>,
+        allowed_origins: &[String],
+        http: reqwest::Client,
+        min_refresh: Duration,
+    ) -> Self {
+        let origin = if domain.starts_with("http://") || domain.starts_with("https://") {
+            domain.to_string()
+        } else {
+            format!("https://{domain}")
+        };
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[issuer.unwrap_or(&origin)]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "sub"]);
         validation.validate_aud = false;
         validation.validate_nbf = true;
         validation.leeway = 10;
@@ -74,7 +85,9 @@ impl ClerkVerifier {
 pub fn map_jwt_error(err: jsonwebtoken::errors::Error) -> AuthError {
     match err.kind() {
         ErrorKind::ExpiredSignature => AuthError::Expired,
-        ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Json(_) | ErrorKind::Utf8(_) => AuthError::Malformed,
+        ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Json(_) | ErrorKind::Utf8(_) => {
+            AuthError::Malformed
+        }
         ErrorKind::ImmatureSignature => AuthError::Invalid("The token is not yet valid (nbf)".to_string()),
         ErrorKind::InvalidIssuer => AuthError::Invalid("Invalid issuer".to_string()),
         ErrorKind::InvalidAudience => AuthError::Invalid("Invalid audience".to_string()),

@@ -1,8 +1,9 @@
 //! A cache of Clerk's signing keys (`/.well-known/jwks.json`).
 //!
 //! Keys are kept for an hour. A token with an unknown `kid` triggers a refetch, at most once per
-//! `min_refresh` (so a flood of forged kids cannot hammer Clerk); when a fetch fails, the keys we
-//! have keep being served for up to a day.
+//! `min_refresh` (`CLERK_JWKS_MIN_REFRESH_SECONDS`, so a flood of forged kids cannot hammer Clerk);
+//! when a fetch fails, the keys we have keep being served for up to a day, and the next attempt
+//! waits at least [`FAILURE_BACKOFF`] (requests never queue behind one dead fetch after another).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -15,6 +16,10 @@ use super::AuthError;
 
 const TTL: Duration = Duration::from_secs(3600);
 const MAX_STALE: Duration = Duration::from_secs(24 * 3600);
+/// Least time between two attempts while the key set is expired or was never fetched.
+pub const FAILURE_BACKOFF: Duration = Duration::from_secs(10);
+/// A JWKS document larger than this is refused (Clerk's is about 1 KiB).
+const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 
 pub struct JwksCache {
     url: String,
@@ -34,7 +39,13 @@ struct State {
 
 impl JwksCache {
     pub fn new(url: String, http: reqwest::Client, min_refresh: Duration) -> Self {
-        JwksCache { url, http, min_refresh, state: RwLock::new(State::default()), fetching: tokio::sync::Mutex::new(()) }
+        JwksCache {
+            url,
+            http,
+            min_refresh,
+            state: RwLock::new(State::default()),
+            fetching: tokio::sync::Mutex::new(()),
+        }
     }
 
     /// The key for `kid`, fetching the key set when it is unknown or old.
@@ -62,7 +73,11 @@ impl JwksCache {
         }
         let state = self.state.read();
         let usable = state.fetched_at.is_some_and(|at| at.elapsed() < MAX_STALE);
-        if usable { Err(AuthError::Invalid("Unable to find a signing key that matches".to_string())) } else { Err(AuthError::KeysUnavailable) }
+        if usable {
+            Err(AuthError::Invalid("Unable to find a signing key that matches".to_string()))
+        } else {
+            Err(AuthError::KeysUnavailable)
+        }
     }
 
     /// A cached key: fresh only, or (`allow_stale`) anything younger than a day.
@@ -73,11 +88,14 @@ impl JwksCache {
         if age < limit { state.keys.get(kid).cloned() } else { None }
     }
 
-    /// Records an attempt and says whether one is allowed now.
+    /// Records an attempt and says whether one is allowed now: with a fresh key set (the kid is
+    /// unknown) once per `min_refresh`; with an expired or missing one, once per
+    /// `min(min_refresh, FAILURE_BACKOFF)`.
     fn may_fetch(&self) -> bool {
         let mut state = self.state.write();
-        let allowed = state.last_attempt.is_none_or(|at| at.elapsed() >= self.min_refresh)
-            || state.fetched_at.is_none_or(|at| at.elapsed() >= TTL);
+        let fresh = state.fetched_at.is_some_and(|at| at.elapsed() < TTL);
+        let spacing = if fresh { self.min_refresh } else { self.min_refresh.min(FAILURE_BACKOFF) };
+        let allowed = state.last_attempt.is_none_or(|at| at.elapsed() >= spacing);
         if allowed {
             state.last_attempt = Some(Instant::now());
         }
@@ -85,10 +103,13 @@ impl JwksCache {
     }
 
     async fn fetch(&self) -> anyhow::Result<HashMap<String, DecodingKey>> {
-        let response = self.http.get(&self.url).timeout(Duration::from_secs(5)).send().await?.error_for_status()?;
-        let bytes = response.bytes().await?;
-        if bytes.len() > 256 * 1024 {
-            anyhow::bail!("JWKS document too large ({} bytes)", bytes.len());
+        let mut response = self.http.get(&self.url).timeout(Duration::from_secs(5)).send().await?.error_for_status()?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > MAX_DOCUMENT_BYTES {
+                anyhow::bail!("JWKS document larger than {MAX_DOCUMENT_BYTES} bytes");
+            }
         }
         let set: JwkSet = serde_json::from_slice(&bytes)?;
         let mut keys = HashMap::new();

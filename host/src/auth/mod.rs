@@ -90,16 +90,26 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(config: &AuthConfig, environment: Environment, allowed_origins: &[String], http: reqwest::Client) -> Arc<Self> {
+    pub fn new(
+        config: &AuthConfig,
+        environment: Environment,
+        allowed_origins: &[String],
+        http: reqwest::Client,
+    ) -> Arc<Self> {
         Arc::new(Authenticator {
             environment,
             test_auth_secret: config.test_auth_secret.clone(),
             api_keys: api_key::ApiKeys::new(&config.api_keys),
             mobile: mobile::MobileVerifier::new(&config.jwt_secret),
-            clerk: config
-                .clerk_domain
-                .as_deref()
-                .map(|domain| clerk::ClerkVerifier::new(domain, config.clerk_issuer.as_deref(), allowed_origins, http, config.jwks_min_refresh)),
+            clerk: config.clerk_domain.as_deref().map(|domain| {
+                clerk::ClerkVerifier::new(
+                    domain,
+                    config.clerk_issuer.as_deref(),
+                    allowed_origins,
+                    http,
+                    config.jwks_min_refresh,
+                )
+            }),
         })
     }
 
@@ -113,12 +123,19 @@ impl Authenticator {
             return Ok(AuthUser { user_id, method: AuthMethod::ApiKey, authorization: None });
         }
         let raw = header(headers, "authorization").ok_or(AuthError::Missing)?;
-        let token = raw.strip_prefix("Bearer ").ok_or(AuthError::BadHeaderFormat)?.trim();
+        let token = bearer_token(raw).ok_or(AuthError::BadHeaderFormat)?;
+        if token.len() > mobile::MAX_TOKEN_BYTES {
+            return Err(AuthError::Malformed);
+        }
         if mobile::is_pairing_token(token) {
             let user_id = self.mobile.verify(token)?;
             return Ok(AuthUser { user_id, method: AuthMethod::Mobile, authorization: Some(raw.to_string()) });
         }
-        let clerk = self.clerk.as_ref().ok_or(AuthError::ClerkNotConfigured)?;
+        let Some(clerk) = self.clerk.as_ref() else {
+            // Garbage is a client error whether or not Clerk is configured.
+            jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
+            return Err(AuthError::ClerkNotConfigured);
+        };
         let user_id = clerk.verify(token).await?;
         Ok(AuthUser { user_id, method: AuthMethod::Clerk, authorization: Some(raw.to_string()) })
     }
@@ -132,7 +149,9 @@ impl Authenticator {
             return Err(AuthError::BadTestAuth);
         }
         match user {
-            Some(u) if u.len() >= 5 => Ok(AuthUser { user_id: u.to_string(), method: AuthMethod::TestBypass, authorization: None }),
+            Some(u) if u.len() >= 5 => {
+                Ok(AuthUser { user_id: u.to_string(), method: AuthMethod::TestBypass, authorization: None })
+            }
             _ => Err(AuthError::BadTestAuth),
         }
     }
@@ -142,14 +161,18 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The token of an `Authorization: Bearer <token>` value (the scheme is case-insensitive).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let user = state.auth.authenticate(&parts.headers).await?;
-        sentry::configure_scope(|scope| {
-            scope.set_user(Some(sentry::User { id: Some(user.user_id.clone()), ..Default::default() }))
-        });
-        Ok(user)
+        // Sentry's user is not set here: without a per-request hub it would stick to the worker
+        // thread and label other users' errors.
+        Ok(state.auth.authenticate(&parts.headers).await?)
     }
 }

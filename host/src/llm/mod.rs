@@ -1,1 +1,25 @@
-//! The Anthropic Messages API client (streaming, retries, usage) and, later, the OpenAI fallback.
+//! The Anthropic Messages API client: streaming with retries before the first byte, typed events,
+//! running-total usage, and the assembly of a streamed answer into an assistant turn. The chat loop
+//! (`crate::chat`) drives it; nothing here knows about the client-facing SSE contract.
+//!
+//! - [`types`]: the request (messages, content blocks, tools) and its wire form.
+//! - [`client`]: sending, Helicone routing, retries.
+//! - [`stream`]: decoding the event stream into [`StreamEvent`]s.
+//! - [`accumulate`]: assembling events into an [`AssistantTurn`].
+//! - [`usage`], [`retry`], [`error`]: token accounting, backoff policy, the error type.
+
+pub mod accumulate;
+pub mod client;
+pub mod error;
+pub mod retry;
+pub mod stream;
+pub mod types;
+pub mod usage;
+
+pub use accumulate::{AssistantTurn, MessageAccumulator, ToolUseBlock};
+pub use client::{ANTHROPIC_VERSION, AnthropicClient, ClientOptions};
+pub use error::{LlmError, SPEND_LIMIT_ERROR_CODE};
+pub use retry::RetryPolicy;
+pub use stream::{BlockStart, MessageStream, StreamEvent};
+pub use types::{ApiMessage, ContentBlock, MessagesRequest, RequestMeta, Role, ToolDef};
+pub use usage::{Usage, UsageDelta};

@@ -1,0 +1,67 @@
+//! `POST /chat/stream`: validates the request, starts the turn in its own task and streams its
+//! events as SSE, with a keep-alive comment every 15 seconds. The turn outlives the connection: a
+//! client that goes away finds the reply in the session history.
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use bytes::Bytes;
+use futures::Stream;
+use tokio::sync::mpsc;
+
+use super::error::{ApiError, ApiJson};
+use crate::app::AppState;
+use crate::auth::AuthUser;
+use crate::chat::request::ChatRequest;
+use crate::chat::sink::EventSink;
+use crate::chat::sse;
+use crate::chat::turn::{self, TurnInput};
+use crate::streams::StreamGuard;
+
+/// Events buffered between the turn and a slow client.
+const CHANNEL_EVENTS: usize = 64;
+
+pub async fn stream(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<ChatRequest>,
+) -> Result<Response, ApiError> {
+    request.validate()?;
+    if state.shutdown.is_draining() {
+        return Err(ApiError::ServiceUnavailable("Service is shutting down. Please retry.".to_string()));
+    }
+    let request_id = headers
+        .get(super::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let guard = state.streams.open();
+    let (tx, rx) = mpsc::channel(CHANNEL_EVENTS);
+    tokio::spawn(turn::run(state.turn_deps(), TurnInput { user, request, request_id }, EventSink::new(tx)));
+
+    let body = Body::from_stream(sse_body(rx, guard));
+    let mut response = Response::new(body);
+    *response.status_mut() = StatusCode::OK;
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+/// The events of the turn, interleaved with keep-alive pings, ending when the turn is done. The
+/// guard keeps the stream counted until the body is finished or dropped (client gone).
+fn sse_body(rx: mpsc::Receiver<Bytes>, guard: StreamGuard) -> impl Stream<Item = Result<Bytes, Infallible>> {
+    let ping = tokio::time::interval_at(tokio::time::Instant::now() + sse::PING_INTERVAL, sse::PING_INTERVAL);
+    futures::stream::unfold((rx, ping, guard), |(mut rx, mut ping, guard)| async move {
+        tokio::select! {
+            event = rx.recv() => event.map(|bytes| (Ok(bytes), (rx, ping, guard))),
+            _ = ping.tick() => Some((Ok(sse::ping(chrono::Utc::now())), (rx, ping, guard))),
+        }
+    })
+}

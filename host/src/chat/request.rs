@@ -1,0 +1,153 @@
+//! The body of `POST /chat/stream` and its validation rules (the original pydantic `ChatRequest`):
+//! a message of 1–10,000 characters, an optional session id, and an optional page context.
+//! A request that breaks a rule is refused with 422 before any stream opens.
+
+use serde::Deserialize;
+
+use super::events::PendingImport;
+use crate::api::error::ApiError;
+
+pub const MAX_MESSAGE_CHARS: usize = 10_000;
+const MAX_PENDING_IMPORTS: usize = 20;
+const MAX_URL_CHARS: usize = 2_048;
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ChatRequest {
+    pub message: String,
+    #[serde(default)]
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub context: Option<ChatContext>,
+}
+
+/// Where the user is in the app; it becomes the `## Current Context` of the system prompt.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ChatContext {
+    #[serde(default)]
+    pub current_page: Option<String>,
+    #[serde(default)]
+    pub selected_workout_id: Option<String>,
+    #[serde(default)]
+    pub selected_date: Option<String>,
+    #[serde(default)]
+    pub pending_imports: Option<Vec<PendingImport>>,
+}
+
+impl ChatRequest {
+    /// Checks every field rule; the first broken rule is the error.
+    pub fn validate(&self) -> Result<(), ApiError> {
+        let chars = self.message.chars().count();
+        if chars == 0 || self.message.trim().is_empty() {
+            return Err(ApiError::Validation {
+                field: "body.message".into(),
+                message: "String should have at least 1 character".into(),
+                kind: "string_too_short",
+            });
+        }
+        if chars > MAX_MESSAGE_CHARS {
+            return Err(ApiError::Validation {
+                field: "body.message".into(),
+                message: format!("String should have at most {MAX_MESSAGE_CHARS} characters"),
+                kind: "string_too_long",
+            });
+        }
+        if let Some(id) = &self.session_id
+            && id.len() > 100
+        {
+            return Err(ApiError::validation("body.session_id", "String should have at most 100 characters"));
+        }
+        if let Some(ctx) = &self.context {
+            ctx.validate()?;
+        }
+        Ok(())
+    }
+}
+
+impl ChatContext {
+    fn validate(&self) -> Result<(), ApiError> {
+        if let Some(page) = &self.current_page
+            && page.chars().count() > 50
+        {
+            return Err(ApiError::validation("body.context.current_page", "String should have at most 50 characters"));
+        }
+        if let Some(id) = &self.selected_workout_id
+            && (id.is_empty() || id.len() > 100 || !id.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-'))
+        {
+            return Err(ApiError::validation(
+                "body.context.selected_workout_id",
+                "String should match pattern '^[\\w-]+$' (at most 100 characters)",
+            ));
+        }
+        if let Some(date) = &self.selected_date
+            && !is_iso_date_shape(date)
+        {
+            return Err(ApiError::validation("body.context.selected_date", "String should match pattern '^\\d{4}-\\d{2}-\\d{2}$'"));
+        }
+        if let Some(imports) = &self.pending_imports {
+            if imports.len() > MAX_PENDING_IMPORTS {
+                return Err(ApiError::validation(
+                    "body.context.pending_imports",
+                    format!("List should have at most {MAX_PENDING_IMPORTS} items"),
+                ));
+            }
+            for (i, import) in imports.iter().enumerate() {
+                if import.source_url.trim().is_empty() || import.source_url.len() > MAX_URL_CHARS {
+                    return Err(ApiError::validation(
+                        format!("body.context.pending_imports.{i}.source_url"),
+                        "must be a non-empty URL of at most 2048 characters",
+                    ));
+                }
+                if import.title.as_ref().is_some_and(|t| t.chars().count() > 300) {
+                    return Err(ApiError::validation(
+                        format!("body.context.pending_imports.{i}.title"),
+                        "String should have at most 300 characters",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `^\d{4}-\d{2}-\d{2}$`, as the original checked (shape only).
+fn is_iso_date_shape(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(json: &str) -> ChatRequest {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn valid_requests_pass() {
+        req(r#"{"message": "hi"}"#).validate().unwrap();
+        req(r#"{"message": "hi", "session_id": null, "context": {"current_page": "calendar", "selected_date": "2026-02-01",
+                "selected_workout_id": "w_abc-123", "pending_imports": [{"source_url": "https://youtu.be/x"}]}}"#)
+        .validate()
+        .unwrap();
+    }
+
+    #[test]
+    fn message_length_is_bounded() {
+        assert!(req(r#"{"message": ""}"#).validate().is_err());
+        assert!(req(r#"{"message": "   "}"#).validate().is_err());
+        let long = format!(r#"{{"message": "{}"}}"#, "a".repeat(10_001));
+        assert!(req(&long).validate().is_err());
+        let max = format!(r#"{{"message": "{}"}}"#, "é".repeat(10_000));
+        req(&max).validate().unwrap();
+    }
+
+    #[test]
+    fn context_fields_follow_their_patterns() {
+        assert!(req(r#"{"message": "x", "context": {"selected_workout_id": "w 1"}}"#).validate().is_err());
+        assert!(req(r#"{"message": "x", "context": {"selected_date": "2026-2-01"}}"#).validate().is_err());
+        assert!(req(r#"{"message": "x", "context": {"current_page": "%s"}}"#.replace("%s", &"p".repeat(51)).as_str()).validate().is_err());
+        assert!(req(r#"{"message": "x", "context": {"pending_imports": [{"source_url": ""}]}}"#).validate().is_err());
+    }
+}

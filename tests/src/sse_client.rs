@@ -1,0 +1,137 @@
+//! An SSE client that reads `/chat/stream` the way the web and iOS clients do: it normalises CRLF,
+//! splits blocks on a blank line, takes `id:`, `event:` and the `data:` lines, and skips comments
+//! (the pings) — while keeping the raw bytes so tests can check the exact framing too.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::Value;
+
+/// One received event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub event: String,
+    pub data: Value,
+}
+
+/// Everything a stream delivered.
+#[derive(Clone, Debug, Default)]
+pub struct SseTranscript {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub raw: Vec<u8>,
+    pub events: Vec<SseEvent>,
+    /// Keep-alive comments seen.
+    pub pings: usize,
+}
+
+impl SseTranscript {
+    /// The event names in order.
+    pub fn names(&self) -> Vec<&str> {
+        self.events.iter().map(|e| e.event.as_str()).collect()
+    }
+
+    /// All `content_delta` text joined.
+    pub fn text(&self) -> String {
+        self.events
+            .iter()
+            .filter(|e| e.event == "content_delta")
+            .filter_map(|e| e.data.get("text").and_then(Value::as_str))
+            .collect()
+    }
+
+    pub fn first(&self, name: &str) -> Option<&SseEvent> {
+        self.events.iter().find(|e| e.event == name)
+    }
+
+    pub fn all(&self, name: &str) -> Vec<&SseEvent> {
+        self.events.iter().filter(|e| e.event == name).collect()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Parses complete blocks off the front of `buf`, leaving a trailing partial block in place.
+pub fn parse_blocks(buf: &mut String, out: &mut SseTranscript) {
+    while let Some(end) = buf.find("\n\n") {
+        let block: String = buf.drain(..end + 2).collect();
+        let mut id = None;
+        let mut event = None;
+        let mut data: Vec<&str> = Vec::new();
+        let mut comment = false;
+        for line in block.lines() {
+            if let Some(rest) = line.strip_prefix(':') {
+                comment = comment || rest.trim_start().starts_with("ping");
+            } else if let Some(v) = line.strip_prefix("id:") {
+                id = Some(v.trim_start().to_string());
+            } else if let Some(v) = line.strip_prefix("event:") {
+                event = Some(v.trim_start().to_string());
+            } else if let Some(v) = line.strip_prefix("data:") {
+                data.push(v.strip_prefix(' ').unwrap_or(v));
+            }
+        }
+        if comment && event.is_none() {
+            out.pings += 1;
+        }
+        if let (Some(event), false) = (event, data.is_empty()) {
+            let data = serde_json::from_str(&data.join("\n")).unwrap_or(Value::Null);
+            out.events.push(SseEvent { id, event, data });
+        }
+    }
+}
+
+/// Sends a request and reads the stream to its end (or until `timeout`).
+pub async fn read_stream(request: reqwest::RequestBuilder, timeout: Duration) -> anyhow::Result<SseTranscript> {
+    read_stream_until(request, timeout, |_| false).await
+}
+
+/// Like [`read_stream`], but stops (dropping the connection) as soon as `stop` says so — a client
+/// that goes away mid-turn.
+pub async fn read_stream_until(
+    request: reqwest::RequestBuilder,
+    timeout: Duration,
+    mut stop: impl FnMut(&SseTranscript) -> bool,
+) -> anyhow::Result<SseTranscript> {
+    let response = request.send().await?;
+    let mut out = SseTranscript {
+        status: response.status().as_u16(),
+        headers: response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect(),
+        ..Default::default()
+    };
+    let mut body = response.bytes_stream();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut pending_bytes: Vec<u8> = Vec::new();
+    loop {
+        let chunk = match tokio::time::timeout_at(deadline, body.next()).await {
+            Err(_) => anyhow::bail!("stream did not end within {timeout:?}; got {:?}", out.names()),
+            Ok(None) => break,
+            Ok(Some(chunk)) => chunk?,
+        };
+        out.raw.extend_from_slice(&chunk);
+        pending_bytes.extend_from_slice(&chunk);
+        // Only decode whole UTF-8 sequences; a chunk may end inside a character.
+        let valid = match std::str::from_utf8(&pending_bytes) {
+            Ok(s) => s.len(),
+            Err(e) => e.valid_up_to(),
+        };
+        text.push_str(&String::from_utf8_lossy(&pending_bytes[..valid]));
+        pending_bytes.drain(..valid);
+        // A CRLF may straddle two chunks: normalise the (small) unparsed remainder as a whole.
+        if text.contains('\r') {
+            text = text.replace("\r\n", "\n");
+        }
+        parse_blocks(&mut text, &mut out);
+        if stop(&out) {
+            break;
+        }
+    }
+    Ok(out)
+}
