@@ -11,7 +11,6 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 PLUGIN_BUILD_DIR := $(TARGET_DIR)/wasm-plugins
 PLUGINS_OUT := $(CURDIR)/target/plugins.d
 TEST_PLUGINS_OUT := $(CURDIR)/target/test-plugins.d
-WASM := $(PLUGIN_BUILD_DIR)/wasm32-wasip2/release
 
 .PHONY: run test lint fmt plugins bench clean wasm-target
 
@@ -39,16 +38,20 @@ wasm-target:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
 ## plugins: build every plugin component and lay out the plugin directories.
+# The components are taken from the target directory cargo reports (it may differ from
+# $(PLUGIN_BUILD_DIR) when a cargo wrapper redirects builds).
 plugins: wasm-target
 	cd plugins && CARGO_TARGET_DIR=$(PLUGIN_BUILD_DIR) $(CARGO) build --workspace --target wasm32-wasip2 --release
 	@rm -rf $(PLUGINS_OUT).tmp $(TEST_PLUGINS_OUT).tmp
 	@mkdir -p $(PLUGINS_OUT).tmp $(TEST_PLUGINS_OUT).tmp
-	@for manifest in plugins/*/plugin.toml plugins/hostile/*/plugin.toml; do \
+	@wasm=$$(cd plugins && CARGO_TARGET_DIR=$(PLUGIN_BUILD_DIR) $(CARGO) metadata --format-version 1 --no-deps \
+		| grep -o '"target_directory":"[^"]*"' | cut -d'"' -f4)/wasm32-wasip2/release; \
+	for manifest in plugins/*/plugin.toml plugins/hostile/*/plugin.toml; do \
 		[ -f "$$manifest" ] || continue; \
 		dir=$$(dirname $$manifest); crate=$$(basename $$dir); \
 		case $$dir in plugins/hostile/*) out=$(TEST_PLUGINS_OUT).tmp ;; *) out=$(PLUGINS_OUT).tmp ;; esac; \
 		mkdir -p $$out/$$crate; \
-		cp $(WASM)/$${crate//-/_}.wasm $$out/$$crate/plugin.wasm; \
+		cp $$wasm/$${crate//-/_}.wasm $$out/$$crate/plugin.wasm || exit 1; \
 		cp $$manifest $$out/$$crate/plugin.toml; \
 	done
 	@rm -rf $(PLUGINS_OUT) $(TEST_PLUGINS_OUT)

@@ -8,13 +8,14 @@ use std::time::Duration;
 use anyhow::Context;
 use chat_store::{Store, StoreOptions};
 use tokio::net::TcpListener;
-use tool_host::{Registry, RuntimeConfig};
+use tokio_util::task::TaskTracker;
+use tool_host::{HostServices, Registry, RuntimeConfig};
 
 use crate::auth::Authenticator;
 use crate::chat::turn::TurnDeps;
 use crate::config::Config;
 use crate::embeddings::Embeddings;
-use crate::llm::AnthropicClient;
+use crate::llm::{AnthropicClient, ClientOptions, RetryPolicy};
 use crate::shutdown::Shutdown;
 use crate::streams::StreamTracker;
 
@@ -30,6 +31,9 @@ pub struct AppState {
     pub shutdown: Shutdown,
     pub streams: StreamTracker,
     pub embeddings: Embeddings,
+    /// Running chat turns. They outlive their connections, so shutdown waits for them (not only for
+    /// open connections) before closing the database.
+    pub turns: TaskTracker,
 }
 
 impl AppState {
@@ -46,6 +50,18 @@ impl AppState {
             tools: self.tools.clone(),
             shutdown: self.shutdown.clone(),
         }
+    }
+}
+
+/// The tool runtime's settings: `PLUGINS_DIR`, `PLUGIN_CACHE_DIR`, `FUNCTION_TIMEOUT_SECONDS`,
+/// `PLUGINS_WATCH`, and the variables manifests may interpolate.
+pub fn runtime_config(config: &Config) -> RuntimeConfig {
+    RuntimeConfig {
+        cache_dir: config.plugins.cache_dir.clone(),
+        default_timeout: config.plugins.function_timeout,
+        env: config.plugin_env(),
+        watch: config.plugins.watch,
+        ..RuntimeConfig::new(config.plugins.dir.clone())
     }
 }
 
@@ -78,16 +94,22 @@ impl App {
             .build()
             .context("building the HTTP client")?;
         let auth = Authenticator::new(&config.auth, config.environment, &config.server.allowed_origins, http.clone());
-        let _runtime = RuntimeConfig {
-            plugins_dir: config.plugins.dir.clone(),
-            cache_dir: config.plugins.cache_dir.clone(),
-            default_timeout: config.plugins.function_timeout,
-            env: config.plugin_env(),
-            watch: config.plugins.watch,
-        };
-        let tools = Registry::empty();
+        // The tool set loads in the background; `/health/ready` reports "loading" until it is done.
         let embeddings = Embeddings::new(store.clone(), http.clone(), &config.openai);
-        let llm = Arc::new(AnthropicClient::new(&config.anthropic, config.environment.as_str(), http.clone()));
+        // The plugins' `search-workouts` host call searches the embeddings index.
+        let services = HostServices::new(store.clone()).with_index(embeddings.index.clone());
+        let tools = Registry::start(runtime_config(&config), services).context("starting the tool runtime")?;
+        let llm =
+            Arc::new(AnthropicClient::new(&config.anthropic, config.environment.as_str(), http.clone()).with_options(
+                ClientOptions {
+                    retry: RetryPolicy {
+                        max_retries: config.anthropic.max_retries,
+                        base_delay: config.anthropic.retry_base,
+                        ..RetryPolicy::default()
+                    },
+                    stall_timeout: config.anthropic.stall_timeout,
+                },
+            ));
         let state = AppState {
             llm,
             streams: StreamTracker::new(config.server.sse_warn_connections, config.server.sse_critical_connections),
@@ -98,6 +120,7 @@ impl App {
             http,
             shutdown: Shutdown::new(),
             embeddings,
+            turns: TaskTracker::new(),
         };
         Ok(App { state })
     }
@@ -121,6 +144,10 @@ impl App {
         tokio::select! {
             result = serve => result.context("serving HTTP")?,
             _ = hard_stop => tracing::warn!("connections still open after the shutdown deadline; closing"),
+        }
+        state.turns.close();
+        if tokio::time::timeout(Duration::from_secs(5), state.turns.wait()).await.is_err() {
+            tracing::warn!(running = state.turns.len(), "chat turns still running at exit");
         }
         state.store.close().await;
         Ok(())

@@ -10,7 +10,11 @@ use crate::app::App;
 use crate::config::Config;
 
 #[derive(Debug, Parser)]
-#[command(name = "chat-api", version, about = "AmakaFlow Chat API: SSE chat with Claude; tools are WebAssembly plugins")]
+#[command(
+    name = "chat-api",
+    version,
+    about = "AmakaFlow Chat API: SSE chat with Claude; tools are WebAssembly plugins"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -31,11 +35,15 @@ pub enum Command {
 pub enum PluginsCommand {
     /// Validate a plugin as the registry would, and print its functions and their schemas.
     Check {
-        /// The `.wasm` file (its `plugin.toml` is read from the same directory).
+        /// The `.wasm` file (its `plugin.toml` is read from the same directory), or a plugin directory.
         file: PathBuf,
+        /// The manifest, when it is not `plugin.toml` beside the wasm file.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
     },
     /// Run one call with the plugin's real limits and egress policy, and print the result.
     Call {
+        /// The `.wasm` file (its `plugin.toml` is read from the same directory), or a plugin directory.
         file: PathBuf,
         function: String,
         /// The arguments, a JSON object.
@@ -43,6 +51,12 @@ pub enum PluginsCommand {
         /// The user the call is made for.
         #[arg(long, default_value = "local-author")]
         user: String,
+        /// The caller's `Authorization` header, forwarded where the manifest says `forward_user_auth`.
+        #[arg(long)]
+        authorization: Option<String>,
+        /// The manifest, when it is not `plugin.toml` beside the wasm file.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
     },
 }
 
@@ -99,6 +113,68 @@ async fn migrate(config: Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn plugins(_config: Config, _cmd: PluginsCommand) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("plugin commands are not available yet")
+/// The author commands. They use the service's configuration (the variables manifests
+/// interpolate, `FUNCTION_TIMEOUT_SECONDS`, `DATABASE_URL` for the state a call keeps) but never
+/// the service's plugin directory: compiled artifacts go to a cache in the temp directory.
+async fn plugins(config: Config, cmd: PluginsCommand) -> anyhow::Result<ExitCode> {
+    let mut runtime = crate::app::runtime_config(&config);
+    runtime.watch = false;
+    runtime.max_concurrent_calls = 4;
+    runtime.cache_dir = std::env::temp_dir().join("amakaflow-plugin-cache");
+    match cmd {
+        PluginsCommand::Check { file, manifest } => match tool_host::author::check(&file, manifest.as_deref(), runtime).await {
+            Ok(check) => {
+                println!("{}", serde_json::to_string_pretty(&check)?);
+                eprintln!("plugin {} {} passes every check ({} functions)", check.name, check.version, check.functions.len());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(err) => {
+                eprintln!("plugin rejected at the {} step: {}", err.stage.as_str(), err.message);
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        PluginsCommand::Call { file, function, arguments, user, authorization, manifest } => {
+            let arguments: serde_json::Value = match serde_json::from_str(&arguments) {
+                Ok(value) => value,
+                Err(err) => {
+                    eprintln!("the arguments are not JSON: {err}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let store = chat_store::Store::connect(&chat_store::StoreOptions {
+                url: config.database.url.clone(),
+                max_connections: 2,
+                run_migrations: config.database.run_migrations,
+                schema: None,
+            })
+            .await?;
+            let call = tool_host::ToolCall {
+                function,
+                arguments,
+                caller: tool_host::Caller {
+                    user_id: user,
+                    session_id: None,
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    authorization,
+                },
+            };
+            let services = tool_host::HostServices::new(store);
+            let result = tool_host::author::call(&file, manifest.as_deref(), runtime, services, call).await;
+            match result {
+                Ok(done) => {
+                    println!("{}", done.outcome.result_text());
+                    let fuel = done.outcome.fuel_consumed.map(|f| format!(", {f} fuel")).unwrap_or_default();
+                    eprintln!("{} in {:.1} ms{fuel}", done.outcome.outcome_label(), done.outcome.elapsed.as_secs_f64() * 1000.0);
+                    if let Some(detail) = done.detail {
+                        eprintln!("host detail: {detail}");
+                    }
+                    Ok(if done.outcome.is_error() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+                }
+                Err(err) => {
+                    eprintln!("plugin rejected at the {} step: {}", err.stage.as_str(), err.message);
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+    }
 }

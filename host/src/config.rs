@@ -94,6 +94,12 @@ pub struct AnthropicConfig {
     pub helicone_base_url: String,
     /// Estimated tokens of earlier conversation sent with each call (newest turns first).
     pub history_token_budget: usize,
+    /// Retries of a request that failed before its first byte (429, 5xx, 529, connection errors).
+    pub max_retries: u32,
+    /// The first backoff between retries (doubled each time, with jitter).
+    pub retry_base: Duration,
+    /// The longest silence tolerated on a stream before it counts as failed.
+    pub stall_timeout: Duration,
 }
 
 impl fmt::Debug for AnthropicConfig {
@@ -106,6 +112,9 @@ impl fmt::Debug for AnthropicConfig {
             .field("helicone_enabled", &self.helicone_enabled)
             .field("helicone_base_url", &self.helicone_base_url)
             .field("history_token_budget", &self.history_token_budget)
+            .field("max_retries", &self.max_retries)
+            .field("retry_base", &self.retry_base)
+            .field("stall_timeout", &self.stall_timeout)
             .finish()
     }
 }
@@ -366,6 +375,9 @@ impl Config {
             helicone_api_key: r.string("HELICONE_API_KEY"),
             helicone_base_url: r.url("HELICONE_BASE_URL", "https://anthropic.helicone.ai"),
             history_token_budget: r.parsed("HISTORY_TOKEN_BUDGET", 30_000, "a token count"),
+            max_retries: r.parsed("ANTHROPIC_MAX_RETRIES", 3, "a count"),
+            retry_base: r.seconds("ANTHROPIC_RETRY_BASE_SECONDS", 0.5, 0.0, 60.0, false),
+            stall_timeout: r.seconds("ANTHROPIC_STALL_TIMEOUT_SECONDS", 60.0, 0.0, 600.0, true),
         };
         if helicone_enabled && anthropic.helicone_api_key.is_none() {
             r.problems.push("HELICONE_API_KEY: required when HELICONE_ENABLED=true".to_string());

@@ -9,7 +9,8 @@ use crate::config::Config;
 
 /// Installs the global tracing subscriber once; later calls (tests building several apps) are no-ops.
 pub fn init_logging(config: &Config) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift=warn"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift=warn"));
     let registry = tracing_subscriber::registry().with(filter).with(sentry::integrations::tracing::layer());
     let _ = if config.telemetry.json_logs {
         registry.with(tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(true)).try_init()

@@ -21,7 +21,7 @@ mod wire;
 
 pub use dev_model::STAND_IN_LABEL;
 pub use reply::{Chunking, Frame, Reply, Split};
-pub use server::{RecordedRequest, StandIn, StandInBuilder};
+pub use server::{NOW_MARKER, RecordedRequest, StandIn, StandInBuilder};
 
 /// A random id in Anthropic's style: `prefix` + 24 base62 characters.
 pub(crate) fn new_id(prefix: &str) -> String {

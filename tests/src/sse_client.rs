@@ -32,6 +32,14 @@ impl SseTranscript {
         self.events.iter().map(|e| e.event.as_str()).collect()
     }
 
+    /// The event names with each run of `content_delta` (or `heartbeat`) folded into one: the
+    /// shape of a turn, independent of how the model's text was split into deltas.
+    pub fn shape(&self) -> Vec<&str> {
+        let mut names = self.names();
+        names.dedup_by(|a, b| a == b && (*a == "content_delta" || *a == "heartbeat"));
+        names
+    }
+
     /// All `content_delta` text joined.
     pub fn text(&self) -> String {
         self.events

@@ -27,6 +27,9 @@ fn config(base_url: &str) -> AnthropicConfig {
         helicone_api_key: None,
         helicone_base_url: "https://anthropic.helicone.ai".to_string(),
         history_token_budget: 30_000,
+        max_retries: 3,
+        retry_base: Duration::from_millis(500),
+        stall_timeout: Duration::from_secs(60),
     }
 }
 

@@ -3,20 +3,56 @@
 //!
 //! The chat host uses three things from here: [`Registry::functions`] (what to offer the model),
 //! [`Registry::call`] (run one call with the plugin's limits and egress policy) and the admin
-//! operations (list, reload, rollback, install).
+//! operations ([`Registry::list`], [`Registry::reload`], [`Registry::rollback`],
+//! [`Registry::install`]). The author CLI uses [`author`].
+//!
+//! How a call runs: the registry finds the plugin offering the function (an atomic snapshot of the
+//! tool set, so a reload never disturbs a call in flight), validates the arguments against the
+//! function's JSON Schema, then [`instance`] creates a fresh store from the plugin's pre-instantiated
+//! component with a fuel budget, an epoch deadline, a memory limit and the plugin's egress policy,
+//! and drops it afterwards whatever happened. Every failure becomes a [`ToolError`] with its own code.
+
+pub mod author;
+mod bindings;
+mod cache;
+mod capabilities;
+mod egress;
+mod engine;
+mod instance;
+mod limits;
+mod loader;
+pub mod manifest;
+mod outcome;
+mod plugin;
+mod registry;
+mod schema;
+mod services;
+mod stats;
+mod watcher;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
 
+pub use capabilities::index::{NoWorkoutIndex, WorkoutIndex, WorkoutMatch};
+pub use loader::{LoadError, LoadStage};
+pub use manifest::Limits;
+pub use outcome::{ToolError, ToolOutcome, codes};
+pub use registry::{PluginListing, PluginStatus, Registry, RegistryError, Rejection, ReloadReport, VersionInfo};
+pub use services::HostServices;
+pub use stats::{LastError, StatsSnapshot};
+
 /// Settings of the runtime, derived from the service configuration.
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
+    /// One subdirectory per plugin, each with `plugin.toml` and `plugin.wasm`.
     pub plugins_dir: PathBuf,
+    /// Compiled artifacts, keyed by the wasm's sha256 and the engine's compatibility hash. Host-owned:
+    /// never point it at a directory plugin authors can write to.
     pub cache_dir: PathBuf,
     /// A call's wall-clock budget when the manifest sets none (`FUNCTION_TIMEOUT_SECONDS`).
     pub default_timeout: Duration,
@@ -24,6 +60,36 @@ pub struct RuntimeConfig {
     pub env: HashMap<String, String>,
     /// Watch `plugins_dir` and reload changed plugins.
     pub watch: bool,
+    /// How long `plugins_dir` must be quiet before a change is loaded.
+    pub watch_debounce: Duration,
+    /// Host names answered without DNS (like curl's `--resolve`): tests point names at chosen addresses.
+    pub resolve: HashMap<String, Vec<IpAddr>>,
+    /// Calls running at once across all plugins; sizes the instance pool. More is answered `busy`.
+    pub max_concurrent_calls: u32,
+    /// The largest memory limit a manifest may ask for (also the size of a pool slot).
+    pub max_memory_bytes: u64,
+    /// Try the pooling instance allocator first (falls back to on-demand allocation when the host
+    /// cannot reserve the address space).
+    pub pooling: bool,
+}
+
+impl RuntimeConfig {
+    /// Defaults for everything but the directory: cache in `<dir>/.cache`, 30 s calls, no watching.
+    pub fn new(plugins_dir: impl Into<PathBuf>) -> RuntimeConfig {
+        let plugins_dir = plugins_dir.into();
+        RuntimeConfig {
+            cache_dir: plugins_dir.join(".cache"),
+            plugins_dir,
+            default_timeout: Duration::from_secs(30),
+            env: HashMap::new(),
+            watch: false,
+            watch_debounce: Duration::from_millis(250),
+            resolve: HashMap::new(),
+            max_concurrent_calls: 128,
+            max_memory_bytes: 1 << 30,
+            pooling: true,
+        }
+    }
 }
 
 /// Who a call is made for. The authorization header is only ever added to outgoing requests the
@@ -44,48 +110,6 @@ pub struct ToolCall {
     pub caller: Caller,
 }
 
-/// A structured tool failure: reported by the plugin, or by the host (timeout, fuel, egress, …).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ToolError {
-    pub code: String,
-    pub message: String,
-}
-
-impl ToolError {
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        ToolError { code: code.into(), message: message.into() }
-    }
-
-    /// The original service's error shape: `{"error": true, "code": …, "message": …}`.
-    pub fn to_result_string(&self) -> String {
-        serde_json::json!({"error": true, "code": self.code, "message": self.message}).to_string()
-    }
-}
-
-/// What a call produced.
-#[derive(Clone, Debug)]
-pub struct ToolOutcome {
-    /// The plugin that served the call (`None` when no plugin has the function).
-    pub plugin: Option<String>,
-    pub result: Result<String, ToolError>,
-    pub elapsed: Duration,
-    pub fuel_consumed: Option<u64>,
-}
-
-impl ToolOutcome {
-    /// The text handed to the model and the client: the result, or the error JSON.
-    pub fn result_text(&self) -> String {
-        match &self.result {
-            Ok(text) => text.clone(),
-            Err(err) => err.to_result_string(),
-        }
-    }
-
-    pub fn is_error(&self) -> bool {
-        self.result.is_err()
-    }
-}
-
 /// A function as offered to the model.
 #[derive(Clone, Debug, Serialize)]
 pub struct FunctionInfo {
@@ -94,37 +118,4 @@ pub struct FunctionInfo {
     /// JSON Schema of the arguments.
     pub parameters: Value,
     pub plugin: String,
-}
-
-/// The loaded tool set, swapped atomically on reload.
-pub struct Registry {
-    ready: std::sync::atomic::AtomicBool,
-    functions: arc_swap::ArcSwap<Vec<FunctionInfo>>,
-}
-
-impl Registry {
-    /// An empty registry (no plugins), ready at once.
-    pub fn empty() -> Arc<Registry> {
-        Arc::new(Registry { ready: std::sync::atomic::AtomicBool::new(true), functions: arc_swap::ArcSwap::from_pointee(Vec::new()) })
-    }
-
-    /// Whether the initial tool set is loaded.
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// The functions currently offered, in a stable order.
-    pub fn functions(&self) -> Arc<Vec<FunctionInfo>> {
-        self.functions.load_full()
-    }
-
-    /// Runs one call.
-    pub async fn call(&self, call: ToolCall) -> ToolOutcome {
-        ToolOutcome {
-            plugin: None,
-            result: Err(ToolError::new("unknown_function", format!("Unknown function: {}", call.function))),
-            elapsed: Duration::ZERO,
-            fuel_consumed: None,
-        }
-    }
 }

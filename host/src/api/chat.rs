@@ -41,7 +41,7 @@ pub async fn stream(
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let guard = state.streams.open();
     let (tx, rx) = mpsc::channel(CHANNEL_EVENTS);
-    tokio::spawn(turn::run(state.turn_deps(), TurnInput { user, request, request_id }, EventSink::new(tx)));
+    state.turns.spawn(turn::run(state.turn_deps(), TurnInput { user, request, request_id }, EventSink::new(tx)));
 
     let body = Body::from_stream(sse_body(rx, guard));
     let mut response = Response::new(body);

@@ -21,6 +21,9 @@ pub enum ApiError {
     Validation { field: String, message: String, kind: &'static str },
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The request conflicts with the current state (e.g. nothing to roll back to).
+    #[error("{0}")]
+    Conflict(String),
     #[error("request body too large")]
     PayloadTooLarge,
     #[error("{0}")]
@@ -48,6 +51,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Misconfigured(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,6 +1,7 @@
 //! The HTTP surface: one module per resource, composed into one router with the cross-cutting
 //! layers (CORS, body limit, request ids, tracing, panic catching).
 
+pub mod admin;
 pub mod chat;
 pub mod error;
 pub mod health;
@@ -35,6 +36,13 @@ pub fn router(state: AppState) -> Router {
         .route("/internal/embeddings/generate", post(internal::generate))
         .route("/internal/embeddings/progress/{table}", get(internal::progress))
         .route("/internal/embeddings/webhook", post(internal::webhook))
+        .route(
+            "/admin/plugins",
+            get(admin::list).post(admin::upload).layer(DefaultBodyLimit::max(admin::MAX_UPLOAD_BYTES)),
+        )
+        .route("/admin/plugins/reload", post(admin::reload_all))
+        .route("/admin/plugins/{name}/reload", post(admin::reload))
+        .route("/admin/plugins/{name}/rollback", post(admin::rollback))
         .fallback(|| async { error::ApiError::NotFound("Not Found".to_string()) })
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.server.max_body_bytes))

@@ -178,7 +178,12 @@ mod tests {
 
     #[test]
     fn message_end_omits_absent_pending_imports() {
-        let end = ChatEvent::MessageEnd(MessageEnd { session_id: Uuid::nil(), tokens_used: 3, latency_ms: 4, pending_imports: None });
+        let end = ChatEvent::MessageEnd(MessageEnd {
+            session_id: Uuid::nil(),
+            tokens_used: 3,
+            latency_ms: 4,
+            pending_imports: None,
+        });
         assert_eq!(
             python_json(&end),
             r#"{"session_id": "00000000-0000-0000-0000-000000000000", "tokens_used": 3, "latency_ms": 4}"#

@@ -100,7 +100,8 @@ fn legacy_messages(row: &Message) -> Vec<ApiMessage> {
     }
     let calls = row.tool_calls.as_ref().and_then(|j| j.0.as_array().cloned()).unwrap_or_default();
     for call in calls {
-        let (Some(id), Some(name)) = (call.get("id").and_then(Value::as_str), call.get("name").and_then(Value::as_str)) else {
+        let (Some(id), Some(name)) = (call.get("id").and_then(Value::as_str), call.get("name").and_then(Value::as_str))
+        else {
             continue;
         };
         let input = call.get("input").cloned().filter(Value::is_object).unwrap_or_else(|| serde_json::json!({}));
@@ -163,9 +164,9 @@ fn merge_roles(messages: Vec<ApiMessage>) -> Vec<ApiMessage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chat_store::Json;
     use chrono::Utc;
     use serde_json::json;
-    use chat_store::Json;
     use uuid::Uuid;
 
     fn row(role: &str, content: &str) -> Message {
@@ -205,7 +206,9 @@ mod tests {
     #[test]
     fn legacy_rows_expand_into_tool_use_and_results() {
         let mut a = row("assistant", "Here you go");
-        a.tool_calls = Some(Json(json!([{"id": "toolu_1", "name": "search_workout_library", "input": {"query": "legs"}, "result": "{}"}])));
+        a.tool_calls = Some(Json(
+            json!([{"id": "toolu_1", "name": "search_workout_library", "input": {"query": "legs"}, "result": "{}"}]),
+        ));
         let rows = vec![row("user", "find legs"), row("tool_result", "{}"), a, row("user", "thanks")];
         let msgs = build(&rows, 10_000);
         assert_eq!(msgs.len(), 3);

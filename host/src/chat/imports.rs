@@ -40,7 +40,8 @@ impl PendingImports {
         let Ok(result) = serde_json::from_str::<Value>(result) else { return };
         let persisted = result.get("persisted").and_then(Value::as_bool);
         let success = result.get("success").and_then(Value::as_bool).unwrap_or(true);
-        if result.get("type").and_then(Value::as_str) == Some("workout_imported") && success && persisted == Some(false) {
+        if result.get("type").and_then(Value::as_str) == Some("workout_imported") && success && persisted == Some(false)
+        {
             if let Some(url) = result.get("source_url").and_then(Value::as_str) {
                 let workout = result.get("workout");
                 self.upsert(PendingImport {
@@ -81,14 +82,21 @@ mod tests {
         p.observe(&json!({"url": "https://youtu.be/x"}), &preview.to_string());
         assert_eq!(p.items().len(), 1);
         assert_eq!(p.items()[0].title.as_deref(), Some("Leg Day"));
-        p.observe(&json!({"source_url": "https://youtu.be/x"}), r#"{"success": true, "persisted": true, "workout_id": "w1"}"#);
+        p.observe(
+            &json!({"source_url": "https://youtu.be/x"}),
+            r#"{"success": true, "persisted": true, "workout_id": "w1"}"#,
+        );
         assert!(p.items().is_empty());
         assert_eq!(p.for_message_end(), Some(vec![]));
     }
 
     #[test]
     fn unrelated_results_change_nothing() {
-        let mut p = PendingImports::new(Some(vec![PendingImport { source_url: "u".into(), title: None, exercise_count: None }]));
+        let mut p = PendingImports::new(Some(vec![PendingImport {
+            source_url: "u".into(),
+            title: None,
+            exercise_count: None,
+        }]));
         p.observe(&json!({}), "Added workout to calendar on 2026-01-29");
         p.observe(&json!({"query": "legs"}), r#"{"type": "search_results", "workouts": []}"#);
         assert_eq!(p.items().len(), 1);

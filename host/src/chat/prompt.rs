@@ -90,7 +90,11 @@ mod tests {
             selected_date: Some("2026-02-01".into()),
             ..Default::default()
         };
-        let pending = [PendingImport { source_url: "https://youtu.be/x".into(), title: Some("Leg Day".into()), exercise_count: Some(5) }];
+        let pending = [PendingImport {
+            source_url: "https://youtu.be/x".into(),
+            title: Some("Leg Day".into()),
+            exercise_count: Some(5),
+        }];
         let p = system_prompt(Some(&ctx), &pending);
         assert!(p.starts_with(BASE_PROMPT));
         assert!(p.contains("## Pending Import State\n"));

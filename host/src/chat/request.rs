@@ -81,7 +81,10 @@ impl ChatContext {
         if let Some(date) = &self.selected_date
             && !is_iso_date_shape(date)
         {
-            return Err(ApiError::validation("body.context.selected_date", "String should match pattern '^\\d{4}-\\d{2}-\\d{2}$'"));
+            return Err(ApiError::validation(
+                "body.context.selected_date",
+                "String should match pattern '^\\d{4}-\\d{2}-\\d{2}$'",
+            ));
         }
         if let Some(imports) = &self.pending_imports {
             if imports.len() > MAX_PENDING_IMPORTS {
@@ -112,8 +115,7 @@ impl ChatContext {
 /// `^\d{4}-\d{2}-\d{2}$`, as the original checked (shape only).
 fn is_iso_date_shape(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 10
-        && b.iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() })
+    b.len() == 10 && b.iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() })
 }
 
 #[cfg(test)]
@@ -147,7 +149,11 @@ mod tests {
     fn context_fields_follow_their_patterns() {
         assert!(req(r#"{"message": "x", "context": {"selected_workout_id": "w 1"}}"#).validate().is_err());
         assert!(req(r#"{"message": "x", "context": {"selected_date": "2026-2-01"}}"#).validate().is_err());
-        assert!(req(r#"{"message": "x", "context": {"current_page": "%s"}}"#.replace("%s", &"p".repeat(51)).as_str()).validate().is_err());
+        assert!(
+            req(r#"{"message": "x", "context": {"current_page": "%s"}}"#.replace("%s", &"p".repeat(51)).as_str())
+                .validate()
+                .is_err()
+        );
         assert!(req(r#"{"message": "x", "context": {"pending_imports": [{"source_url": ""}]}}"#).validate().is_err());
     }
 }

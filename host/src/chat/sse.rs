@@ -88,7 +88,10 @@ mod tests {
             nested: serde_json::Value,
         }
         let v = Payload { session_id: "abc", tokens_used: 12, list: vec![1, 2], nested: json!({"a": null}) };
-        assert_eq!(python_json(&v), r#"{"session_id": "abc", "tokens_used": 12, "list": [1, 2], "nested": {"a": null}}"#);
+        assert_eq!(
+            python_json(&v),
+            r#"{"session_id": "abc", "tokens_used": 12, "list": [1, 2], "nested": {"a": null}}"#
+        );
     }
 
     #[test]

@@ -17,7 +17,9 @@ use serde_json::{Value, json};
 use tool_host::{Caller, Registry, ToolCall};
 use uuid::Uuid;
 
-use super::events::{ChatEvent, ContentDelta, ErrorEvent, FunctionCall, FunctionResult, Heartbeat, MessageEnd, MessageStart};
+use super::events::{
+    ChatEvent, ContentDelta, ErrorEvent, FunctionCall, FunctionResult, Heartbeat, MessageEnd, MessageStart,
+};
 use super::history;
 use super::imports::PendingImports;
 use super::prompt;
@@ -26,8 +28,8 @@ use super::sink::EventSink;
 use crate::auth::AuthUser;
 use crate::config::Config;
 use crate::llm::{
-    AnthropicClient, ApiMessage, AssistantTurn, BlockStart, ContentBlock, LlmError, MessageAccumulator, MessagesRequest,
-    RequestMeta, Role, StreamEvent, ToolDef, ToolUseBlock,
+    AnthropicClient, ApiMessage, AssistantTurn, BlockStart, ContentBlock, LlmError, MessageAccumulator,
+    MessagesRequest, RequestMeta, Role, StreamEvent, ToolDef, ToolUseBlock,
 };
 use crate::quota::{self, Admitted};
 use crate::shutdown::Shutdown;
@@ -130,14 +132,17 @@ async fn preflight(deps: &TurnDeps, input: &TurnInput, sink: &mut EventSink) -> 
 
     let session = match existing {
         Some(session) => session,
-        None => match store.create_session(user_id, &chat_store::sessions::title_from_message(&input.request.message)).await {
-            Ok(session) => session,
-            Err(err) => {
-                tracing::error!(error = %err, "session create failed");
-                refund(deps).await;
-                return Err(ErrorEvent::session_failed());
+        None => {
+            match store.create_session(user_id, &chat_store::sessions::title_from_message(&input.request.message)).await
+            {
+                Ok(session) => session,
+                Err(err) => {
+                    tracing::error!(error = %err, "session create failed");
+                    refund(deps).await;
+                    return Err(ErrorEvent::session_failed());
+                }
             }
-        },
+        }
     };
 
     let user_message = NewMessage {
@@ -177,7 +182,11 @@ async fn preflight(deps: &TurnDeps, input: &TurnInput, sink: &mut EventSink) -> 
         context,
         tool_defs: tools
             .iter()
-            .map(|f| ToolDef { name: f.name.clone(), description: f.description.clone(), input_schema: f.parameters.clone() })
+            .map(|f| ToolDef {
+                name: f.name.clone(),
+                description: f.description.clone(),
+                input_schema: f.parameters.clone(),
+            })
             .collect(),
         transcript: Vec::new(),
         text: String::new(),
@@ -267,7 +276,11 @@ impl Turn {
                         Some(err) => {
                             tracing::warn!(error = %err, request_id = %self.request_id, anthropic_request_id = ?err.request_id(), "Claude call failed");
                             metrics::counter!("chat_upstream_errors_total", "provider" => "anthropic", "type" => err.client_error_type()).increment(1);
-                            Ending::Failed(if err.client_error_type() == "rate_limit" { ErrorEvent::ai_busy() } else { ErrorEvent::ai_error() })
+                            Ending::Failed(if err.client_error_type() == "rate_limit" {
+                                ErrorEvent::ai_busy()
+                            } else {
+                                ErrorEvent::ai_error()
+                            })
                         }
                     };
                 }
@@ -286,7 +299,9 @@ impl Turn {
                         sink.send(ChatEvent::ContentDelta(ContentDelta { text: REFUSAL_TEXT.to_string() })).await;
                         self.text.push_str(REFUSAL_TEXT);
                     }
-                    self.transcript.push(ApiMessage { role: Role::Assistant, content });
+                    if !content.is_empty() {
+                        self.transcript.push(ApiMessage { role: Role::Assistant, content });
+                    }
                     return Ending::Complete;
                 }
                 Some("pause_turn") if call < MAX_CLAUDE_CALLS => {
@@ -429,7 +444,8 @@ impl Turn {
             running.push(async move { (i, tools.call(call).await) });
         }
         self.output_seen = true;
-        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL);
+        let mut heartbeat =
+            tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL);
         let shutdown = self.deps.shutdown.clone();
         while !running.is_empty() {
             tokio::select! {
@@ -477,7 +493,8 @@ impl Turn {
         if !is_error {
             self.pending.observe(&tool_use.input, &result);
         }
-        self.tool_records.push(json!({"id": tool_use.id, "name": tool_use.name, "input": tool_use.input, "result": result}));
+        self.tool_records
+            .push(json!({"id": tool_use.id, "name": tool_use.name, "input": tool_use.input, "result": result}));
         let row = NewMessage {
             session_id: self.session_id,
             user_id: self.user.user_id.clone(),

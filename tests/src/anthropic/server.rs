@@ -57,12 +57,19 @@ impl RecordedRequest {
 }
 
 /// How the stand-in answers when no scripted reply is queued.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone)]
 enum Fallback {
     /// A 400 that names the missing script (tests must queue every reply they expect).
     Refuse,
     DevModel,
+    /// The same reply to every request (load benchmarks).
+    Repeat(Box<Reply>),
 }
+
+/// Written into a text delta, this marker is replaced at the moment the chunk is written with the
+/// current time in microseconds since the Unix epoch (16 digits), so a client on the same machine
+/// can measure how long the byte took to reach it.
+pub const NOW_MARKER: &str = "{{now_us}}";
 
 struct Shared {
     replies: Mutex<VecDeque<Reply>>,
@@ -84,6 +91,12 @@ pub struct StandInBuilder {
 }
 
 impl StandInBuilder {
+    /// Answers every request without a queued reply with `reply` (load benchmarks).
+    pub fn repeat(mut self, reply: Reply) -> StandInBuilder {
+        self.fallback = Fallback::Repeat(Box::new(reply));
+        self
+    }
+
     /// Answers with the dev model when no scripted reply is queued.
     pub fn dev_model(mut self) -> StandInBuilder {
         self.fallback = Fallback::DevModel;
@@ -113,7 +126,7 @@ impl StandInBuilder {
             replies: Mutex::new(VecDeque::new()),
             requests: Mutex::new(Vec::new()),
             request_arrived: Notify::new(),
-            fallback: self.fallback,
+            fallback: self.fallback.clone(),
             validate: self.validate,
             dev_pace: self.dev_pace,
         });
@@ -125,7 +138,11 @@ impl StandInBuilder {
         let listener = tokio::net::TcpListener::bind(self.addr).await.expect("bind the Anthropic stand-in");
         let addr = listener.local_addr().expect("stand-in address");
         let task = tokio::spawn(accept_loop(listener, app));
-        let mode = if self.fallback == Fallback::DevModel { "dev model" } else { "scripted" };
+        let mode = match self.fallback {
+            Fallback::DevModel => "dev model",
+            Fallback::Repeat(_) => "repeating one reply",
+            Fallback::Refuse => "scripted",
+        };
         tracing::info!(%addr, mode, "[stand-in Anthropic] listening (this is NOT the real Anthropic API)");
         StandIn { addr, shared, task }
     }
@@ -255,6 +272,17 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
     }
 }
 
+/// Replaces every [`NOW_MARKER`] in a chunk with the current time.
+fn stamp_now(bytes: Bytes) -> Bytes {
+    let marker = NOW_MARKER.as_bytes();
+    if !bytes.windows(marker.len()).any(|w| w == marker) {
+        return bytes;
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_micros();
+    let text = String::from_utf8_lossy(&bytes).replace(NOW_MARKER, &format!("{now:016}"));
+    Bytes::from(text)
+}
+
 fn record(shared: &Shared, request: RecordedRequest) {
     shared.requests.lock().unwrap().push(request);
     shared.request_arrived.notify_waiters();
@@ -301,8 +329,9 @@ fn next_reply(shared: &Shared, body: &Value) -> Reply {
     if let Some(reply) = shared.replies.lock().unwrap().pop_front() {
         return reply;
     }
-    match shared.fallback {
+    match &shared.fallback {
         Fallback::DevModel => dev_model::respond(body).event_delay(shared.dev_pace),
+        Fallback::Repeat(reply) => (**reply).clone(),
         Fallback::Refuse => Reply::status(400).error_message("stand-in: no scripted reply is queued for this request"),
     }
 }
@@ -318,7 +347,7 @@ async fn respond(rendered: Rendered) -> Response {
                 if !pause.is_zero() {
                     tokio::time::sleep(pause).await;
                 }
-                Some((Ok::<_, std::io::Error>(bytes), chunks))
+                Some((Ok::<_, std::io::Error>(stamp_now(bytes)), chunks))
             }
             None if abort => {
                 // Let the bytes written so far reach the client first (hyper flushes on a pause).

@@ -1,0 +1,100 @@
+//! The plugin admin API, behind `X-Internal-Key`: list the plugins (version, hash, functions,
+//! limits, load time, call statistics, the last rejected load), reload one or all, roll one back
+//! to its previous version, and upload a new plugin (`plugin.toml` text and the component, base64)
+//! which is loaded completely before it is written to `PLUGINS_DIR` and served.
+//!
+//! | Route | Does |
+//! |---|---|
+//! | `GET /admin/plugins` | the listing |
+//! | `POST /admin/plugins` | upload `{"manifest": "<plugin.toml>", "wasm_base64": "…"}` |
+//! | `POST /admin/plugins/reload` | reload every plugin from disk |
+//! | `POST /admin/plugins/{name}/reload` | reload one |
+//! | `POST /admin/plugins/{name}/rollback` | swap back to the previous version |
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::json;
+use tool_host::{RegistryError, ReloadReport};
+
+use crate::api::error::{ApiError, ApiJson};
+use crate::app::AppState;
+use crate::auth::internal::InternalCaller;
+
+/// The largest upload accepted: a 64 MiB component in base64, plus the manifest.
+pub const MAX_UPLOAD_BYTES: usize = 90 << 20;
+
+pub async fn list(_: InternalCaller, State(state): State<AppState>) -> impl IntoResponse {
+    let plugins = state.tools.list().await;
+    Json(json!({
+        "ready": state.tools.is_ready(),
+        "pooling": state.tools.pooling(),
+        "functions": state.tools.functions().len(),
+        "plugins": plugins,
+    }))
+}
+
+pub async fn reload_all(_: InternalCaller, State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    if state.tools.plugins_dir().is_none() {
+        return Err(ApiError::ServiceUnavailable("The tool runtime is not running".to_string()));
+    }
+    let reports = state.tools.reload_all(true).await;
+    Ok(Json(json!({ "reports": reports })))
+}
+
+pub async fn reload(
+    _: InternalCaller,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ReloadReport>, ApiError> {
+    let report = state.tools.reload(&name).await.map_err(registry_error)?;
+    Ok(Json(report))
+}
+
+pub async fn rollback(
+    _: InternalCaller,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ReloadReport>, ApiError> {
+    let report = state.tools.rollback(&name).await.map_err(registry_error)?;
+    Ok(Json(report))
+}
+
+/// An uploaded plugin.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upload {
+    /// The `plugin.toml` text.
+    manifest: String,
+    /// The component, base64 (standard alphabet, padded).
+    wasm_base64: String,
+}
+
+pub async fn upload(
+    _: InternalCaller,
+    State(state): State<AppState>,
+    ApiJson(upload): ApiJson<Upload>,
+) -> Result<impl IntoResponse, ApiError> {
+    let wasm = base64::engine::general_purpose::STANDARD
+        .decode(upload.wasm_base64.trim())
+        .map_err(|err| ApiError::validation("body.wasm_base64", format!("not base64: {err}")))?;
+    let report = state.tools.install(upload.manifest, wasm).await.map_err(registry_error)?;
+    Ok((StatusCode::CREATED, Json(report)))
+}
+
+fn registry_error(err: RegistryError) -> ApiError {
+    match err {
+        RegistryError::NotFound(_) => ApiError::NotFound(err.to_string()),
+        RegistryError::NoPrevious(_) => ApiError::Conflict(err.to_string()),
+        RegistryError::Rejected(load) => ApiError::Validation {
+            field: format!("body.{}", load.stage.as_str()),
+            message: load.message,
+            kind: "plugin_rejected",
+        },
+        RegistryError::NotRunning => ApiError::ServiceUnavailable("The tool runtime is not running".to_string()),
+        RegistryError::Io(message) => ApiError::Internal(anyhow::anyhow!(message)),
+    }
+}

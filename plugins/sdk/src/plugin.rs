@@ -1,0 +1,107 @@
+//! The list of functions a plugin offers, and the two exports built from it: `describe` (names,
+//! descriptions, JSON Schemas derived from the argument types) and `call` (parse the arguments,
+//! run the function, turn its result into the text the model receives).
+
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, Schema};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::bindings::amakaflow::tool::types::{CallContext, FunctionSpec, ToolError as WitToolError};
+use crate::{Context, ToolError, ToolOutput};
+
+type Handler = Box<dyn Fn(&Context, &str) -> Result<String, ToolError>>;
+
+/// One function: what the model sees, and the code that runs.
+struct Function {
+    name: &'static str,
+    description: String,
+    schema: fn() -> Schema,
+    handler: Handler,
+}
+
+/// The functions of one plugin. Build it in a `fn() -> Plugin` and export that with
+/// [`export_plugin!`](crate::export_plugin); the host builds it afresh for every call (cheap: no
+/// schema is generated outside `describe`).
+#[derive(Default)]
+pub struct Plugin {
+    functions: Vec<Function>,
+}
+
+/// Arguments of a function that takes none (its schema is an empty object).
+#[derive(Clone, Copy, Debug, Default, Deserialize, JsonSchema)]
+pub struct NoArgs {}
+
+impl Plugin {
+    pub fn new() -> Plugin {
+        Plugin::default()
+    }
+
+    /// Adds a function. `name` is what the model calls (`[a-z][a-z0-9_]{0,63}`, unique across every
+    /// plugin the host loads); `description` tells the model what it does and when to use it. The
+    /// arguments' JSON Schema is derived from `A` (doc comments on its fields become descriptions).
+    pub fn function<A, R, F>(mut self, name: &'static str, description: impl Into<String>, handler: F) -> Plugin
+    where
+        A: DeserializeOwned + JsonSchema + 'static,
+        R: ToolOutput,
+        F: Fn(&Context, A) -> Result<R, ToolError> + 'static,
+    {
+        let handler: Handler = Box::new(move |ctx, raw| {
+            let args: A = serde_json::from_str(raw)
+                .map_err(|err| ToolError::validation(format!("Invalid arguments for {name}: {err}")))?;
+            handler(ctx, args)?.into_result_text()
+        });
+        self.functions.push(Function { name, description: description.into(), schema: schema_of::<A>, handler });
+        self
+    }
+
+    /// The names of the functions, in the order they were added.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.functions.iter().map(|f| f.name)
+    }
+
+    /// The JSON Schema of a function's arguments, as the host receives it.
+    pub fn schema(&self, name: &str) -> Option<serde_json::Value> {
+        self.functions.iter().find(|f| f.name == name).map(|f| (f.schema)().to_value())
+    }
+
+    /// Runs a function directly (unit tests of a plugin can call this on the native target, as long as
+    /// the function does not reach the host).
+    pub fn run(&self, ctx: &Context, arguments: &str) -> Result<String, ToolError> {
+        match self.functions.iter().find(|f| f.name == ctx.function) {
+            Some(function) => (function.handler)(ctx, arguments),
+            None => Err(ToolError::new("unknown_function", format!("Unknown function: {}", ctx.function))),
+        }
+    }
+}
+
+/// The schema of `A` as the model and the host want it: draft 2020-12, subschemas inlined where
+/// possible, without the `$schema` and `title` noise.
+fn schema_of<A: JsonSchema>() -> Schema {
+    let settings = SchemaSettings::draft2020_12().for_deserialize().with(|s| {
+        s.inline_subschemas = true;
+        s.meta_schema = None;
+    });
+    let mut schema = settings.into_generator().into_root_schema_for::<A>();
+    schema.remove("title");
+    schema
+}
+
+/// The `describe` export.
+pub fn describe(plugin: &Plugin) -> Vec<FunctionSpec> {
+    plugin
+        .functions
+        .iter()
+        .map(|f| FunctionSpec {
+            name: f.name.to_string(),
+            description: f.description.clone(),
+            parameters_schema: (f.schema)().to_value().to_string(),
+        })
+        .collect()
+}
+
+/// The `call` export.
+pub fn call(plugin: &Plugin, context: CallContext, function: &str, arguments: &str) -> Result<String, WitToolError> {
+    let ctx = Context::new(context, function);
+    plugin.run(&ctx, arguments).map_err(Into::into)
+}

@@ -1,0 +1,126 @@
+//! The offline development stack behind `make run`: the real service on `PORT` (default 8005),
+//! with local stand-ins for every upstream that is not configured — the Anthropic API (a
+//! deterministic scripted model), Clerk's JWKS (with a development token), and, once they exist,
+//! the downstream services and OpenAI. Everything listens on loopback; nothing needs a key or the
+//! network. Set `ANTHROPIC_API_KEY` (and the service URLs) to use the real upstreams instead.
+//!
+//! Stand-ins say what they are: in the banner, in their logs, and in every text of the model.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Context;
+use chat_api::app::App;
+use chat_api::config::Config;
+use serde_json::json;
+
+use crate::anthropic::StandIn;
+use crate::clerk::ClerkStandIn;
+
+/// The user the development token is minted for.
+pub const DEV_USER: &str = "user_dev_local";
+
+/// A running stack.
+pub struct DevStack {
+    pub base_url: String,
+    /// A Clerk-style bearer token for [`DEV_USER`] (when the Clerk stand-in runs).
+    pub token: Option<String>,
+    /// What runs as a stand-in, for the banner.
+    pub stand_ins: Vec<String>,
+    pub app_state: chat_api::app::AppState,
+    serve: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _anthropic: Option<StandIn>,
+    _clerk: Option<ClerkStandIn>,
+}
+
+impl DevStack {
+    /// Starts stand-ins for what `env` leaves unconfigured, then the service on `listen`.
+    pub async fn start(env: &dyn Fn(&str) -> Option<String>, listen: std::net::SocketAddr) -> anyhow::Result<DevStack> {
+        let mut vars: HashMap<String, String> = HashMap::new();
+        let mut stand_ins = Vec::new();
+
+        let anthropic = if env("ANTHROPIC_API_KEY").is_none() {
+            let model = StandIn::dev_model().await;
+            vars.insert("ANTHROPIC_BASE_URL".into(), model.url());
+            vars.insert("ANTHROPIC_API_KEY".into(), "stand-in-no-key".into());
+            stand_ins.push(format!("Anthropic API  {} (scripted model, not Claude)", model.url()));
+            Some(model)
+        } else {
+            None
+        };
+
+        let clerk = if env("CLERK_DOMAIN").is_none() {
+            let clerk = ClerkStandIn::start().await;
+            vars.insert("CLERK_DOMAIN".into(), clerk.domain());
+            stand_ins.push(format!("Clerk JWKS     {}", clerk.jwks_url()));
+            Some(clerk)
+        } else {
+            None
+        };
+        let token = clerk.as_ref().map(|c| {
+            let expires = chrono::Utc::now().timestamp() + 12 * 3600;
+            c.mint(DEV_USER, json!({"exp": expires}))
+        });
+        if let Some(token) = &token {
+            vars.insert("DEV_LOGIN_TOKEN".into(), token.clone());
+        }
+        vars.insert("PORT".into(), listen.port().to_string());
+
+        let lookup = |name: &str| vars.get(name).cloned().or_else(|| env(name));
+        let config = Config::from_lookup(&lookup).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let app = App::build(config).await.context("starting the service")?;
+        let app_state = app.state.clone();
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+        let addr = listener.local_addr()?;
+        let serve = tokio::spawn(app.serve(listener));
+        Ok(DevStack {
+            base_url: format!("http://localhost:{}", addr.port()),
+            token,
+            stand_ins,
+            app_state,
+            serve,
+            _anthropic: anthropic,
+            _clerk: clerk,
+        })
+    }
+
+    /// The banner `make run` prints: what is a stand-in, and a ready-to-paste request.
+    pub fn banner(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&format!("\namakaflow-chat (development) on {}\n", self.base_url));
+        if self.stand_ins.is_empty() {
+            out.push_str("All upstreams are real (configured through the environment).\n");
+        } else {
+            out.push_str("STAND-INS (local fakes, not the real services):\n");
+            for s in &self.stand_ins {
+                out.push_str(&format!("  - {s}\n"));
+            }
+        }
+        out.push_str(&format!("Chat page: {}/\n", self.base_url));
+        if let Some(token) = &self.token {
+            out.push_str(&format!(
+                "\nTry it:\n  curl -N {}/chat/stream \\\n    -H 'Authorization: Bearer {token}' \\\n    -H 'Content-Type: application/json' \\\n    -d '{{\"message\": \"Find me a leg workout\"}}'\n",
+                self.base_url
+            ));
+        }
+        out
+    }
+
+    /// Runs until the service stops (SIGTERM / Ctrl-C).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.serve.await.context("serve task")?
+    }
+
+    /// The shared state of the running service.
+    pub fn state(&self) -> &chat_api::app::AppState {
+        &self.app_state
+    }
+}
+
+/// Convenience for tests: the stack on a free port, with only `overrides` as its environment.
+pub async fn start_for_test(overrides: &[(&str, &str)]) -> anyhow::Result<DevStack> {
+    let vars: Arc<HashMap<String, String>> =
+        Arc::new(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+    let env = move |name: &str| vars.get(name).cloned();
+    DevStack::start(&env, "127.0.0.1:0".parse().unwrap()).await
+}

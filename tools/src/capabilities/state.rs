@@ -1,0 +1,62 @@
+//! `state-*`: a small key-value store scoped to (plugin, user), with expiry, in the `tool_state`
+//! table. Previews a later call must confirm live here; nothing else survives a call.
+
+use chrono::TimeDelta;
+
+use super::{HostCtx, service_failed};
+
+pub const MAX_KEY_BYTES: usize = 256;
+pub const MAX_VALUE_BYTES: usize = 1 << 20;
+pub const MAX_TTL_SECONDS: u32 = 30 * 24 * 3600;
+
+pub async fn get(ctx: &HostCtx, key: &str) -> wasmtime::Result<Option<String>> {
+    let user = ctx.user("state-get")?;
+    if key.len() > MAX_KEY_BYTES {
+        return Ok(None);
+    }
+    ctx.store("state-get")?
+        .tool_state_get(&ctx.plugin, user, key, chat_store::now())
+        .await
+        .map_err(|err| service_failed("state-get", err))
+}
+
+pub async fn put(ctx: &HostCtx, key: &str, value: &str, ttl_seconds: u32) -> wasmtime::Result<Result<(), String>> {
+    let user = ctx.user("state-put")?;
+    if key.is_empty() || key.len() > MAX_KEY_BYTES {
+        return Ok(Err(format!("keys must be 1 to {MAX_KEY_BYTES} bytes")));
+    }
+    if value.len() > MAX_VALUE_BYTES {
+        return Ok(Err(format!("values must be at most {MAX_VALUE_BYTES} bytes")));
+    }
+    if !(1..=MAX_TTL_SECONDS).contains(&ttl_seconds) {
+        return Ok(Err(format!("ttl-seconds must be 1 to {MAX_TTL_SECONDS}")));
+    }
+    let expires_at = chat_store::now() + TimeDelta::seconds(i64::from(ttl_seconds));
+    ctx.store("state-put")?
+        .tool_state_put(&ctx.plugin, user, key, value, expires_at)
+        .await
+        .map_err(|err| service_failed("state-put", err))?;
+    Ok(Ok(()))
+}
+
+pub async fn take(ctx: &HostCtx, key: &str) -> wasmtime::Result<Option<String>> {
+    let user = ctx.user("state-take")?;
+    if key.len() > MAX_KEY_BYTES {
+        return Ok(None);
+    }
+    ctx.store("state-take")?
+        .tool_state_take(&ctx.plugin, user, key, chat_store::now())
+        .await
+        .map_err(|err| service_failed("state-take", err))
+}
+
+pub async fn delete(ctx: &HostCtx, key: &str) -> wasmtime::Result<()> {
+    let user = ctx.user("state-delete")?;
+    if key.len() > MAX_KEY_BYTES {
+        return Ok(());
+    }
+    ctx.store("state-delete")?
+        .tool_state_delete(&ctx.plugin, user, key)
+        .await
+        .map_err(|err| service_failed("state-delete", err))
+}

@@ -1,0 +1,123 @@
+//! Which IP addresses a plugin may never reach through a host name: loopback, private networks,
+//! link-local (including the cloud metadata service at 169.254.169.254), and the unspecified,
+//! multicast, shared (CGNAT), benchmarking and reserved ranges. A rule that names an address
+//! literally (or `localhost`) opts in to exactly that; `private_network = true` opts in to the
+//! private ranges only.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Why an address is not a public one, or `None` for a public (globally routable) address.
+pub fn classify(ip: IpAddr) -> Option<AddressClass> {
+    match ip {
+        IpAddr::V4(v4) => classify_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => classify_v4(v4),
+            None => classify_v6(v6),
+        },
+    }
+}
+
+/// The kinds of non-public addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddressClass {
+    Loopback,
+    Private,
+    LinkLocal,
+    /// The cloud metadata service (169.254.169.254, fd00:ec2::254).
+    Metadata,
+    /// Unspecified, broadcast, multicast, documentation, benchmarking, reserved.
+    Special,
+}
+
+impl AddressClass {
+    pub fn describe(self) -> &'static str {
+        match self {
+            AddressClass::Loopback => "a loopback address",
+            AddressClass::Private => "a private-network address",
+            AddressClass::LinkLocal => "a link-local address",
+            AddressClass::Metadata => "the cloud metadata service",
+            AddressClass::Special => "a reserved address",
+        }
+    }
+}
+
+fn classify_v4(ip: Ipv4Addr) -> Option<AddressClass> {
+    let [a, b, c, _] = ip.octets();
+    if ip == Ipv4Addr::new(169, 254, 169, 254) {
+        Some(AddressClass::Metadata)
+    } else if ip.is_loopback() {
+        Some(AddressClass::Loopback)
+    } else if ip.is_private() || (a == 100 && (64..128).contains(&b)) {
+        Some(AddressClass::Private)
+    } else if ip.is_link_local() {
+        Some(AddressClass::LinkLocal)
+    } else if ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || a >= 240
+        || (a == 198 && (b == 18 || b == 19))
+        || (a == 192 && b == 0 && c == 0)
+    {
+        Some(AddressClass::Special)
+    } else {
+        None
+    }
+}
+
+fn classify_v6(ip: Ipv6Addr) -> Option<AddressClass> {
+    let segments = ip.segments();
+    if ip == Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254) {
+        Some(AddressClass::Metadata)
+    } else if ip.is_loopback() {
+        Some(AddressClass::Loopback)
+    } else if (segments[0] & 0xfe00) == 0xfc00 {
+        Some(AddressClass::Private)
+    } else if (segments[0] & 0xffc0) == 0xfe80 {
+        Some(AddressClass::LinkLocal)
+    } else if ip.is_unspecified()
+        || ip.is_multicast()
+        || (segments[0] == 0x2001 && segments[1] == 0x0db8)
+        || (segments[0] == 0x0064 && segments[1] == 0xff9b)
+        || ip.to_ipv4().is_some()
+    {
+        // Documentation, NAT64 and IPv4-compatible addresses could smuggle an internal IPv4 address.
+        Some(AddressClass::Special)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(text: &str) -> Option<AddressClass> {
+        classify(text.parse().unwrap())
+    }
+
+    #[test]
+    fn public_addresses_pass() {
+        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "1.1.1.1"] {
+            assert_eq!(class(ip), None, "{ip}");
+        }
+    }
+
+    #[test]
+    fn internal_addresses_are_classified() {
+        assert_eq!(class("127.0.0.1"), Some(AddressClass::Loopback));
+        assert_eq!(class("::1"), Some(AddressClass::Loopback));
+        assert_eq!(class("::ffff:127.0.0.1"), Some(AddressClass::Loopback));
+        assert_eq!(class("169.254.169.254"), Some(AddressClass::Metadata));
+        assert_eq!(class("fd00:ec2::254"), Some(AddressClass::Metadata));
+        assert_eq!(class("169.254.1.1"), Some(AddressClass::LinkLocal));
+        assert_eq!(class("fe80::1"), Some(AddressClass::LinkLocal));
+        for ip in ["10.0.0.1", "172.16.5.4", "192.168.1.1", "100.64.0.1", "fd12::1"] {
+            assert_eq!(class(ip), Some(AddressClass::Private), "{ip}");
+        }
+        for ip in ["0.0.0.0", "255.255.255.255", "224.0.0.1", "::", "ff02::1", "240.0.0.1", "198.18.0.1", "::7f00:1"] {
+            assert_eq!(class(ip), Some(AddressClass::Special), "{ip}");
+        }
+    }
+}

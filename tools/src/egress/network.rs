@@ -1,0 +1,44 @@
+//! The host's side of outgoing connections, shared by every call: name resolution (with the
+//! configured overrides, like curl's `--resolve`) and the TLS client configuration (webpki roots).
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+/// Resolver and TLS settings for plugin egress.
+pub struct Network {
+    overrides: HashMap<String, Vec<IpAddr>>,
+    pub tls: Arc<rustls::ClientConfig>,
+}
+
+impl Network {
+    pub fn new(overrides: &HashMap<String, Vec<IpAddr>>) -> Network {
+        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.into() };
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("the ring provider supports the default protocol versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Network {
+            overrides: overrides.iter().map(|(name, ips)| (name.to_ascii_lowercase(), ips.clone())).collect(),
+            tls: Arc::new(tls),
+        }
+    }
+
+    /// The addresses of `host` (lower case, no brackets) on `port`.
+    pub async fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, port)]);
+        }
+        if let Some(ips) = self.overrides.get(host) {
+            return Ok(ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect());
+        }
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+        if addrs.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("{host} has no addresses")));
+        }
+        Ok(addrs)
+    }
+}

@@ -1,0 +1,190 @@
+//! Loading one plugin version: read `plugin.toml` and `plugin.wasm` → parse the manifest → verify
+//! the sha256 pin → compile (or fetch from the artifact cache) off the async threads →
+//! pre-instantiate, which type-checks the component against the host (a component of another
+//! world fails here) → `describe` in a throwaway store → validate the names and schemas. The
+//! first failing step rejects the version with its reason; nothing is swapped in by this module
+//! (uniqueness across plugins is the registry's check).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use crate::bindings::ToolPre;
+use crate::engine::Runtime;
+use crate::manifest::{Manifest, ManifestContext};
+use crate::plugin::LoadedPlugin;
+use crate::stats::PluginStats;
+
+pub const MANIFEST_FILE: &str = "plugin.toml";
+pub const WASM_FILE: &str = "plugin.wasm";
+const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
+const MAX_WASM_BYTES: u64 = 64 << 20;
+
+/// The step a load failed at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadStage {
+    /// The files could not be read.
+    Read,
+    /// `plugin.toml` is invalid.
+    Manifest,
+    /// `plugin.wasm` does not have the pinned sha256.
+    Pin,
+    /// Not a valid WebAssembly component.
+    Compile,
+    /// Not a component of the `amakaflow:tool/tool` world, or it imports what the host does not offer.
+    Link,
+    /// `describe` failed.
+    Describe,
+    /// A name or a schema is invalid.
+    Schema,
+    /// It clashes with another plugin (plugin or function names).
+    Conflict,
+}
+
+/// Why a plugin version was rejected.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{} failed: {message}", stage.as_str())]
+pub struct LoadError {
+    pub stage: LoadStage,
+    pub message: String,
+}
+
+impl LoadStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadStage::Read => "read",
+            LoadStage::Manifest => "manifest",
+            LoadStage::Pin => "pin",
+            LoadStage::Compile => "compile",
+            LoadStage::Link => "link",
+            LoadStage::Describe => "describe",
+            LoadStage::Schema => "schema",
+            LoadStage::Conflict => "conflict",
+        }
+    }
+}
+
+impl LoadError {
+    pub fn new(stage: LoadStage, message: impl Into<String>) -> LoadError {
+        LoadError { stage, message: message.into() }
+    }
+}
+
+/// The files of one plugin version.
+#[derive(Clone)]
+pub struct Source {
+    pub dir: PathBuf,
+    pub manifest_text: String,
+    pub wasm: Arc<Vec<u8>>,
+    pub sha256: String,
+    pub manifest_sha256: String,
+}
+
+impl Source {
+    /// Reads `dir/plugin.toml` and `dir/plugin.wasm` (blocking).
+    pub fn read(dir: &Path) -> Result<Source, LoadError> {
+        let manifest_text = read_limited(&dir.join(MANIFEST_FILE), MAX_MANIFEST_BYTES)?;
+        let manifest_text = String::from_utf8(manifest_text)
+            .map_err(|_| LoadError::new(LoadStage::Manifest, format!("{MANIFEST_FILE} is not UTF-8")))?;
+        let wasm = read_limited(&dir.join(WASM_FILE), MAX_WASM_BYTES)?;
+        Ok(Source::new(dir.to_path_buf(), manifest_text, wasm))
+    }
+
+    pub fn new(dir: PathBuf, manifest_text: String, wasm: Vec<u8>) -> Source {
+        Source {
+            dir,
+            manifest_sha256: hex::encode(Sha256::digest(manifest_text.as_bytes())),
+            sha256: hex::encode(Sha256::digest(&wasm)),
+            manifest_text,
+            wasm: Arc::new(wasm),
+        }
+    }
+}
+
+fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, LoadError> {
+    let unreadable = |err: std::io::Error| LoadError::new(LoadStage::Read, format!("{}: {err}", path.display()));
+    let size = std::fs::metadata(path).map_err(unreadable)?.len();
+    if size > max {
+        return Err(LoadError::new(LoadStage::Read, format!("{} is larger than {max} bytes", path.display())));
+    }
+    std::fs::read(path).map_err(unreadable)
+}
+
+/// The `name` of a manifest that may be invalid otherwise (to attribute a rejection).
+pub fn peek_name(manifest_text: &str) -> Option<String> {
+    let table: toml::Table = toml::from_str(manifest_text).ok()?;
+    table.get("name")?.as_str().map(str::to_string)
+}
+
+/// Parses a manifest with the runtime's environment and limits.
+pub fn parse_manifest(runtime: &Runtime, text: &str) -> Result<Manifest, LoadError> {
+    let config = &runtime.config;
+    let cx = ManifestContext {
+        env: &config.env,
+        default_timeout: config.default_timeout,
+        max_memory_bytes: config.max_memory_bytes,
+        max_concurrent_calls: config.max_concurrent_calls,
+    };
+    Manifest::parse(text, &cx).map_err(|err| LoadError::new(LoadStage::Manifest, err.0))
+}
+
+/// Runs every load step on `source`.
+pub async fn load(runtime: &Arc<Runtime>, source: Source, stats: Arc<PluginStats>) -> Result<LoadedPlugin, LoadError> {
+    let started = Instant::now();
+    let manifest = parse_manifest(runtime, &source.manifest_text)?;
+    if let Some(pin) = &manifest.sha256
+        && *pin != source.sha256
+    {
+        return Err(LoadError::new(
+            LoadStage::Pin,
+            format!("{WASM_FILE} has sha256 {}, but the manifest pins {pin}", source.sha256),
+        ));
+    }
+
+    let (component, from_cache) = {
+        let runtime = runtime.clone();
+        let (wasm, sha256) = (source.wasm.clone(), source.sha256.clone());
+        tokio::task::spawn_blocking(move || {
+            let (component, from_cache) = runtime.cache.load_or_compile(&runtime.engine, &wasm, &sha256)?;
+            component.initialize_copy_on_write_image().map_err(|err| format!("preparing the memory image: {err:#}"))?;
+            Ok::<_, String>((component, from_cache))
+        })
+        .await
+        .map_err(|err| LoadError::new(LoadStage::Compile, format!("the compile task failed: {err}")))?
+        .map_err(|err| LoadError::new(LoadStage::Compile, err))?
+    };
+
+    let instance_pre = runtime.linker.instantiate_pre(&component).map_err(|err| {
+        LoadError::new(LoadStage::Link, format!("the component needs imports the host does not provide: {err:#}"))
+    })?;
+    let pre = ToolPre::new(instance_pre).map_err(|err| {
+        LoadError::new(LoadStage::Link, format!("not a component of the world amakaflow:tool/tool: {err:#}"))
+    })?;
+
+    let specs = crate::instance::describe::describe(runtime, &pre, &manifest)
+        .await
+        .map_err(|err| LoadError::new(LoadStage::Describe, err))?;
+    let functions = crate::schema::validate(specs).map_err(|err| LoadError::new(LoadStage::Schema, err))?;
+
+    Ok(LoadedPlugin {
+        name: manifest.name.as_str().into(),
+        egress: Arc::new(manifest.egress.clone()),
+        config: Arc::new(manifest.config.clone()),
+        permits: Arc::new(Semaphore::new(manifest.limits.max_concurrent_calls as usize)),
+        manifest,
+        dir: source.dir,
+        sha256: source.sha256,
+        manifest_sha256: source.manifest_sha256,
+        loaded_at: chrono::Utc::now(),
+        load_time: started.elapsed(),
+        from_cache,
+        pre,
+        functions,
+        stats,
+    })
+}
