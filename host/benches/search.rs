@@ -1,13 +1,21 @@
-//! Semantic search latency over one user's 10,000 indexed workouts (1536 dimensions): the search
-//! itself (`UserIndex::top_k`: 8-bit scan with exact re-scoring), the plain f32 scan it replaces, the
-//! full `WorkoutIndex::search` on a warm cache, and a cold load from SQLite. Prints p50/p99/max.
+//! Figures of the embeddings work.
 //!
-//! `cargo bench -p chat-api --bench search` (the goal: ≤ 5 ms p99 for the search itself).
+//! - Semantic search over one user's 10,000 indexed workouts (1536 dimensions): the search itself
+//!   (`UserIndex::top_k`: 8-bit scan with exact re-scoring; the goal is ≤ 5 ms p99), the plain f32
+//!   scan it replaces, the full `WorkoutIndex::search` on a warm cache, a cold load from SQLite.
+//! - Embedding throughput per batch: `EmbeddingsClient::embed` against the OpenAI stand-in over
+//!   loopback HTTP, for batches of 1, 10 and 100 texts; and the whole pipeline (`generate`: text,
+//!   hash, request, store) for 2,000 workouts on SQLite.
+//!
+//! `cargo bench -p chat-api --bench search`. Prints p50/p99/max.
 
 use std::time::{Duration, Instant};
 
+use chat_api::config::OpenAiConfig;
 use chat_api::embeddings::index::UserIndex;
-use chat_api::embeddings::{IndexOptions, WorkoutIndex};
+use chat_api::embeddings::{Embeddings, EmbeddingsClient, IndexOptions, WorkoutIndex, Workouts};
+use chat_tests::openai::OpenAiStandIn;
+use serde_json::json;
 use chat_store::embeddings::{IndexVersion, NewEmbedding, SourceTable, StoredEmbedding, WorkoutRecord};
 use chat_store::testing::TestDatabase;
 use hdrhistogram::Histogram;
@@ -140,5 +148,60 @@ fn main() {
             h.record(start.elapsed().as_micros().max(1) as u64).expect("record");
         }
         report("WorkoutIndex::search (warm cache, async)", &h);
+
+        embedding_throughput().await;
     });
+}
+
+/// A workout text of a realistic length (about 150 characters).
+fn workout_text(i: usize) -> String {
+    format!("Workout {i} | Full body strength with squats, presses and rows | strength | intermediate | quads, back | barbell | 45 minutes")
+}
+
+async fn embedding_throughput() {
+    println!("\nembedding throughput against the OpenAI stand-in (loopback HTTP, 1536 dims)");
+    let openai = OpenAiStandIn::start().await;
+    let config = OpenAiConfig {
+        api_key: Some(openai.api_key()),
+        base_url: openai.base_url(),
+        embedding_model: "text-embedding-3-small".into(),
+        embedding_batch_size: 2048,
+    };
+    let client = EmbeddingsClient::new(reqwest::Client::new(), &config);
+    for batch in [1usize, 10, 100] {
+        let texts: Vec<String> = (0..batch).map(workout_text).collect();
+        client.embed(&texts).await.expect("warm-up");
+        let requests = if batch == 100 { 60 } else { 200 };
+        let mut h = Histogram::<u64>::new(3).expect("histogram");
+        let start = Instant::now();
+        for _ in 0..requests {
+            let t = Instant::now();
+            std::hint::black_box(client.embed(&texts).await.expect("embed"));
+            h.record(t.elapsed().as_micros().max(1) as u64).expect("record");
+        }
+        let per_second = (requests * batch) as f64 / start.elapsed().as_secs_f64();
+        report(&format!("batch of {batch:>3}: request latency"), &h);
+        println!("{:<46} {per_second:>9.0} texts/s", format!("batch of {batch:>3}: throughput"));
+    }
+
+    let db = TestDatabase::sqlite().await.expect("sqlite");
+    let config = OpenAiConfig { embedding_batch_size: 100, ..config };
+    let embeddings = Embeddings::new(db.store.clone(), reqwest::Client::new(), &config);
+    let workouts: Vec<_> = (0..2000)
+        .map(|i| json!({"id": format!("w{i}"), "profile_id": format!("u{}", i % 20), "title": workout_text(i)}))
+        .map(|w| w.as_object().expect("object").clone())
+        .collect();
+    let start = Instant::now();
+    let report_ = embeddings
+        .pipeline
+        .generate(SourceTable::Workouts, Workouts::Inline { workouts, ids: None })
+        .await
+        .expect("generate");
+    let elapsed = start.elapsed().as_secs_f64();
+    println!(
+        "pipeline generate, 2,000 workouts, batches of 100 (SQLite): {:.2} s, {:.0} workouts/s ({} embedded)",
+        elapsed,
+        2000.0 / elapsed,
+        report_.total_embedded
+    );
 }

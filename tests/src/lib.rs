@@ -12,3 +12,4 @@ pub mod recording_server;
 pub mod server;
 pub mod sse_client;
 pub mod tcp_proxy;
+pub mod tool_world;

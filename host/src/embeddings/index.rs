@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use chat_store::embeddings::{IndexVersion, SourceTable, StoredEmbedding};
 use chat_store::{Store, StoreError};
+use futures::future::BoxFuture;
 use parking_lot::Mutex;
 
 /// The table whose workouts the search covers: `workouts`, like the original `match_workouts`, so
@@ -24,15 +25,8 @@ pub const SEARCHED_TABLE: SourceTable = SourceTable::Workouts;
 /// The most results one search returns (the WIT contract).
 pub const MAX_LIMIT: usize = 50;
 
-/// One workout found by a search.
-#[derive(Clone, Debug, PartialEq)]
-pub struct WorkoutMatch {
-    pub workout_id: String,
-    pub title: String,
-    pub description: Option<String>,
-    /// Cosine similarity between the query and the workout, in [-1, 1].
-    pub similarity: f32,
-}
+/// One workout found by a search (the runtime's type: the host hands it to the plugin as is).
+pub use tool_host::WorkoutMatch;
 
 /// Why a search was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -215,6 +209,23 @@ impl WorkoutIndex {
                 cache.bytes -= slot.index.bytes();
             }
         }
+    }
+}
+
+/// The index behind the plugins' `search-workouts` and `indexed-workout-count` host calls.
+impl tool_host::WorkoutIndex for WorkoutIndex {
+    fn search<'a>(
+        &'a self,
+        user_id: &'a str,
+        embedding: &'a [f32],
+        limit: u32,
+        min_similarity: f32,
+    ) -> BoxFuture<'a, anyhow::Result<Vec<WorkoutMatch>>> {
+        Box::pin(async move { Ok(WorkoutIndex::search(self, user_id, embedding, limit as usize, min_similarity).await?) })
+    }
+
+    fn count<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, anyhow::Result<u32>> {
+        Box::pin(async move { Ok(WorkoutIndex::count(self, user_id).await?) })
     }
 }
 
