@@ -32,11 +32,7 @@ pub fn cancel_scheduled_workout(_ctx: &Context, args: Args) -> Result<PyJson, To
     let url = format!("{}/calendar/{event_id}", super::calendar_url()?);
     // The title only makes the message friendlier: any failure to read it is ignored.
     let title = match http::get(&url).send_json::<Value>() {
-        Ok(event) => event
-            .get("title")
-            .filter(|v| pyfmt::truthy(v))
-            .cloned()
-            .unwrap_or_else(|| get_or(&event, "workout_title", json!("Workout"))),
+        Ok(event) => truthy_or(&event, "title", get_or(&event, "workout_title", json!("Workout"))),
         Err(_) => json!("Workout"),
     };
     http::delete(&url).send()?.error_for_status()?;

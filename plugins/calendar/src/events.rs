@@ -20,11 +20,6 @@ pub fn schema() -> Schema {
     })
 }
 
-/// `a or b`: the first value when it is truthy, else the second.
-fn or(first: Option<&Value>, second: Value) -> Value {
-    first.filter(|v| pyfmt::truthy(v)).cloned().unwrap_or(second)
-}
-
 pub fn get_calendar_events(_ctx: &Context, args: Args) -> Result<String, ToolError> {
     let (Some(start), Some(end)) = (args.start_date.filter(|s| !s.is_empty()), args.end_date.filter(|s| !s.is_empty()))
     else {
@@ -43,10 +38,10 @@ pub fn get_calendar_events(_ctx: &Context, args: Args) -> Result<String, ToolErr
     }
     let mut lines = vec![format!("Found {} scheduled workout(s):", events.len())];
     for (i, event) in events.iter().enumerate() {
-        let title = or(event.get("title"), get_or(event, "workout_title", json!("Workout")));
-        let date = or(event.get("scheduled_date"), get_or(event, "date", json!("Unknown date")));
-        let time = or(event.get("scheduled_time"), get_or(event, "time", Value::Null));
-        let id = or(event.get("id"), get_or(event, "event_id", Value::Null));
+        let title = truthy_or(event, "title", get_or(event, "workout_title", json!("Workout")));
+        let date = truthy_or(event, "scheduled_date", get_or(event, "date", json!("Unknown date")));
+        let time = truthy_or(event, "scheduled_time", get_or(event, "time", Value::Null));
+        let id = truthy_or(event, "id", get_or(event, "event_id", Value::Null));
         let mut line = format!("{}. {} - {}", i + 1, pyfmt::str_of(&title), pyfmt::str_of(&date));
         if pyfmt::truthy(&time) {
             line.push_str(&format!(" at {}", pyfmt::str_of(&time)));

@@ -51,8 +51,7 @@ pub fn log_workout_completion(_ctx: &Context, args: LogArgs) -> Result<PyJson, T
         body["rating"] = rating;
     }
     let result: Value = http::post(format!("{}/workouts/complete", super::mapper_url()?)).json(&body).send_json()?;
-    let completion_id =
-        result.get("id").filter(|v| pyfmt::truthy(v)).cloned().unwrap_or_else(|| get_or(&result, "completion_id", Value::Null));
+    let completion_id = truthy_or(&result, "id", get_or(&result, "completion_id", Value::Null));
     Ok(PyJson(json!({
         "success": true,
         "message": "Workout completion logged",
@@ -100,8 +99,7 @@ pub fn get_workout_history(_ctx: &Context, args: HistoryArgs) -> Result<String, 
     }
     let mut lines = vec![format!("Found {} workout completion(s):", completions.len())];
     for (i, c) in completions.iter().enumerate() {
-        let title =
-            c.get("workout_title").filter(|v| pyfmt::truthy(v)).cloned().unwrap_or_else(|| get_or(c, "title", json!("Workout")));
+        let title = truthy_or(c, "workout_title", get_or(c, "title", json!("Workout")));
         let date = get_or(c, "completed_at", get_or(c, "date", json!("Unknown date")));
         let duration = get_or(c, "duration_minutes", Value::Null);
         let rating = get_or(c, "rating", Value::Null);

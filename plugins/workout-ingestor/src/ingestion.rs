@@ -48,11 +48,7 @@ pub fn preview(result: &Value, source: &str, source_url: &str) -> Result<PyJson,
         return Err(ToolError::new(amakaflow_tool_sdk::codes::INGESTION_FAILED, pyfmt::str_of(&error)));
     }
     let mut workout = workout_data(result).unwrap_or_else(|| json!({}));
-    let title = workout
-        .get("title")
-        .filter(|v| pyfmt::truthy(v))
-        .cloned()
-        .unwrap_or_else(|| get_or(&workout, "name", json!("Imported Workout")));
+    let title = truthy_or(&workout, "title", get_or(&workout, "name", json!("Imported Workout")));
     let blocks = get_or(&workout, "blocks", json!([]));
     let blocks = blocks.as_array().cloned().unwrap_or_default();
     let mut exercises = get_or(&workout, "exercises", json!([])).as_array().cloned().unwrap_or_default();

@@ -37,7 +37,7 @@ fn mapper_url() -> Result<String, ToolError> {
 /// The id of a saved workout in mapper-api's answer (`workout.id`, `id` or `workout_id`).
 fn saved_id(result: &Value) -> Value {
     let saved = get_or(result, "workout", result.clone());
-    saved.get("id").filter(|v| pyfmt::truthy(v)).cloned().unwrap_or_else(|| get_or(&saved, "workout_id", Value::Null))
+    truthy_or(&saved, "id", get_or(&saved, "workout_id", Value::Null))
 }
 
 fn plugin() -> Plugin {

@@ -92,29 +92,29 @@ pub fn generate_program(_ctx: &Context, args: Args) -> Result<PyJson, ToolError>
     let model = weeks_plan.first().map_or(json!("linear"), |w| get_or(w, "focus", json!("linear")));
     let weeks: Vec<Value> =
         (0..duration_weeks).map(|i| week(i + 1, weeks_plan.get(i as usize).unwrap_or(&json!({})))).collect();
-    let program = json!({
-        "name": format!("{duration_weeks}-Week {} Program", pyfmt::title(&goal.replace('_', " "))),
-        "goal": goal,
-        "experience_level": experience_level,
-        "duration_weeks": duration_weeks,
-        "sessions_per_week": sessions_per_week,
-        "time_per_session": time_per_session,
-        "equipment": equipment,
-        "periodization_model": model,
-        "weeks": weeks,
-    });
-    let parameters = json!({
-        "goal": goal,
-        "experience_level": experience_level,
-        "duration_weeks": duration_weeks,
-        "sessions_per_week": sessions_per_week,
-        "time_per_session": time_per_session,
-        "equipment": equipment,
-        "preferred_days": args.preferred_days.unwrap_or(json!([])),
-        "injuries": args.injuries.unwrap_or(Value::Null),
-        "focus_areas": args.focus_areas.unwrap_or(json!([])),
-        "avoid_exercises": args.avoid_exercises.unwrap_or(json!([])),
-    });
+    // The fields the outline and the stored parameters share, in the original's order.
+    let common: serde_json::Map<String, Value> = [
+        ("goal", json!(goal)),
+        ("experience_level", experience_level),
+        ("duration_weeks", json!(duration_weeks)),
+        ("sessions_per_week", sessions_per_week),
+        ("time_per_session", time_per_session),
+        ("equipment", equipment),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_string(), value))
+    .collect();
+    let mut program = serde_json::Map::new();
+    program.insert("name".into(), json!(format!("{duration_weeks}-Week {} Program", pyfmt::title(&goal.replace('_', " ")))));
+    program.extend(common.clone());
+    program.insert("periodization_model".into(), model);
+    program.insert("weeks".into(), Value::Array(weeks));
+    let mut parameters = common;
+    parameters.insert("preferred_days".into(), args.preferred_days.unwrap_or(json!([])));
+    parameters.insert("injuries".into(), args.injuries.unwrap_or(Value::Null));
+    parameters.insert("focus_areas".into(), args.focus_areas.unwrap_or(json!([])));
+    parameters.insert("avoid_exercises".into(), args.avoid_exercises.unwrap_or(json!([])));
+    let (program, parameters) = (Value::Object(program), Value::Object(parameters));
     let preview_id = super::store("program_outline", &program, &parameters)?;
     Ok(PyJson(json!({
         "type": "program_outline",
