@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use chat_api::config::OpenAiConfig;
 use chat_api::embeddings::index::UserIndex;
 use chat_api::embeddings::{Embeddings, EmbeddingsClient, IndexOptions, WorkoutIndex, Workouts};
-use chat_tests::openai::OpenAiStandIn;
-use serde_json::json;
 use chat_store::embeddings::{IndexVersion, NewEmbedding, SourceTable, StoredEmbedding, WorkoutRecord};
 use chat_store::testing::TestDatabase;
+use chat_tests::openai::OpenAiStandIn;
 use hdrhistogram::Histogram;
+use serde_json::json;
 
 const WORKOUTS: usize = 10_000;
 const DIMS: usize = 1536;
@@ -139,12 +139,16 @@ fn main() {
         );
         let start = Instant::now();
         let first = service.search("bench-user", &queries[0], 10, 0.0).await.expect("search");
-        println!("cold load from SQLite + first search: {:.1} ms ({} hits)", start.elapsed().as_secs_f64() * 1000.0, first.len());
+        println!(
+            "cold load from SQLite + first search: {:.1} ms ({} hits)",
+            start.elapsed().as_secs_f64() * 1000.0,
+            first.len()
+        );
 
         let mut h = Histogram::<u64>::new(3).expect("histogram");
-        for i in 0..QUERIES {
+        for query in &queries {
             let start = Instant::now();
-            std::hint::black_box(service.search("bench-user", &queries[i], 10, 0.0).await.expect("search"));
+            std::hint::black_box(service.search("bench-user", query, 10, 0.0).await.expect("search"));
             h.record(start.elapsed().as_micros().max(1) as u64).expect("record");
         }
         report("WorkoutIndex::search (warm cache, async)", &h);
@@ -155,7 +159,9 @@ fn main() {
 
 /// A workout text of a realistic length (about 150 characters).
 fn workout_text(i: usize) -> String {
-    format!("Workout {i} | Full body strength with squats, presses and rows | strength | intermediate | quads, back | barbell | 45 minutes")
+    format!(
+        "Workout {i} | Full body strength with squats, presses and rows | strength | intermediate | quads, back | barbell | 45 minutes"
+    )
 }
 
 async fn embedding_throughput() {

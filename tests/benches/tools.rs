@@ -10,7 +10,7 @@ use std::time::Instant;
 use chat_api::embeddings::Workouts;
 use chat_store::embeddings::SourceTable;
 use chat_store::flags::FlagScope;
-use chat_tests::tool_world::{USER, ToolWorld, expect_ok};
+use chat_tests::tool_world::{ToolWorld, USER, expect_ok};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
@@ -32,7 +32,11 @@ fn report(tool: &str, h: &Histogram<u64>) {
 }
 
 /// Times `CALLS` calls of `tool`; `prepare` makes fresh arguments for each (outside the timing).
-async fn measure(world: &ToolWorld, tool: &str, mut prepare: impl AsyncFnMut(usize) -> (String, Value)) -> Histogram<u64> {
+async fn measure(
+    world: &ToolWorld,
+    tool: &str,
+    mut prepare: impl AsyncFnMut(usize) -> (String, Value),
+) -> Histogram<u64> {
     let mut h = Histogram::<u64>::new(3).expect("histogram");
     for i in 0..CALLS + WARMUP {
         let (user, args) = prepare(i).await;

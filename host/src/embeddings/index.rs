@@ -221,7 +221,9 @@ impl tool_host::WorkoutIndex for WorkoutIndex {
         limit: u32,
         min_similarity: f32,
     ) -> BoxFuture<'a, anyhow::Result<Vec<WorkoutMatch>>> {
-        Box::pin(async move { Ok(WorkoutIndex::search(self, user_id, embedding, limit as usize, min_similarity).await?) })
+        Box::pin(
+            async move { Ok(WorkoutIndex::search(self, user_id, embedding, limit as usize, min_similarity).await?) },
+        )
     }
 
     fn count<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, anyhow::Result<u32>> {

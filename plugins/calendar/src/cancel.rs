@@ -36,5 +36,7 @@ pub fn cancel_scheduled_workout(_ctx: &Context, args: Args) -> Result<PyJson, To
         Err(_) => json!("Workout"),
     };
     http::delete(&url).send()?.error_for_status()?;
-    Ok(PyJson(json!({"success": true, "message": format!("Cancelled: {}", pyfmt::str_of(&title)), "event_id": event_id})))
+    Ok(PyJson(
+        json!({"success": true, "message": format!("Cancelled: {}", pyfmt::str_of(&title)), "event_id": event_id}),
+    ))
 }

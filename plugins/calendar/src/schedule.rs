@@ -29,7 +29,8 @@ pub fn schema() -> Schema {
 }
 
 pub fn add_workout_to_calendar(_ctx: &Context, args: Args) -> Result<String, ToolError> {
-    let (Some(workout_id), Some(date)) = (args.workout_id.filter(pyfmt::truthy), args.date.filter(pyfmt::truthy)) else {
+    let (Some(workout_id), Some(date)) = (args.workout_id.filter(pyfmt::truthy), args.date.filter(pyfmt::truthy))
+    else {
         return Err(ToolError::validation("Missing required fields: workout_id and date are required."));
     };
     let time = args.time.unwrap_or(Value::Null);

@@ -91,7 +91,8 @@ pub fn get_workout_history(_ctx: &Context, args: HistoryArgs) -> Result<String, 
         }
     }
     let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let result: Value = http::get(format!("{}/workouts/completions", super::mapper_url()?)).query(&pairs).send_json()?;
+    let result: Value =
+        http::get(format!("{}/workouts/completions", super::mapper_url()?)).query(&pairs).send_json()?;
     let completions = get_or(&result, "completions", get_or(&result, "results", json!([])));
     let completions = completions.as_array().cloned().unwrap_or_default();
     if completions.is_empty() {

@@ -5,8 +5,17 @@ use amakaflow_tool_sdk::prelude::*;
 use schemars::{Schema, json_schema};
 
 /// The fields a modification may set.
-const MODIFIABLE: [&str; 9] =
-    ["title", "description", "tags", "difficulty", "exercises", "estimated_duration_minutes", "equipment", "notes", "category"];
+const MODIFIABLE: [&str; 9] = [
+    "title",
+    "description",
+    "tags",
+    "difficulty",
+    "exercises",
+    "estimated_duration_minutes",
+    "equipment",
+    "notes",
+    "category",
+];
 
 #[derive(Deserialize)]
 pub struct Args {

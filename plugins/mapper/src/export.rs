@@ -34,7 +34,8 @@ pub fn schema() -> Schema {
 
 pub fn export_workout(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
     let workout_id = validate_id(args.workout_id.as_deref(), "workout_id")?;
-    let format = args.format.filter(|f| !f.is_empty()).ok_or_else(|| ToolError::validation("Missing required field: format"))?;
+    let format =
+        args.format.filter(|f| !f.is_empty()).ok_or_else(|| ToolError::validation("Missing required field: format"))?;
     let Some((_, name)) = FORMATS.iter().find(|(key, _)| *key == format) else {
         let valid: Vec<&str> = FORMATS.iter().map(|(key, _)| *key).collect();
         return Err(ToolError::validation(format!("Invalid format: {format}. Valid formats: {}", valid.join(", "))));

@@ -96,7 +96,9 @@ pub fn get_strava_activities(ctx: &Context, args: ActivitiesArgs) -> Result<Stri
         .send_json()?;
     let activities = match &result {
         Value::Array(items) => items.clone(),
-        other => get_or(other, "activities", get_or(other, "results", json!([]))).as_array().cloned().unwrap_or_default(),
+        other => {
+            get_or(other, "activities", get_or(other, "results", json!([]))).as_array().cloned().unwrap_or_default()
+        }
     };
     if activities.is_empty() {
         return Ok("No recent Strava activities found.".to_string());

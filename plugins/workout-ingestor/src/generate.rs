@@ -36,7 +36,9 @@ pub fn generate_schema() -> Schema {
 
 pub fn generate_workout(_ctx: &Context, args: GenerateArgs) -> Result<PyJson, ToolError> {
     let mut body = json!({"transcription": args.description.unwrap_or(json!(""))});
-    for (key, value) in [("difficulty", args.difficulty), ("duration_minutes", args.duration_minutes), ("equipment", args.equipment)] {
+    for (key, value) in
+        [("difficulty", args.difficulty), ("duration_minutes", args.duration_minutes), ("equipment", args.equipment)]
+    {
         if let Some(value) = value.filter(pyfmt::truthy) {
             body[key] = value;
         }
@@ -86,8 +88,10 @@ pub fn save_schema() -> Schema {
 }
 
 pub fn save_and_push_workout(ctx: &Context, args: SaveArgs) -> Result<PyJson, ToolError> {
-    let preview_id =
-        args.preview_id.filter(|p| !p.is_empty()).ok_or_else(|| ToolError::validation("Missing required field: preview_id"))?;
+    let preview_id = args
+        .preview_id
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| ToolError::validation("Missing required field: preview_id"))?;
     let Some(workout) = state::take_json::<Value>(&key(&preview_id)) else {
         return Err(ToolError::not_found("Preview not found or expired. Please generate the workout again."));
     };

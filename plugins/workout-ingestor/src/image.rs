@@ -92,7 +92,9 @@ fn content_type(filename: &str) -> &'static str {
 fn upload_error(err: HttpError) -> ToolError {
     match err {
         HttpError::Timeout => ToolError::execution("Image processing is taking too long. Please try again."),
-        HttpError::Status { status: 401, .. } => ToolError::execution("Authentication error. Please try logging in again."),
+        HttpError::Status { status: 401, .. } => {
+            ToolError::execution("Authentication error. Please try logging in again.")
+        }
         HttpError::Status { status, .. } => ToolError::execution(format!("Image processing failed ({status})")),
         HttpError::Decode(_) | HttpError::TooLarge => ToolError::from(err),
         _ => ToolError::execution("Unable to connect to the image processing service."),
@@ -100,7 +102,10 @@ fn upload_error(err: HttpError) -> ToolError {
 }
 
 pub fn import_from_image(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let image_data = args.image_data.filter(|d| !d.is_empty()).ok_or_else(|| ToolError::validation("Missing required field: image_data"))?;
+    let image_data = args
+        .image_data
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| ToolError::validation("Missing required field: image_data"))?;
     let too_large = || ToolError::validation("Image too large. Maximum size is 10MB.");
     if image_data.chars().count() > MAX_ENCODED_CHARS {
         return Err(too_large());
@@ -111,10 +116,12 @@ pub fn import_from_image(_ctx: &Context, args: Args) -> Result<PyJson, ToolError
     if image.len() > MAX_IMAGE_BYTES {
         return Err(too_large());
     }
-    let form = Multipart::new()
-        .text("vision_provider", "openai")
-        .text("vision_model", "gpt-4o-mini")
-        .file("file", &filename, content_type(&filename), image);
+    let form = Multipart::new().text("vision_provider", "openai").text("vision_model", "gpt-4o-mini").file(
+        "file",
+        &filename,
+        content_type(&filename),
+        image,
+    );
     let result: Value = http::post(format!("{}/ingest/image_vision", crate::ingestor_url()?))
         .multipart(form)
         .send()

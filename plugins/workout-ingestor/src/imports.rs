@@ -70,12 +70,14 @@ fn ingest(platform: Platform, url: Option<&str>, extra: Value) -> Result<(String
     if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
         body.extend(extra);
     }
-    let result: Value = http::post(format!("{}{}", crate::ingestor_url()?, platform.endpoint())).json(&body).send_json()?;
+    let result: Value =
+        http::post(format!("{}{}", crate::ingestor_url()?, platform.endpoint())).json(&body).send_json()?;
     Ok((url, result))
 }
 
 pub fn import_from_youtube(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let extra = if args.skip_cache.as_ref().is_some_and(pyfmt::truthy) { json!({"skip_cache": true}) } else { json!({}) };
+    let extra =
+        if args.skip_cache.as_ref().is_some_and(pyfmt::truthy) { json!({"skip_cache": true}) } else { json!({}) };
     let (url, result) = ingest(Platform::YouTube, args.url.as_deref(), extra)?;
     ingestion::preview(&result, Platform::YouTube.source_label(), &url)
 }
@@ -97,8 +99,10 @@ pub fn import_from_pinterest(_ctx: &Context, args: Args) -> Result<PyJson, ToolE
     if let Some(workouts) = result.get("workouts") {
         let list = workouts.as_array().cloned().unwrap_or_default();
         let total = get_or(&result, "total", json!(list.len()));
-        let items: Vec<Value> =
-            list.iter().map(|w| json!({"title": get_or(w, "title", json!("Untitled")), "full_workout_data": w})).collect();
+        let items: Vec<Value> = list
+            .iter()
+            .map(|w| json!({"title": get_or(w, "title", json!("Untitled")), "full_workout_data": w}))
+            .collect();
         return Ok(PyJson(json!({
             "success": true,
             "preview_mode": true,
@@ -115,12 +119,18 @@ pub fn import_from_pinterest(_ctx: &Context, args: Args) -> Result<PyJson, ToolE
 }
 
 pub fn import_workout_from_url(ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let url = args.url.clone().filter(|u| !u.is_empty()).ok_or_else(|| ToolError::validation("Missing required field: url"))?;
+    let url = args
+        .url
+        .clone()
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| ToolError::validation("Missing required field: url"))?;
     match platforms::detect(&url) {
         Some(Platform::YouTube) => import_from_youtube(ctx, args),
         Some(Platform::TikTok) => import_from_tiktok(ctx, args),
         Some(Platform::Instagram) => import_from_instagram(ctx, args),
         Some(Platform::Pinterest) => import_from_pinterest(ctx, args),
-        None => Err(ToolError::validation("Unsupported URL. Supported platforms: YouTube, TikTok, Instagram, Pinterest.")),
+        None => {
+            Err(ToolError::validation("Unsupported URL. Supported platforms: YouTube, TikTok, Instagram, Pinterest."))
+        }
     }
 }

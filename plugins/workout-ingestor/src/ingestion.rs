@@ -53,7 +53,8 @@ pub fn preview(result: &Value, source: &str, source_url: &str) -> Result<PyJson,
     let blocks = blocks.as_array().cloned().unwrap_or_default();
     let mut exercises = get_or(&workout, "exercises", json!([])).as_array().cloned().unwrap_or_default();
     if exercises.is_empty() && !blocks.is_empty() {
-        exercises = blocks.iter().filter_map(|b| b.get("exercises").and_then(Value::as_array)).flatten().cloned().collect();
+        exercises =
+            blocks.iter().filter_map(|b| b.get("exercises").and_then(Value::as_array)).flatten().cloned().collect();
         // The original extended the workout's own (empty) list in place, so the full data shows them too.
         if workout.get("exercises").is_some_and(|e| e.as_array().is_some_and(Vec::is_empty)) {
             workout["exercises"] = Value::Array(exercises.clone());
@@ -65,7 +66,8 @@ pub fn preview(result: &Value, source: &str, source_url: &str) -> Result<PyJson,
     }
     if !exercises.is_empty() {
         summary["exercise_count"] = get_or(&workout, "exercise_count", json!(exercises.len()));
-        summary["exercise_names"] = workout.get("exercise_names").cloned().unwrap_or_else(|| exercise_names(&exercises));
+        summary["exercise_names"] =
+            workout.get("exercise_names").cloned().unwrap_or_else(|| exercise_names(&exercises));
         summary["exercises"] = Value::Array(exercises.iter().map(exercise_summary).collect());
     }
     let summary = with_full_data(summary, workout);

@@ -121,7 +121,10 @@ mod tests {
 
     #[test]
     fn splits_urls_as_urlparse() {
-        assert_eq!(split("HTTPS://www.YouTube.com:443/watch?v=1"), Some(("https".into(), "www.YouTube.com:443".into())));
+        assert_eq!(
+            split("HTTPS://www.YouTube.com:443/watch?v=1"),
+            Some(("https".into(), "www.YouTube.com:443".into()))
+        );
         assert_eq!(split("youtube.com/watch"), Some((String::new(), String::new())));
         assert_eq!(split("uploaded:legs.png"), Some(("uploaded".into(), String::new())));
         assert_eq!(split("http://[::1/x"), None);
@@ -130,11 +133,26 @@ mod tests {
     #[test]
     fn only_the_platforms_own_domains_pass() {
         assert_eq!(validate(Some(" https://youtu.be/abc "), Platform::YouTube).unwrap(), "https://youtu.be/abc");
-        assert_eq!(validate(Some("https://m.youtube.com:8443/x"), Platform::YouTube).unwrap(), "https://m.youtube.com:8443/x");
+        assert_eq!(
+            validate(Some("https://m.youtube.com:8443/x"), Platform::YouTube).unwrap(),
+            "https://m.youtube.com:8443/x"
+        );
         assert_eq!(validate(Some("  "), Platform::YouTube).unwrap_err(), "URL cannot be empty");
-        assert_eq!(validate(Some("ftp://youtube.com/x"), Platform::YouTube).unwrap_err(), "Invalid URL. Must start with http:// or https://");
-        for bad in ["https://youtube.com.evil.example/x", "https://evil.example/?u=youtube.com", "https://user@youtube.com/x", "http://169.254.169.254/"] {
-            assert_eq!(validate(Some(bad), Platform::YouTube).unwrap_err(), "Invalid YouTube URL. Please provide a valid YouTube link.", "{bad}");
+        assert_eq!(
+            validate(Some("ftp://youtube.com/x"), Platform::YouTube).unwrap_err(),
+            "Invalid URL. Must start with http:// or https://"
+        );
+        for bad in [
+            "https://youtube.com.evil.example/x",
+            "https://evil.example/?u=youtube.com",
+            "https://user@youtube.com/x",
+            "http://169.254.169.254/",
+        ] {
+            assert_eq!(
+                validate(Some(bad), Platform::YouTube).unwrap_err(),
+                "Invalid YouTube URL. Please provide a valid YouTube link.",
+                "{bad}"
+            );
         }
         assert_eq!(validate(Some("http://[::1/x"), Platform::TikTok).unwrap_err(), "Invalid URL format");
     }

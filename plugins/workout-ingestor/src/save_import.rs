@@ -72,12 +72,13 @@ pub fn save_imported_workout(ctx: &Context, args: Args) -> Result<PyJson, ToolEr
         "device": "web",
         "title": title,
     });
-    let result: Value = http::post(format!("{}/workouts/save", crate::mapper_url()?)).json(&body).send_json().map_err(|err| {
-        ToolError::new(
-            amakaflow_tool_sdk::codes::SAVE_FAILED,
-            format!("Failed to save workout to library: {}", ToolError::from(err).message),
-        )
-    })?;
+    let result: Value =
+        http::post(format!("{}/workouts/save", crate::mapper_url()?)).json(&body).send_json().map_err(|err| {
+            ToolError::new(
+                amakaflow_tool_sdk::codes::SAVE_FAILED,
+                format!("Failed to save workout to library: {}", ToolError::from(err).message),
+            )
+        })?;
     let workout_id = crate::saved_id(&result);
     if !pyfmt::truthy(&workout_id) {
         return Err(ToolError::new(

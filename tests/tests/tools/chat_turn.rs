@@ -65,7 +65,11 @@ async fn claude_searches_the_library_then_schedules_the_workout() {
         .expect("generate");
     assert_eq!(indexed.status(), 200);
 
-    anthropic.push(Reply::text("Let me look.").and_tool_use("toolu_search", "search_workout_library", r#"{"query": "leg day squats"}"#));
+    anthropic.push(Reply::text("Let me look.").and_tool_use(
+        "toolu_search",
+        "search_workout_library",
+        r#"{"query": "leg day squats"}"#,
+    ));
     anthropic.push(Reply::tool_use(
         "toolu_schedule",
         "add_workout_to_calendar",
@@ -79,7 +83,16 @@ async fn claude_searches_the_library_then_schedules_the_workout() {
 
     assert_eq!(
         t.shape(),
-        ["message_start", "content_delta", "function_call", "function_result", "function_call", "function_result", "content_delta", "message_end"]
+        [
+            "message_start",
+            "content_delta",
+            "function_call",
+            "function_result",
+            "function_call",
+            "function_result",
+            "content_delta",
+            "message_end"
+        ]
     );
     let results: Vec<&Value> = t.all("function_result").iter().map(|e| &e.data).collect();
     assert_eq!(
@@ -95,7 +108,10 @@ async fn claude_searches_the_library_then_schedules_the_workout() {
     let scheduled = calendar.requests();
     assert_eq!(scheduled.len(), 1);
     assert_eq!(scheduled[0].header("x-user-id"), Some(user));
-    assert_eq!(scheduled[0].json(), Some(json!({"workout_id": "w-legs", "scheduled_date": "2026-03-02", "scheduled_time": "06:30"})));
+    assert_eq!(
+        scheduled[0].json(),
+        Some(json!({"workout_id": "w-legs", "scheduled_date": "2026-03-02", "scheduled_time": "06:30"}))
+    );
     assert!(mapper.requests().is_empty(), "the indexed library answered the search");
     // Claude received each result as the tool_result of its call.
     let third = &anthropic.requests()[2];

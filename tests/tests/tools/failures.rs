@@ -88,7 +88,11 @@ async fn every_tool_reports(class: Class) {
     let m = || class.message().to_string();
     let cases: Vec<(&str, Value, Expect)> = vec![
         ("search_workout_library", json!({"query": "legs"}), Expect::Error("execution_error", m())),
-        ("add_workout_to_calendar", json!({"workout_id": "w1", "date": "2026-03-02"}), Expect::Error("execution_error", m())),
+        (
+            "add_workout_to_calendar",
+            json!({"workout_id": "w1", "date": "2026-03-02"}),
+            Expect::Error("execution_error", m()),
+        ),
         ("generate_workout", json!({"description": "legs"}), Expect::Error("execution_error", m())),
         (
             "save_and_push_workout",
@@ -100,13 +104,21 @@ async fn every_tool_reports(class: Class) {
         ("import_from_instagram", json!({"url": "https://instagram.com/p/1"}), Expect::Error("execution_error", m())),
         ("import_from_pinterest", json!({"url": "https://pin.it/1"}), Expect::Error("execution_error", m())),
         ("import_workout_from_url", json!({"url": "https://youtu.be/y"}), Expect::Error("execution_error", m())),
-        ("import_from_image", json!({"image_data": "aW1n"}), Expect::Error("execution_error", class.image_message().to_string())),
+        (
+            "import_from_image",
+            json!({"image_data": "aW1n"}),
+            Expect::Error("execution_error", class.image_message().to_string()),
+        ),
         (
             "save_imported_workout",
             json!({"source_url": "https://youtu.be/x"}),
             Expect::Error("fetch_failed", format!("Failed to fetch workout data: {}", class.message())),
         ),
-        ("edit_workout", json!({"workout_id": "w1", "operations": [{"op": "remove", "path": "/tags"}]}), Expect::Error("execution_error", m())),
+        (
+            "edit_workout",
+            json!({"workout_id": "w1", "operations": [{"op": "remove", "path": "/tags"}]}),
+            Expect::Error("execution_error", m()),
+        ),
         ("export_workout", json!({"workout_id": "w1", "format": "yaml"}), Expect::Error("execution_error", m())),
         ("duplicate_workout", json!({"workout_id": "w1"}), Expect::Error("execution_error", m())),
         ("log_workout_completion", json!({"workout_id": "w1"}), Expect::Error("execution_error", m())),
@@ -117,10 +129,26 @@ async fn every_tool_reports(class: Class) {
             json!({"goal": "endurance", "experience_level": "beginner", "duration_weeks": 4, "sessions_per_week": 3, "equipment": []}),
             Expect::Success("program"),
         ),
-        ("save_program", json!({"preview_id": program_preview}), Expect::Error("save_failed", "Failed to save program workouts".to_string())),
-        ("get_calendar_events", json!({"start_date": "2026-03-01", "end_date": "2026-03-07"}), Expect::Error("execution_error", m())),
-        ("reschedule_workout", json!({"event_id": "evt-1", "new_date": "2026-03-05"}), Expect::Error("execution_error", m())),
-        ("cancel_scheduled_workout", json!({"event_id": "evt-1", "confirm": true}), Expect::Error("execution_error", m())),
+        (
+            "save_program",
+            json!({"preview_id": program_preview}),
+            Expect::Error("save_failed", "Failed to save program workouts".to_string()),
+        ),
+        (
+            "get_calendar_events",
+            json!({"start_date": "2026-03-01", "end_date": "2026-03-07"}),
+            Expect::Error("execution_error", m()),
+        ),
+        (
+            "reschedule_workout",
+            json!({"event_id": "evt-1", "new_date": "2026-03-05"}),
+            Expect::Error("execution_error", m()),
+        ),
+        (
+            "cancel_scheduled_workout",
+            json!({"event_id": "evt-1", "confirm": true}),
+            Expect::Error("execution_error", m()),
+        ),
         ("sync_strava", json!({}), Expect::Error("execution_error", m())),
         ("sync_garmin", json!({"workout_ids": ["w1"]}), Expect::Error("execution_error", m())),
         ("get_strava_activities", json!({}), Expect::Error("execution_error", m())),

@@ -24,7 +24,8 @@ fn imported(source: &str, title: &str, url: &str) -> String {
 #[tokio::test]
 async fn import_from_youtube_previews_the_extracted_workout() {
     let t = Tools::start().await;
-    let text = t.ok("import_from_youtube", json!({"url": " https://www.youtube.com/watch?v=abc ", "skip_cache": true})).await;
+    let text =
+        t.ok("import_from_youtube", json!({"url": " https://www.youtube.com/watch?v=abc ", "skip_cache": true})).await;
     assert_eq!(text, imported("YouTube video", "YouTube Full Body Burn", "https://www.youtube.com/watch?v=abc"));
     let request = only_request(&t.ingestor);
     assert_request(&request, "POST", "/ingest/youtube", None);
@@ -39,12 +40,24 @@ async fn import_from_youtube_previews_the_extracted_workout() {
 async fn imports_accept_only_each_platforms_own_domains() {
     let t = Tools::start().await;
     let cases = [
-        ("import_from_youtube", "https://youtube.com.evil.example/watch", "Invalid YouTube URL. Please provide a valid YouTube link."),
-        ("import_from_youtube", "http://169.254.169.254/latest", "Invalid YouTube URL. Please provide a valid YouTube link."),
+        (
+            "import_from_youtube",
+            "https://youtube.com.evil.example/watch",
+            "Invalid YouTube URL. Please provide a valid YouTube link.",
+        ),
+        (
+            "import_from_youtube",
+            "http://169.254.169.254/latest",
+            "Invalid YouTube URL. Please provide a valid YouTube link.",
+        ),
         ("import_from_tiktok", "https://www.youtube.com/x", "Invalid TikTok URL. Please provide a valid TikTok link."),
         ("import_from_instagram", "ftp://instagram.com/p/1", "Invalid URL. Must start with http:// or https://"),
         ("import_from_pinterest", "   ", "URL cannot be empty"),
-        ("import_workout_from_url", "https://vimeo.com/1", "Unsupported URL. Supported platforms: YouTube, TikTok, Instagram, Pinterest."),
+        (
+            "import_workout_from_url",
+            "https://vimeo.com/1",
+            "Unsupported URL. Supported platforms: YouTube, TikTok, Instagram, Pinterest.",
+        ),
     ];
     for (tool, url, expected) in cases {
         assert_eq!(t.fails(tool, json!({"url": url}), "validation_error").await, expected, "{tool} {url}");
@@ -89,7 +102,11 @@ async fn import_from_pinterest_previews_a_pin_or_every_workout_of_a_board() {
 
     let board = "https://www.pinterest.com/coach/leg-day-board/";
     let text = t.ok("import_from_pinterest", json!({"url": board})).await;
-    let workout = |title: &str| format!(r#"{{"_provenance": {{"mode": "cached", "source": "stand-in"}}, "blocks": {BLOCKS}, "title": "{title}"}}"#);
+    let workout = |title: &str| {
+        format!(
+            r#"{{"_provenance": {{"mode": "cached", "source": "stand-in"}}, "blocks": {BLOCKS}, "title": "{title}"}}"#
+        )
+    };
     assert_eq!(
         text,
         format!(
@@ -114,8 +131,13 @@ async fn import_workout_from_url_hands_over_to_the_platform() {
 #[tokio::test]
 async fn a_failed_extraction_is_reported_as_such() {
     let t = Tools::start().await;
-    t.ingestor.script("POST", "/ingest/instagram_test", Reply::Json(200, json!({"success": false, "error": "Post is private"})));
-    let message = t.fails("import_from_instagram", json!({"url": "https://instagram.com/p/1"}), "ingestion_failed").await;
+    t.ingestor.script(
+        "POST",
+        "/ingest/instagram_test",
+        Reply::Json(200, json!({"success": false, "error": "Post is private"})),
+    );
+    let message =
+        t.fails("import_from_instagram", json!({"url": "https://instagram.com/p/1"}), "ingestion_failed").await;
     assert_eq!(message, "Post is private");
 }
 
@@ -135,7 +157,14 @@ async fn import_from_image_uploads_a_multipart_form() {
     let parts = request.multipart().expect("a multipart body");
     let fields: Vec<(&str, Option<&str>, Option<&str>)> =
         parts.iter().map(|p| (p.name.as_str(), p.filename.as_deref(), p.content_type.as_deref())).collect();
-    assert_eq!(fields, vec![("vision_provider", None, None), ("vision_model", None, None), ("file", Some("Legs.PNG"), Some("image/png"))]);
+    assert_eq!(
+        fields,
+        vec![
+            ("vision_provider", None, None),
+            ("vision_model", None, None),
+            ("file", Some("Legs.PNG"), Some("image/png"))
+        ]
+    );
     assert_eq!(parts[0].data, b"openai");
     assert_eq!(parts[1].data, b"gpt-4o-mini");
     assert_eq!(parts[2].data, png, "the decoded image, byte for byte");
@@ -143,14 +172,18 @@ async fn import_from_image_uploads_a_multipart_form() {
     t.ingestor.clear_requests();
     t.ok("import_from_image", json!({"image_data": image_base64(b"jpeg")})).await;
     let parts = only_request(&t.ingestor).multipart().expect("multipart");
-    assert_eq!((parts[2].filename.as_deref(), parts[2].content_type.as_deref()), (Some("workout_image.jpg"), Some("image/jpeg")));
+    assert_eq!(
+        (parts[2].filename.as_deref(), parts[2].content_type.as_deref()),
+        (Some("workout_image.jpg"), Some("image/jpeg"))
+    );
 }
 
 #[tokio::test]
 async fn import_from_image_refuses_more_than_10_mb_and_bad_base64() {
     let t = Tools::start().await;
     let just_over = vec![7u8; 10 * 1024 * 1024 + 1];
-    let message = t.fails("import_from_image", json!({"image_data": image_base64(&just_over)}), "validation_error").await;
+    let message =
+        t.fails("import_from_image", json!({"image_data": image_base64(&just_over)}), "validation_error").await;
     assert_eq!(message, "Image too large. Maximum size is 10MB.");
     let far_over = "A".repeat(15 * 1024 * 1024);
     let message = t.fails("import_from_image", json!({"image_data": far_over}), "validation_error").await;
@@ -173,7 +206,10 @@ async fn image_upload_failures_have_their_own_messages() {
     t.ingestor.script_times("POST", "/ingest/image_vision", Reply::Status(413), 1);
     assert_eq!(t.fails("import_from_image", data.clone(), "execution_error").await, "Image processing failed (413)");
     t.ingestor.script_times("POST", "/ingest/image_vision", Reply::Status(401), 1);
-    assert_eq!(t.fails("import_from_image", data, "execution_error").await, "Authentication error. Please try logging in again.");
+    assert_eq!(
+        t.fails("import_from_image", data, "execution_error").await,
+        "Authentication error. Please try logging in again."
+    );
 }
 
 #[tokio::test]
@@ -200,9 +236,13 @@ async fn save_imported_workout_fetches_the_import_again_and_saves_it() {
     t.ingestor.clear_requests();
     let text = t.ok("save_imported_workout", json!({"source_url": "https://www.tiktok.com/@c/video/1"})).await;
     assert!(text.contains(r#""title": "TikTok 10 Minute Abs""#), "{text}");
-    assert_eq!(only_request(&t.ingestor).json(), Some(json!({"url": "https://www.tiktok.com/@c/video/1", "mode": "auto"})));
+    assert_eq!(
+        only_request(&t.ingestor).json(),
+        Some(json!({"url": "https://www.tiktok.com/@c/video/1", "mode": "auto"}))
+    );
 
-    let message = t.fails("save_imported_workout", json!({"source_url": "https://www.vimeo.com/1"}), "validation_error").await;
+    let message =
+        t.fails("save_imported_workout", json!({"source_url": "https://www.vimeo.com/1"}), "validation_error").await;
     assert_eq!(message, "Unsupported source URL domain: vimeo.com");
     let message = t.fails("save_imported_workout", json!({"source_url": ""}), "validation_error").await;
     assert_eq!(message, "Missing required field: source_url. Provide the URL the workout was imported from.");
@@ -228,9 +268,15 @@ async fn save_imported_workout_reports_fetch_and_save_failures() {
     let t = Tools::start().await;
     let url = json!({"source_url": "https://youtu.be/abc"});
     t.ingestor.script_times("POST", "/ingest/youtube", Reply::Status(502), 1);
-    assert_eq!(t.fails("save_imported_workout", url.clone(), "fetch_failed").await, "Failed to fetch workout data: Service error (502)");
+    assert_eq!(
+        t.fails("save_imported_workout", url.clone(), "fetch_failed").await,
+        "Failed to fetch workout data: Service error (502)"
+    );
     t.ingestor.script_times("POST", "/ingest/youtube", Reply::Json(200, json!({"success": true, "workouts": []})), 1);
-    assert_eq!(t.fails("save_imported_workout", url.clone(), "fetch_failed").await, "No workout data found in ingestor response.");
+    assert_eq!(
+        t.fails("save_imported_workout", url.clone(), "fetch_failed").await,
+        "No workout data found in ingestor response."
+    );
     t.mapper.script_times("POST", "/workouts/save", Reply::Status(401), 1);
     assert_eq!(
         t.fails("save_imported_workout", url.clone(), "save_failed").await,
@@ -252,7 +298,9 @@ async fn generate_workout_sends_the_description_and_the_options_given() {
     assert_request(&request, "POST", "/workouts/parse-voice", None);
     assert_eq!(
         request.json(),
-        Some(json!({"transcription": "leg day with dumbbells", "difficulty": "beginner", "duration_minutes": 30, "equipment": ["dumbbells"]}))
+        Some(
+            json!({"transcription": "leg day with dumbbells", "difficulty": "beginner", "duration_minutes": 30, "equipment": ["dumbbells"]})
+        )
     );
     t.ingestor.clear_requests();
     t.ok("generate_workout", json!({"description": "core", "equipment": []})).await;

@@ -17,7 +17,8 @@ fn seed(t: &Tools, id: &str, title: &str, description: &str) {
 async fn edit_workout_patches_the_operations() {
     let t = Tools::start().await;
     seed(&t, "w-legs", "Leg Day", "Squats");
-    let operations = json!([{"op": "replace", "path": "/title", "value": "Leg Day 2"}, {"op": "remove", "path": "/tags/0"}]);
+    let operations =
+        json!([{"op": "replace", "path": "/title", "value": "Leg Day 2"}, {"op": "remove", "path": "/tags/0"}]);
     let text = t.ok("edit_workout", json!({"workout_id": "w-legs", "operations": operations})).await;
     assert_eq!(text, r#"{"success": true, "message": "Workout updated successfully", "workout_id": "w-legs"}"#);
     let request = only_request(&t.mapper);
@@ -30,8 +31,12 @@ async fn edit_workout_patches_the_operations() {
         .fails("edit_workout", json!({"workout_id": "../../admin", "operations": operations}), "validation_error")
         .await;
     assert_eq!(message, "Invalid workout_id format");
-    t.fails("edit_workout", json!({"workout_id": "w-legs", "operations": [{"op": "move", "path": "/a"}]}), "invalid_arguments")
-        .await;
+    t.fails(
+        "edit_workout",
+        json!({"workout_id": "w-legs", "operations": [{"op": "move", "path": "/a"}]}),
+        "invalid_arguments",
+    )
+    .await;
     assert_eq!(t.mapper.requests().len(), 1);
 }
 
@@ -52,7 +57,8 @@ async fn export_workout_returns_the_rendered_file() {
 async fn duplicate_workout_saves_a_retitled_copy_with_allowed_changes_only() {
     let t = Tools::start().await;
     seed(&t, "w-legs", "Leg Day", "Squats");
-    let modifications = json!({"description": "Lighter", "tags": ["legs", "easy"], "profile_id": "someone-else", "id": "x"});
+    let modifications =
+        json!({"description": "Lighter", "tags": ["legs", "easy"], "profile_id": "someone-else", "id": "x"});
     let text = t.ok("duplicate_workout", json!({"workout_id": "w-legs", "modifications": modifications})).await;
     assert_eq!(
         text,
@@ -76,7 +82,10 @@ async fn duplicate_workout_saves_a_retitled_copy_with_allowed_changes_only() {
 async fn log_workout_completion_posts_the_metrics_given() {
     let t = Tools::start().await;
     let text = t
-        .ok("log_workout_completion", json!({"workout_id": "w-legs", "duration_minutes": 42, "notes": "felt strong", "rating": 5}))
+        .ok(
+            "log_workout_completion",
+            json!({"workout_id": "w-legs", "duration_minutes": 42, "notes": "felt strong", "rating": 5}),
+        )
         .await;
     assert_eq!(
         text,
@@ -98,7 +107,10 @@ async fn log_workout_completion_posts_the_metrics_given() {
 #[tokio::test]
 async fn get_workout_history_lists_completions_with_the_limit_capped() {
     let t = Tools::start().await;
-    t.mapper.add_completion(USER, json!({"workout_title": "Leg Day", "completed_at": "2026-02-20", "duration_minutes": 45, "rating": 4}));
+    t.mapper.add_completion(
+        USER,
+        json!({"workout_title": "Leg Day", "completed_at": "2026-02-20", "duration_minutes": 45, "rating": 4}),
+    );
     t.mapper.add_completion(USER, json!({"title": "Run", "date": "2026-02-21"}));
     t.mapper.add_completion(OTHER_USER, json!({"workout_title": "Not mine", "completed_at": "2026-02-22"}));
     let text = t.ok("get_workout_history", json!({"limit": 500, "start_date": "2026-02-01"})).await;
@@ -144,7 +156,10 @@ async fn a_program_is_outlined_filled_and_saved_with_its_schedule() {
     );
     let request = only_request(&t.mapper);
     assert_request(&request, "POST", "/programs/periodization-plan", None);
-    assert_eq!(request.json(), Some(json!({"duration_weeks": 4, "goal": "weight_loss", "experience_level": "beginner"})));
+    assert_eq!(
+        request.json(),
+        Some(json!({"duration_weeks": 4, "goal": "weight_loss", "experience_level": "beginner"}))
+    );
 
     let full = t.ok("generate_program_workouts", json!({"preview_id": outline_id})).await;
     let full_id = preview_id(&full);
@@ -185,8 +200,17 @@ async fn a_program_is_outlined_filled_and_saved_with_its_schedule() {
     let dates: Vec<Value> = t.calendar.requests().iter().map(|r| r.json().unwrap()["scheduled_date"].clone()).collect();
     assert_eq!(
         dates,
-        ["2026-03-02", "2026-03-05", "2026-03-09", "2026-03-12", "2026-03-16", "2026-03-19", "2026-03-23", "2026-03-26"]
-            .map(|d| json!(d))
+        [
+            "2026-03-02",
+            "2026-03-05",
+            "2026-03-09",
+            "2026-03-12",
+            "2026-03-16",
+            "2026-03-19",
+            "2026-03-23",
+            "2026-03-26"
+        ]
+        .map(|d| json!(d))
     );
     assert_request(&t.calendar.requests()[0], "POST", "/calendar", None);
     assert_eq!(t.calendar.requests()[0].json().unwrap()["workout_id"], "00000000-0000-4000-8000-000000000001");

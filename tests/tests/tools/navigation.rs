@@ -12,7 +12,10 @@ async fn navigate_to_page_returns_the_navigation_instruction() {
         t.ok("navigate_to_page", json!({"page": "workout", "workout_id": "w-legs"})).await,
         r#"{"action": "navigate", "page": "workout", "workout_id": "w-legs"}"#
     );
-    assert_eq!(t.ok("navigate_to_page", json!({"page": "calendar"})).await, r#"{"action": "navigate", "page": "calendar"}"#);
+    assert_eq!(
+        t.ok("navigate_to_page", json!({"page": "calendar"})).await,
+        r#"{"action": "navigate", "page": "calendar"}"#
+    );
     assert_eq!(
         t.ok("navigate_to_page", json!({"page": "library", "workout_id": ""})).await,
         r#"{"action": "navigate", "page": "library"}"#

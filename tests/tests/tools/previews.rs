@@ -12,7 +12,11 @@ const GENERATED_WORKOUT: &str = r#"{"name": "leg day with Workout", "exercises":
 
 async fn generate(t: &Tools, user: &str) -> String {
     let outcome = t
-        .call_as(user, "generate_workout", json!({"description": "leg day with dumbbells", "duration_minutes": 30, "difficulty": "beginner"}))
+        .call_as(
+            user,
+            "generate_workout",
+            json!({"description": "leg day with dumbbells", "duration_minutes": 30, "difficulty": "beginner"}),
+        )
         .await;
     ok(&outcome, "generate_workout")
 }
@@ -44,7 +48,10 @@ async fn generate_then_save_with_a_schedule(backend: Backend) {
     assert_eq!(saved["workout_data"]["exercises"][1]["name"], "Romanian Deadlift");
     let schedule = only_request(&t.calendar);
     assert_request(&schedule, "POST", "/calendar", None);
-    assert_eq!(schedule.json(), Some(json!({"workout_id": "00000000-0000-4000-8000-000000000001", "scheduled_date": "2026-03-03"})));
+    assert_eq!(
+        schedule.json(),
+        Some(json!({"workout_id": "00000000-0000-4000-8000-000000000001", "scheduled_date": "2026-03-03"}))
+    );
 
     // Consumed: a second save finds nothing and sends nothing.
     let message = t.fails("save_and_push_workout", json!({"preview_id": id}), "not_found").await;
@@ -56,7 +63,10 @@ async fn another_users_preview_is_invisible(backend: Backend) {
     let t = Tools::start_on(backend).await;
     let id = preview_id(&generate(&t, USER).await);
     let outcome = t.call_as(OTHER_USER, "save_and_push_workout", json!({"preview_id": id})).await;
-    assert_eq!(fails(&outcome, "save_and_push_workout", "not_found"), "Preview not found or expired. Please generate the workout again.");
+    assert_eq!(
+        fails(&outcome, "save_and_push_workout", "not_found"),
+        "Preview not found or expired. Please generate the workout again."
+    );
     assert!(t.mapper.requests().is_empty());
     // The owner's preview is untouched by the other user's attempt.
     let text = t.ok("save_and_push_workout", json!({"preview_id": id})).await;
@@ -70,7 +80,11 @@ async fn an_expired_preview_is_not_found(backend: Backend) {
     let id = preview_id(&generate(&t, USER).await);
     let key = format!("workout:{id}");
     let store = &t.db.store;
-    let value = store.tool_state_get("workout-ingestor", USER, &key, chat_store::now()).await.expect("state").expect("the preview");
+    let value = store
+        .tool_state_get("workout-ingestor", USER, &key, chat_store::now())
+        .await
+        .expect("state")
+        .expect("the preview");
     // Fifteen minutes later: the same preview, expired a second ago.
     let expired = chat_store::now() - chrono::TimeDelta::seconds(1);
     store.tool_state_put("workout-ingestor", USER, &key, &value, expired).await.expect("state");

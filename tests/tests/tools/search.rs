@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 fn listed(id: &str, title: &str) -> String {
-    format!(r#"{{"workout_id": "{id}", "title": "{title}", "exercise_count": null, "duration_minutes": null, "difficulty": null}}"#)
+    format!(
+        r#"{{"workout_id": "{id}", "title": "{title}", "exercise_count": null, "duration_minutes": null, "difficulty": null}}"#
+    )
 }
 
 fn results(items: &[String]) -> String {
@@ -24,7 +26,10 @@ async fn index(t: &Tools) {
         json!({"id": "w-cardio", "profile_id": USER, "title": "Quick Cardio", "description": "Bike intervals"}),
         json!({"id": "w-other", "profile_id": OTHER_USER, "title": "Leg Day", "description": "Squats"}),
     ];
-    let inline = Workouts::Inline { workouts: workouts.into_iter().map(|w| w.as_object().unwrap().clone()).collect(), ids: None };
+    let inline = Workouts::Inline {
+        workouts: workouts.into_iter().map(|w| w.as_object().unwrap().clone()).collect(),
+        ids: None,
+    };
     let report = t.embeddings.pipeline.generate(SourceTable::Workouts, inline).await.expect("generate");
     assert_eq!(report.total_embedded, 3);
     t.openai.clear_requests();
@@ -42,7 +47,10 @@ async fn without_indexed_workouts_the_mapper_keyword_search_answers() {
     assert!(t.openai.requests().is_empty(), "nothing indexed: no embedding is computed");
 
     t.mapper.clear_requests();
-    assert_eq!(t.ok("search_workout_library", json!({"query": "swimming"})).await, r#"{"type": "search_results", "workouts": []}"#);
+    assert_eq!(
+        t.ok("search_workout_library", json!({"query": "swimming"})).await,
+        r#"{"type": "search_results", "workouts": []}"#
+    );
     assert_eq!(only_request(&t.mapper).query.as_deref(), Some("q=swimming&limit=5"));
 }
 
@@ -58,12 +66,18 @@ async fn indexed_workouts_are_searched_semantically_for_the_caller_only() {
     assert_eq!(requests.len(), 1);
     let request = &requests[0];
     assert_eq!(request.authorization, Some(format!("Bearer {}", t.openai.api_key())), "the host adds the key");
-    assert_eq!(request.body, json!({"model": "text-embedding-3-small", "input": "leg day squats", "encoding_format": "float"}));
+    assert_eq!(
+        request.body,
+        json!({"model": "text-embedding-3-small", "input": "leg day squats", "encoding_format": "float"})
+    );
 
     let other = t.call_as(OTHER_USER, "search_workout_library", json!({"query": "leg day squats"})).await;
     assert_eq!(ok(&other, "search"), results(&[listed("w-other", "Leg Day")]));
     // Matches below the similarity threshold are left out.
-    assert_eq!(t.ok("search_workout_library", json!({"query": "swimming pool"})).await, r#"{"type": "search_results", "workouts": []}"#);
+    assert_eq!(
+        t.ok("search_workout_library", json!({"query": "swimming pool"})).await,
+        r#"{"type": "search_results", "workouts": []}"#
+    );
 }
 
 #[tokio::test]

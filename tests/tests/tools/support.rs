@@ -1,7 +1,7 @@
 //! Assertions of the tool suites, over the shared [`ToolWorld`].
 
-use chat_tests::downstream::RecordedRequest;
 pub use chat_tests::downstream::Downstream;
+use chat_tests::downstream::RecordedRequest;
 pub use chat_tests::tool_world::{OTHER_USER, SLOWER_THAN_TIMEOUT, ToolWorld as Tools, USER, token};
 use chat_tests::tool_world::{expect_error, expect_ok};
 use serde_json::{Value, json};

@@ -23,7 +23,11 @@ fn key(preview_id: &str) -> String {
 /// Stores a preview of `kind` (`program_outline`, `program_full`) under a new id; returns the id.
 fn store(kind: &str, program: &Value, parameters: &Value) -> Result<String, ToolError> {
     let preview_id = uuid4()?;
-    state::put_json(&key(&preview_id), &json!({"type": kind, "program": program, "parameters": parameters}), PREVIEW_TTL)?;
+    state::put_json(
+        &key(&preview_id),
+        &json!({"type": kind, "program": program, "parameters": parameters}),
+        PREVIEW_TTL,
+    )?;
     Ok(preview_id)
 }
 

@@ -66,9 +66,12 @@ fn week(number: i64, wp: &Value) -> Value {
 }
 
 pub fn generate_program(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let (Some(goal), Some(experience_level), Some(duration_weeks), Some(sessions_per_week)) =
-        (args.goal, args.experience_level.filter(|v| !v.is_null()), args.duration_weeks, args.sessions_per_week.filter(|v| !v.is_null()))
-    else {
+    let (Some(goal), Some(experience_level), Some(duration_weeks), Some(sessions_per_week)) = (
+        args.goal,
+        args.experience_level.filter(|v| !v.is_null()),
+        args.duration_weeks,
+        args.sessions_per_week.filter(|v| !v.is_null()),
+    ) else {
         return Err(ToolError::validation(
             "Missing required fields: goal, experience_level, duration_weeks, sessions_per_week",
         ));
@@ -105,7 +108,10 @@ pub fn generate_program(_ctx: &Context, args: Args) -> Result<PyJson, ToolError>
     .map(|(key, value)| (key.to_string(), value))
     .collect();
     let mut program = serde_json::Map::new();
-    program.insert("name".into(), json!(format!("{duration_weeks}-Week {} Program", pyfmt::title(&goal.replace('_', " ")))));
+    program.insert(
+        "name".into(),
+        json!(format!("{duration_weeks}-Week {} Program", pyfmt::title(&goal.replace('_', " ")))),
+    );
     program.extend(common.clone());
     program.insert("periodization_model".into(), model);
     program.insert("weeks".into(), Value::Array(weeks));

@@ -81,7 +81,9 @@ pub fn save_program(ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
                 let body = json!({"workout_id": workout_id, "scheduled_date": date.format()});
                 match http::post(format!("{calendar}/calendar")).json(&body).send() {
                     Ok(response) if response.is_success() => scheduled += 1,
-                    Ok(response) => log::warn(&format!("scheduling a program workout failed: HTTP {}", response.status)),
+                    Ok(response) => {
+                        log::warn(&format!("scheduling a program workout failed: HTTP {}", response.status))
+                    }
                     Err(err) => log::warn(&format!("scheduling a program workout failed: {err}")),
                 }
                 index += 1;
