@@ -14,6 +14,7 @@ use tool_host::{HostServices, Registry, RuntimeConfig};
 use crate::auth::Authenticator;
 use crate::chat::turn::TurnDeps;
 use crate::config::Config;
+use crate::embeddings::Embeddings;
 use crate::llm::{AnthropicClient, ClientOptions, RetryPolicy};
 use crate::shutdown::Shutdown;
 use crate::streams::StreamTracker;
@@ -29,6 +30,7 @@ pub struct AppState {
     pub http: reqwest::Client,
     pub shutdown: Shutdown,
     pub streams: StreamTracker,
+    pub embeddings: Embeddings,
     /// Running chat turns. They outlive their connections, so shutdown waits for them (not only for
     /// open connections) before closing the database.
     pub turns: TaskTracker,
@@ -93,8 +95,10 @@ impl App {
             .context("building the HTTP client")?;
         let auth = Authenticator::new(&config.auth, config.environment, &config.server.allowed_origins, http.clone());
         // The tool set loads in the background; `/health/ready` reports "loading" until it is done.
-        let tools = Registry::start(runtime_config(&config), HostServices::new(store.clone()))
-            .context("starting the tool runtime")?;
+        let embeddings = Embeddings::new(store.clone(), http.clone(), &config.openai);
+        // The plugins' `search-workouts` host call searches the embeddings index.
+        let services = HostServices::new(store.clone()).with_index(embeddings.index.clone());
+        let tools = Registry::start(runtime_config(&config), services).context("starting the tool runtime")?;
         let llm =
             Arc::new(AnthropicClient::new(&config.anthropic, config.environment.as_str(), http.clone()).with_options(
                 ClientOptions {
@@ -115,6 +119,7 @@ impl App {
             tools,
             http,
             shutdown: Shutdown::new(),
+            embeddings,
             turns: TaskTracker::new(),
         };
         Ok(App { state })

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod embeddings;
 pub mod llm;
 pub mod quota;
 pub mod shutdown;

@@ -5,8 +5,11 @@
 pub mod anthropic;
 pub mod clerk;
 pub mod dev_stack;
+pub mod downstream;
+pub mod openai;
 pub mod plugins;
 pub mod recording_server;
 pub mod server;
 pub mod sse_client;
 pub mod tcp_proxy;
+pub mod tool_world;

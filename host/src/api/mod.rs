@@ -5,6 +5,7 @@ pub mod admin;
 pub mod chat;
 pub mod error;
 pub mod health;
+pub mod internal;
 pub mod sessions;
 
 use std::time::Duration;
@@ -32,6 +33,9 @@ pub fn router(state: AppState) -> Router {
         .route("/chat/sessions", get(sessions::list))
         .route("/chat/sessions/{session_id}/messages", get(sessions::messages))
         .route("/chat/sessions/{session_id}", delete(sessions::delete))
+        .route("/internal/embeddings/generate", post(internal::generate))
+        .route("/internal/embeddings/progress/{table}", get(internal::progress))
+        .route("/internal/embeddings/webhook", post(internal::webhook))
         .route(
             "/admin/plugins",
             get(admin::list).post(admin::upload).layer(DefaultBodyLimit::max(admin::MAX_UPLOAD_BYTES)),

@@ -37,6 +37,8 @@
 //! - [`config`]: the `[config]` values of `plugin.toml` (base URLs and other non-secret settings).
 //! - [`state`]: a small key-value store with expiry (previews to be confirmed by a later call).
 //! - [`rate_limit`], [`flags`], [`index`] (workout search), [`log`].
+//! - [`compat`]: the original Python service's conventions (its `json.dumps` output, id checks),
+//!   for tools ported from it.
 //!
 //! A call runs in a fresh sandbox: nothing in memory survives it, there is no filesystem, no
 //! environment and no clock beyond what `std` needs. Errors reach the model as
@@ -45,6 +47,7 @@
 extern crate self as amakaflow_tool_sdk;
 
 pub mod bindings;
+pub mod compat;
 pub mod config;
 mod context;
 mod error;
@@ -64,6 +67,7 @@ pub use plugin::{NoArgs, Plugin};
 
 /// Everything a tool module usually needs, in one import.
 pub mod prelude {
+    pub use crate::compat::{PyJson, get_or, pyfmt, truthy_or, uuid4, validate_id, validate_id_list};
     pub use crate::http::{self, HttpError};
     pub use crate::{Context, Json, NoArgs, Plugin, ToolError, ToolOutput};
     pub use crate::{config, flags, index, log, rate_limit, state};

@@ -40,9 +40,27 @@ impl Plugin {
     /// Adds a function. `name` is what the model calls (`[a-z][a-z0-9_]{0,63}`, unique across every
     /// plugin the host loads); `description` tells the model what it does and when to use it. The
     /// arguments' JSON Schema is derived from `A` (doc comments on its fields become descriptions).
-    pub fn function<A, R, F>(mut self, name: &'static str, description: impl Into<String>, handler: F) -> Plugin
+    pub fn function<A, R, F>(self, name: &'static str, description: impl Into<String>, handler: F) -> Plugin
     where
         A: DeserializeOwned + JsonSchema + 'static,
+        R: ToolOutput,
+        F: Fn(&Context, A) -> Result<R, ToolError> + 'static,
+    {
+        self.function_with_schema(name, description, schema_of::<A>, handler)
+    }
+
+    /// Adds a function whose arguments' JSON Schema is given rather than derived from `A`: for a
+    /// tool that must keep an existing schema exactly (a port of another service's tool). `schema`
+    /// builds it, e.g. with `schemars::json_schema!({...})`; its root must be an object schema.
+    pub fn function_with_schema<A, R, F>(
+        mut self,
+        name: &'static str,
+        description: impl Into<String>,
+        schema: fn() -> Schema,
+        handler: F,
+    ) -> Plugin
+    where
+        A: DeserializeOwned + 'static,
         R: ToolOutput,
         F: Fn(&Context, A) -> Result<R, ToolError> + 'static,
     {
@@ -51,7 +69,7 @@ impl Plugin {
                 .map_err(|err| ToolError::validation(format!("Invalid arguments for {name}: {err}")))?;
             handler(ctx, args)?.into_result_text()
         });
-        self.functions.push(Function { name, description: description.into(), schema: schema_of::<A>, handler });
+        self.functions.push(Function { name, description: description.into(), schema, handler });
         self
     }
 

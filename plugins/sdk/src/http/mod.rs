@@ -32,8 +32,13 @@ pub use error::HttpError;
 pub use multipart::Multipart;
 
 /// Default limit on the time to connect, to the first byte and between bytes (the host may clamp
-/// it further to the call's remaining budget).
+/// it further to the call's remaining budget), unless the manifest's `[config]` sets
+/// [`TIMEOUT_CONFIG_KEY`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The `[config]` key (seconds) that replaces [`DEFAULT_TIMEOUT`] for every request of a plugin. A
+/// plugin sets it below its call budget so a slow service is reported as such ("taking too long")
+/// rather than the whole call being stopped.
+pub const TIMEOUT_CONFIG_KEY: &str = "http_timeout_seconds";
 /// Default limit on the response body the SDK reads into memory.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
 
@@ -56,7 +61,8 @@ pub struct Request {
     url: String,
     headers: Vec<(String, String)>,
     body: Option<Vec<u8>>,
-    timeout: Duration,
+    /// `None`: the plugin's configured default, read when the request is sent.
+    timeout: Option<Duration>,
     max_response_bytes: usize,
     max_redirects: u32,
     error: Option<HttpError>,
@@ -89,7 +95,7 @@ impl Request {
             url: url.into(),
             headers: Vec::new(),
             body: None,
-            timeout: DEFAULT_TIMEOUT,
+            timeout: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_redirects: 0,
             error: None,
@@ -148,9 +154,10 @@ impl Request {
         self
     }
 
-    /// Limit on connecting, on the first response byte and between bytes (default 30 s).
+    /// Limit on connecting, on the first response byte and between bytes (default: the plugin's
+    /// `http_timeout_seconds` setting, else 30 s).
     pub fn timeout(mut self, timeout: Duration) -> Request {
-        self.timeout = timeout;
+        self.timeout = Some(timeout);
         self
     }
 
@@ -177,9 +184,9 @@ impl Request {
         let mut body = self.body;
         let mut headers = self.headers;
         let mut redirects = 0;
+        let timeout = self.timeout.unwrap_or_else(configured_timeout);
         loop {
-            let response =
-                transport::send(method, &url, &headers, body.as_deref(), self.timeout, self.max_response_bytes)?;
+            let response = transport::send(method, &url, &headers, body.as_deref(), timeout, self.max_response_bytes)?;
             let location = response.header("location").map(str::to_string);
             let redirect = matches!(response.status, 301 | 302 | 303 | 307 | 308);
             match location {
@@ -201,6 +208,15 @@ impl Request {
     pub fn send_json<T: DeserializeOwned>(self) -> Result<T, HttpError> {
         self.send()?.error_for_status()?.json()
     }
+}
+
+/// The plugin's `http_timeout_seconds` setting, else [`DEFAULT_TIMEOUT`].
+fn configured_timeout() -> Duration {
+    crate::config::get(TIMEOUT_CONFIG_KEY)
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(DEFAULT_TIMEOUT)
 }
 
 /// A complete response.

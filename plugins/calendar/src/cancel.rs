@@ -1,0 +1,42 @@
+//! `cancel_scheduled_workout`: refuses unless `confirm` is true (`confirmation_required`), then
+//! reads the event for its title (best effort) and `DELETE /calendar/{event_id}`.
+
+use amakaflow_tool_sdk::prelude::*;
+use schemars::{Schema, json_schema};
+
+#[derive(Deserialize)]
+pub struct Args {
+    event_id: Option<String>,
+    confirm: Option<Value>,
+}
+
+pub fn schema() -> Schema {
+    json_schema!({
+        "type": "object",
+        "properties": {
+            "event_id": {"type": "string", "description": "ID of the calendar event to cancel"},
+            "confirm": {"type": "boolean", "description": "Must be true to cancel"}
+        },
+        "required": ["event_id", "confirm"]
+    })
+}
+
+pub fn cancel_scheduled_workout(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
+    let event_id = validate_id(args.event_id.as_deref(), "event_id")?;
+    if !args.confirm.as_ref().is_some_and(pyfmt::truthy) {
+        return Err(ToolError::new(
+            amakaflow_tool_sdk::codes::CONFIRMATION_REQUIRED,
+            "Please confirm cancellation by setting confirm to true.",
+        ));
+    }
+    let url = format!("{}/calendar/{event_id}", super::calendar_url()?);
+    // The title only makes the message friendlier: any failure to read it is ignored.
+    let title = match http::get(&url).send_json::<Value>() {
+        Ok(event) => truthy_or(&event, "title", get_or(&event, "workout_title", json!("Workout"))),
+        Err(_) => json!("Workout"),
+    };
+    http::delete(&url).send()?.error_for_status()?;
+    Ok(PyJson(
+        json!({"success": true, "message": format!("Cancelled: {}", pyfmt::str_of(&title)), "event_id": event_id}),
+    ))
+}
