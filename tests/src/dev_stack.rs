@@ -1,8 +1,10 @@
 //! The offline development stack behind `make run`: the real service on `PORT` (default 8005),
 //! with local stand-ins for every upstream that is not configured — the Anthropic API (a
-//! deterministic scripted model), Clerk's JWKS (with a development token), and, once they exist,
-//! the downstream services and OpenAI. Everything listens on loopback; nothing needs a key or the
-//! network. Set `ANTHROPIC_API_KEY` (and the service URLs) to use the real upstreams instead.
+//! deterministic scripted model), Clerk's JWKS (with a development token), OpenAI embeddings, and
+//! the downstream services the tools call (mapper, calendar, workout ingestor, Strava, Garmin),
+//! seeded with a few workouts for the development user. Everything listens on loopback; nothing
+//! needs a key or the network. Set `ANTHROPIC_API_KEY`, `CLERK_DOMAIN`, `OPENAI_API_KEY` or a
+//! service's URL to use the real upstream instead.
 //!
 //! Stand-ins say what they are: in the banner, in their logs, and in every text of the model.
 
@@ -16,6 +18,8 @@ use serde_json::json;
 
 use crate::anthropic::StandIn;
 use crate::clerk::ClerkStandIn;
+use crate::downstream::{Downstream, Service};
+use crate::openai::OpenAiStandIn;
 
 /// The user the development token is minted for.
 pub const DEV_USER: &str = "user_dev_local";
@@ -31,6 +35,26 @@ pub struct DevStack {
     serve: tokio::task::JoinHandle<anyhow::Result<()>>,
     _anthropic: Option<StandIn>,
     _clerk: Option<ClerkStandIn>,
+    _openai: Option<OpenAiStandIn>,
+    _services: Vec<Downstream>,
+}
+
+/// Workouts the development user finds in the stand-in mapper (and in the semantic index).
+fn seed_workouts() -> Vec<serde_json::Value> {
+    vec![
+        json!({"title": "Leg Day Strength", "description": "Squats, lunges and deadlifts for strong legs",
+               "workout_type": "strength", "difficulty_level": "intermediate", "duration_minutes": 45,
+               "target_muscle_groups": ["quadriceps", "glutes", "hamstrings"], "equipment": ["barbell", "dumbbells"]}),
+        json!({"title": "30-Minute HIIT Cardio", "description": "Intervals of burpees, sprints and jump squats",
+               "workout_type": "cardio", "difficulty_level": "advanced", "duration_minutes": 30,
+               "target_muscle_groups": ["full body"], "equipment": []}),
+        json!({"title": "Upper Body Push", "description": "Bench press, overhead press and dips",
+               "workout_type": "strength", "difficulty_level": "beginner", "duration_minutes": 40,
+               "target_muscle_groups": ["chest", "shoulders", "triceps"], "equipment": ["barbell", "bench"]}),
+        json!({"title": "Mobility and Recovery", "description": "Gentle stretching and foam rolling for rest days",
+               "workout_type": "mobility", "difficulty_level": "beginner", "duration_minutes": 20,
+               "target_muscle_groups": ["full body"], "equipment": ["foam roller"]}),
+    ]
 }
 
 impl DevStack {
@@ -57,6 +81,36 @@ impl DevStack {
         } else {
             None
         };
+        let openai = if env("OPENAI_API_KEY").is_none() {
+            let openai = OpenAiStandIn::start().await;
+            vars.insert("OPENAI_BASE_URL".into(), openai.base_url());
+            vars.insert("OPENAI_API_KEY".into(), openai.api_key());
+            stand_ins.push(format!("OpenAI         {} (hashed bag-of-words embeddings)", openai.base_url()));
+            Some(openai)
+        } else {
+            None
+        };
+
+        let mut services = Vec::new();
+        for service in [Service::Mapper, Service::Calendar, Service::Ingestor, Service::Strava, Service::Garmin] {
+            if env(service.env_var()).is_none() {
+                let stand_in = Downstream::start(service).await;
+                vars.insert(service.env_var().into(), stand_in.base_url());
+                stand_ins.push(format!("{:<14} {}", format!("{service:?}"), stand_in.base_url()));
+                services.push(stand_in);
+            }
+        }
+        let mut seeded = Vec::new();
+        if let Some(mapper) = services.iter().find(|s| s.service() == Service::Mapper) {
+            for workout in seed_workouts() {
+                let id = mapper.add_workout(DEV_USER, workout.clone());
+                let mut indexed = workout;
+                indexed["id"] = json!(id);
+                indexed["profile_id"] = json!(DEV_USER);
+                seeded.push(indexed);
+            }
+        }
+
         let token = clerk.as_ref().map(|c| {
             let expires = chrono::Utc::now().timestamp() + 12 * 3600;
             c.mint(DEV_USER, json!({"exp": expires}))
@@ -72,7 +126,30 @@ impl DevStack {
         let app_state = app.state.clone();
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
+        if !seeded.is_empty() && openai.is_some() {
+            // Index the seeded workouts as mapper-api would, so semantic search finds them.
+            let report = app_state
+                .embeddings
+                .pipeline
+                .generate(
+                    chat_store::embeddings::SourceTable::Workouts,
+                    chat_api::embeddings::Workouts::Inline {
+                        workouts: seeded.into_iter().filter_map(|w| w.as_object().cloned()).collect(),
+                        ids: None,
+                    },
+                )
+                .await;
+            if let Err(err) = report {
+                tracing::warn!(error = %err, "indexing the development workouts failed");
+            }
+        }
         let serve = tokio::spawn(app.serve(listener));
+        // Plugins compile in the background on the first run (cached afterwards): wait for them so
+        // the first message already has its tools.
+        let loading = std::time::Instant::now();
+        while !app_state.tools_ready() && loading.elapsed() < std::time::Duration::from_secs(120) {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         Ok(DevStack {
             base_url: format!("http://localhost:{}", addr.port()),
             token,
@@ -81,6 +158,8 @@ impl DevStack {
             serve,
             _anthropic: anthropic,
             _clerk: clerk,
+            _openai: openai,
+            _services: services,
         })
     }
 
