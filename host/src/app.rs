@@ -12,6 +12,7 @@ use tokio_util::task::TaskTracker;
 use tool_host::{HostServices, Registry, RuntimeConfig};
 
 use crate::auth::Authenticator;
+use crate::chat::catalog::ToolCatalog;
 use crate::chat::turn::TurnDeps;
 use crate::config::Config;
 use crate::embeddings::Embeddings;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub store: Store,
     pub auth: Arc<Authenticator>,
     pub tools: Arc<Registry>,
+    /// Claude's view of the tool set, shared by all turns.
+    pub catalog: Arc<ToolCatalog>,
     pub llm: Arc<AnthropicClient>,
     pub http: reqwest::Client,
     pub shutdown: Shutdown,
@@ -48,6 +51,7 @@ impl AppState {
             store: self.store.clone(),
             llm: self.llm.clone(),
             tools: self.tools.clone(),
+            catalog: self.catalog.clone(),
             shutdown: self.shutdown.clone(),
         }
     }
@@ -117,6 +121,7 @@ impl App {
             store,
             auth,
             tools,
+            catalog: Arc::new(ToolCatalog::default()),
             http,
             shutdown: Shutdown::new(),
             embeddings,

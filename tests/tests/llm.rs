@@ -67,7 +67,7 @@ fn request(text: &str) -> MessagesRequest {
         max_tokens: 4096,
         system: "You are a fitness coach.".to_string(),
         messages: vec![ApiMessage::user_text(text)],
-        tools: vec![tool("search_workout_library"), tool("get_workout_history"), tool("get_strava_activities")],
+        tools: vec![tool("search_workout_library"), tool("get_workout_history"), tool("get_strava_activities")].into(),
     }
 }
 
@@ -726,7 +726,7 @@ mod dev_model {
     async fn tools_not_offered_are_never_called_and_small_talk_gets_a_canned_answer() {
         let anthropic = StandIn::builder().dev_model().dev_pace(Duration::ZERO).start().await;
         let mut req = request("Open the calendar and show my history");
-        req.tools = vec![tool("get_workout_history")];
+        req.tools = vec![tool("get_workout_history")].into();
         let turn = client(&anthropic).stream(&req, &meta()).await.unwrap().collect_turn().await.unwrap();
         assert_eq!(turn.tool_uses.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["get_workout_history"]);
 

@@ -4,6 +4,7 @@
 //! original framing, `history` rebuilds the conversation for Claude, `prompt` writes the system
 //! prompt and `imports` tracks previewed imports.
 
+pub mod catalog;
 pub mod events;
 pub mod history;
 pub mod imports;

@@ -52,6 +52,7 @@ pub struct TurnDeps {
     pub store: Store,
     pub llm: Arc<AnthropicClient>,
     pub tools: Arc<Registry>,
+    pub catalog: Arc<super::catalog::ToolCatalog>,
     pub shutdown: Shutdown,
 }
 
@@ -171,7 +172,6 @@ async fn preflight(deps: &TurnDeps, input: &TurnInput, sink: &mut EventSink) -> 
     let history = history::build(&rows, deps.config.anthropic.history_token_budget);
     let context = input.request.context.clone();
     let pending = PendingImports::new(context.as_ref().and_then(|c| c.pending_imports.clone()));
-    let tools = deps.tools.functions();
     Ok(Turn {
         deps: deps.clone(),
         user: input.user.clone(),
@@ -180,14 +180,7 @@ async fn preflight(deps: &TurnDeps, input: &TurnInput, sink: &mut EventSink) -> 
         admitted,
         history,
         context,
-        tool_defs: tools
-            .iter()
-            .map(|f| ToolDef {
-                name: f.name.clone(),
-                description: f.description.clone(),
-                input_schema: f.parameters.clone(),
-            })
-            .collect(),
+        tool_defs: deps.catalog.definitions(&deps.tools),
         transcript: Vec::new(),
         text: String::new(),
         tool_records: Vec::new(),
@@ -226,7 +219,7 @@ struct Turn {
     admitted: Admitted,
     history: Vec<ApiMessage>,
     context: Option<super::request::ChatContext>,
-    tool_defs: Vec<ToolDef>,
+    tool_defs: Arc<[ToolDef]>,
     /// The messages of this turn after the user's: assistant replies and tool results.
     transcript: Vec<ApiMessage>,
     /// All text the assistant streamed in this turn.

@@ -2,6 +2,8 @@
 //! exact wire form (`stream: true`, `cache_control` on the system prompt and on the last tool).
 //! The same [`ContentBlock`] type carries an assistant turn back to Anthropic verbatim.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -13,8 +15,9 @@ pub struct MessagesRequest {
     /// Sent as one text block with `cache_control: ephemeral`; omitted when empty.
     pub system: String,
     pub messages: Vec<ApiMessage>,
-    /// The last one gets `cache_control: ephemeral`; omitted when empty.
-    pub tools: Vec<ToolDef>,
+    /// The last one gets `cache_control: ephemeral`; omitted when empty. Shared: every turn offers
+    /// the same definitions, so they are built once per tool-set version, not copied per call.
+    pub tools: Arc<[ToolDef]>,
 }
 
 /// Who wrote a message. The Messages API has no system role: the system prompt is separate.
@@ -169,7 +172,7 @@ mod tests {
             max_tokens: 4096,
             system: "You are a coach.".into(),
             messages: vec![ApiMessage::user_text("hi")],
-            tools: vec![tool("a"), tool("b")],
+            tools: vec![tool("a"), tool("b")].into(),
         };
         let body = serde_json::to_value(req.wire()).unwrap();
         assert_eq!(
@@ -196,7 +199,7 @@ mod tests {
             max_tokens: 10,
             system: String::new(),
             messages: vec![ApiMessage::user_text("hi")],
-            tools: vec![],
+            tools: Vec::new().into(),
         };
         let body = serde_json::to_value(req.wire()).unwrap();
         assert!(body.get("system").is_none());

@@ -1,0 +1,52 @@
+//! The tool definitions offered to Claude, built once per version of the tool set and shared by
+//! every turn (a turn used to copy ~30 KB of schemas per Claude call).
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
+use tool_host::{FunctionInfo, Registry};
+
+use crate::llm::ToolDef;
+
+/// Caches the definitions of the registry's current functions.
+#[derive(Default)]
+pub struct ToolCatalog {
+    /// The function list the definitions were built from, and the definitions.
+    current: ArcSwapOption<(Arc<Vec<FunctionInfo>>, Arc<[ToolDef]>)>,
+}
+
+impl ToolCatalog {
+    /// The definitions of the registry's functions now; rebuilt only after a reload swapped them.
+    pub fn definitions(&self, registry: &Registry) -> Arc<[ToolDef]> {
+        let functions = registry.functions();
+        if let Some(cached) = self.current.load().as_ref()
+            && Arc::ptr_eq(&cached.0, &functions)
+        {
+            return cached.1.clone();
+        }
+        let definitions: Arc<[ToolDef]> = functions
+            .iter()
+            .map(|f| ToolDef {
+                name: f.name.clone(),
+                description: f.description.clone(),
+                input_schema: f.parameters.clone(),
+            })
+            .collect();
+        self.current.store(Some(Arc::new((functions, definitions.clone()))));
+        definitions
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn definitions_are_shared_until_the_tool_set_changes() {
+        let registry = Registry::empty();
+        let catalog = ToolCatalog::default();
+        let a = catalog.definitions(&registry);
+        let b = catalog.definitions(&registry);
+        assert!(Arc::ptr_eq(&a, &b));
+    }
+}
