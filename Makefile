@@ -60,6 +60,7 @@ plugins: wasm-target
 
 ## bench: the benchmarks whose figures the closing notes quote (release build).
 bench: plugins
+	$(CARGO) build --release -p chat-api
 	$(CARGO) bench --workspace
 
 clean:
