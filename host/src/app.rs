@@ -92,6 +92,10 @@ impl App {
 
     /// Like [`App::build`] with a store the caller opened (tests use an isolated schema).
     pub async fn with_store(config: Arc<Config>, store: Store) -> anyhow::Result<App> {
+        if config.telemetry.metrics_enabled {
+            // Installed before anything is counted (plugin loads included).
+            crate::telemetry::metrics::recorder();
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("amakaflow-chat/", env!("CARGO_PKG_VERSION")))

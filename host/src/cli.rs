@@ -60,14 +60,15 @@ pub enum PluginsCommand {
     },
 }
 
-pub async fn run(cli: Cli) -> ExitCode {
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(err) => {
-            eprintln!("chat-api: {err}");
-            return ExitCode::from(2);
-        }
-    };
+impl Cli {
+    /// Whether the command runs the service (the commands that report to Sentry).
+    pub fn serves(&self) -> bool {
+        matches!(self.command, None | Some(Command::Serve))
+    }
+}
+
+/// Runs the command with the configuration `main` read from the environment.
+pub async fn run(cli: Cli, config: Config) -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(config).await,

@@ -179,11 +179,18 @@ pub struct QuotaConfig {
     pub paid: u32,
 }
 
-/// Error tracking and logs.
+/// Error tracking, metrics and logs.
 #[derive(Clone, Debug)]
 pub struct TelemetryConfig {
+    /// Validated at start-up: a DSN Sentry's client would silently ignore is an error instead.
     pub sentry_dsn: Option<String>,
+    /// `RENDER_GIT_COMMIT`: Sentry's release.
     pub release: Option<String>,
+    /// The share of requests traced as Sentry transactions (`SENTRY_TRACES_SAMPLE_RATE`).
+    pub traces_sample_rate: f32,
+    /// `METRICS_ENABLED=false` installs no recorder and serves no `/metrics` (the overhead benchmark's
+    /// baseline).
+    pub metrics_enabled: bool,
     pub json_logs: bool,
 }
 
@@ -412,9 +419,23 @@ impl Config {
             paid: r.parsed("RATE_LIMIT_PAID", 500, "a message count"),
         };
 
+        let sentry_dsn = r.string("SENTRY_DSN");
+        if let Some(dsn) = &sentry_dsn
+            && dsn.parse::<sentry::types::Dsn>().is_err()
+        {
+            // The DSN holds a key: the value is not echoed.
+            r.problems.push("SENTRY_DSN: not a valid Sentry DSN (https://<key>@<host>/<project>)".to_string());
+        }
+        let traces_sample_rate: f32 = r.parsed("SENTRY_TRACES_SAMPLE_RATE", 0.1, "a rate between 0 and 1");
+        if !(0.0..=1.0).contains(&traces_sample_rate) {
+            r.problems
+                .push(format!("SENTRY_TRACES_SAMPLE_RATE: expected a rate between 0 and 1, got {traces_sample_rate}"));
+        }
         let telemetry = TelemetryConfig {
-            sentry_dsn: r.string("SENTRY_DSN"),
+            sentry_dsn,
             release: r.string("RENDER_GIT_COMMIT"),
+            traces_sample_rate,
+            metrics_enabled: r.bool("METRICS_ENABLED", true),
             json_logs: r.bool("LOG_JSON", production),
         };
 
@@ -443,6 +464,29 @@ impl Config {
         } else {
             Err(ConfigError { problems: r.problems })
         }
+    }
+
+    /// Every configured secret value: error reports and logs must never contain one.
+    pub fn secret_values(&self) -> Vec<String> {
+        let auth = &self.auth;
+        let mut secrets: Vec<String> = [
+            self.anthropic.api_key.as_deref(),
+            self.anthropic.helicone_api_key.as_deref(),
+            self.openai.api_key.as_deref(),
+            self.supabase.service_role_key.as_deref(),
+            auth.internal_api_key.as_deref(),
+            auth.test_auth_secret.as_deref(),
+            Some(auth.jwt_secret.as_str()),
+            database_password(&self.database.url),
+        ]
+        .into_iter()
+        .flatten()
+        .map(str::to_string)
+        .collect();
+        secrets.extend(auth.api_keys.keys().cloned());
+        // Replacing a very short value would mangle unrelated text (and it is no real secret).
+        secrets.retain(|s| s.len() >= 6);
+        secrets
     }
 
     /// The environment variables a plugin manifest may interpolate with `${NAME}`. Secrets are
@@ -506,6 +550,13 @@ fn check_production(r: &Reader<'_>, auth: &AuthConfig) -> Vec<String> {
         problems.push("CLERK_DOMAIN: plain http is not allowed in production".to_string());
     }
     problems
+}
+
+/// The password of a `postgres://user:password@host/db` URL.
+fn database_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let userinfo = rest.split_once('@')?.0;
+    userinfo.split_once(':').map(|(_, password)| password).filter(|p| !p.is_empty())
 }
 
 /// `ALLOWED_ORIGINS` as a comma-separated list or a JSON array string, as the original accepted.
@@ -706,6 +757,39 @@ mod tests {
         for bad in ["*", "https://*.example.com", "app.example.com", "https://app.example.com/path", "ftp://x"] {
             let err = load(&[("ALLOWED_ORIGINS", bad)]).unwrap_err();
             assert!(err.problems[0].starts_with("ALLOWED_ORIGINS"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn telemetry_settings_are_validated() {
+        let c = load(&[]).unwrap();
+        assert!(c.telemetry.metrics_enabled);
+        assert_eq!(c.telemetry.traces_sample_rate, 0.1);
+        let c = load(&[("METRICS_ENABLED", "false"), ("SENTRY_DSN", "https://public@o1.ingest.sentry.io/42")]).unwrap();
+        assert!(!c.telemetry.metrics_enabled);
+        for (name, value) in [("SENTRY_DSN", "not-a-dsn-secretish"), ("SENTRY_TRACES_SAMPLE_RATE", "1.5")] {
+            let err = load(&[(name, value)]).unwrap_err();
+            assert_eq!(err.problems.len(), 1, "{err}");
+            assert!(err.problems[0].starts_with(name), "{err}");
+            assert!(!err.to_string().contains("secretish"), "{err}");
+        }
+    }
+
+    #[test]
+    fn secret_values_lists_every_configured_secret() {
+        let c = load(&[
+            ("ANTHROPIC_API_KEY", "sk-ant-secret"),
+            ("OPENAI_API_KEY", "sk-openai-secret"),
+            ("INTERNAL_API_KEY", "internal-secret"),
+            ("API_KEYS", "apikey-secret:user_1"),
+            ("DATABASE_URL", "postgres://chat:db-password@db.example.com/chat"),
+        ])
+        .unwrap();
+        let secrets = c.secret_values();
+        for s in
+            ["sk-ant-secret", "sk-openai-secret", "internal-secret", "apikey-secret", "db-password", DEFAULT_JWT_SECRET]
+        {
+            assert!(secrets.iter().any(|v| v == s), "{s} missing");
         }
     }
 

@@ -4,6 +4,16 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = chat_api::cli::Cli::parse();
+    let config = match chat_api::config::Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("chat-api: {err}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    // Sentry starts before any other thread exists, so every runtime thread inherits its client;
+    // the guard lives until `main` returns, then flushes what is queued.
+    let _sentry = cli.serves().then(|| chat_api::telemetry::sentry::init(&config)).flatten();
     raise_open_file_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -12,7 +22,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    runtime.block_on(chat_api::cli::run(cli))
+    runtime.block_on(chat_api::cli::run(cli, config))
 }
 
 /// Every SSE stream holds two sockets (the client's and Anthropic's): lift the soft limit on open

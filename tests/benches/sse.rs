@@ -8,6 +8,11 @@
 //!    directly from the stand-in for the baseline;
 //! 3. how many concurrent streams one instance holds, and its resident memory per stream.
 //!
+//! 1 and 2 run twice, to show what operations cost: with telemetry off (`METRICS_ENABLED=false`,
+//! `RUST_LOG=off`, no Sentry) and on as in production (metrics recorded, JSON logs at `info`, Sentry
+//! sending to a loopback stand-in with 10 % of requests traced, `/metrics` scraped every second).
+//! 3 runs with telemetry on.
+//!
 //! Run: `make bench` (or `cargo build --release -p chat-api && cargo bench -p chat-tests --bench sse`).
 //! `SSE_BENCH_STREAMS` (default 10000) sets the size of the capacity test.
 
@@ -17,12 +22,14 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chat_tests::anthropic::{NOW_MARKER, Reply, Split, StandIn};
+use chat_tests::sentry::SentryStandIn;
 use chat_tests::sse_client::{SseTranscript, parse_blocks};
 use futures::StreamExt;
 use hdrhistogram::Histogram;
 use serde_json::json;
 
 const TEST_AUTH: &str = "bench-test-auth-secret";
+const INTERNAL_KEY: &str = "bench-internal-key";
 
 fn main() -> anyhow::Result<()> {
     raise_open_file_limit();
@@ -32,7 +39,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn run() -> anyhow::Result<()> {
     let streams: usize = std::env::var("SSE_BENCH_STREAMS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
-    let binary = chat_api_binary()?;
+    let binary = chat_tests::release::chat_api_binary()?;
     let database = BenchDatabase::create().await?;
 
     // Each delta carries the time it was written; 12 characters per delta.
@@ -42,57 +49,59 @@ async fn run() -> anyhow::Result<()> {
             .event_delay(every)
     };
 
-    // 1 + 2: a stand-in with short, fast replies.
+    // 1 + 2: a stand-in with short, fast replies; telemetry off, then on.
     let fast = StandIn::builder().repeat(stamped(50, Duration::from_millis(20))).start().await;
-    let service = Service::spawn(&binary, &fast.url(), &database.url)?;
-    service.wait_ready().await?;
+    let sentry = SentryStandIn::start().await;
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
-
-    let mut to_start = Histogram::<u64>::new(3)?;
-    for i in 0..200 {
-        let started = Instant::now();
-        let mut first = None;
-        let response = chat(&client, &service.url, &format!("user_seq_{i:05}")).send().await?;
-        let mut body = response.bytes_stream();
-        let mut buf = String::new();
-        let mut out = SseTranscript::default();
-        while let Some(chunk) = body.next().await {
-            buf.push_str(&String::from_utf8_lossy(&chunk?).replace("\r\n", "\n"));
-            parse_blocks(&mut buf, &mut out);
-            if first.is_none() && out.first("message_start").is_some() {
-                first = Some(started.elapsed());
-                break;
-            }
-        }
-        to_start.record(first.expect("message_start").as_micros() as u64)?;
-    }
-    println!(
-        "request → message_start (sequential, 200 requests): p50 {:.2} ms, p99 {:.2} ms",
-        to_start.value_at_quantile(0.5) as f64 / 1000.0,
-        to_start.value_at_quantile(0.99) as f64 / 1000.0
-    );
-
-    let through = delta_latency(&client, 100, |i| chat(&client, &service.url, &format!("user_lat_{i:05}"))).await?;
     let direct = delta_latency(&client, 100, |_| {
         client.post(format!("{}/v1/messages", fast.url())).json(&json!({
             "model": "m", "max_tokens": 10, "stream": true, "messages": [{"role": "user", "content": "hi"}]
         }))
     })
     .await?;
+    let mut figures = Vec::new();
+    for telemetry in [Telemetry::Off, Telemetry::On { sentry_dsn: sentry.dsn() }] {
+        let label = telemetry.label();
+        let service = Service::spawn(&binary, &fast.url(), &database.url, &telemetry)?;
+        service.wait_ready().await?;
+        let scraper = telemetry.is_on().then(|| tokio::spawn(scrape_every_second(client.clone(), service.url.clone())));
+        let to_start = time_to_message_start(&client, &service.url, label).await?;
+        let through =
+            delta_latency(&client, 100, |i| chat(&client, &service.url, &format!("user_lat_{label}_{i:05}"))).await?;
+        if let Some(scraper) = scraper {
+            scraper.abort();
+        }
+        println!(
+            "[telemetry {label}] request → message_start (sequential, 200 requests): p50 {:.2} ms, p99 {:.2} ms",
+            ms(to_start.value_at_quantile(0.5)),
+            ms(to_start.value_at_quantile(0.99))
+        );
+        println!(
+            "[telemetry {label}] delta latency, upstream write → client read (100 concurrent streams × 50 deltas): through the service p50 {} µs, p99 {} µs; directly from the stand-in p50 {} µs, p99 {} µs; added by the service p50 {} µs, p99 {} µs",
+            through.value_at_quantile(0.5),
+            through.value_at_quantile(0.99),
+            direct.value_at_quantile(0.5),
+            direct.value_at_quantile(0.99),
+            through.value_at_quantile(0.5).saturating_sub(direct.value_at_quantile(0.5)),
+            through.value_at_quantile(0.99).saturating_sub(direct.value_at_quantile(0.99)),
+        );
+        figures.push((to_start, through));
+        drop(service);
+    }
+    let (off, on) = (&figures[0], &figures[1]);
+    let diff = |on: u64, off: u64| on as f64 - off as f64;
     println!(
-        "delta latency, upstream write → client read (100 concurrent streams × 50 deltas): through the service p50 {} µs, p99 {} µs; directly from the stand-in p50 {} µs, p99 {} µs; added by the service p50 {} µs, p99 {} µs",
-        through.value_at_quantile(0.5),
-        through.value_at_quantile(0.99),
-        direct.value_at_quantile(0.5),
-        direct.value_at_quantile(0.99),
-        through.value_at_quantile(0.5).saturating_sub(direct.value_at_quantile(0.5)),
-        through.value_at_quantile(0.99).saturating_sub(direct.value_at_quantile(0.99)),
+        "telemetry overhead (on − off): request → message_start p50 {:+.2} ms, p99 {:+.2} ms; delta latency p50 {:+.0} µs, p99 {:+.0} µs; Sentry envelopes received: {}",
+        diff(on.0.value_at_quantile(0.5), off.0.value_at_quantile(0.5)) / 1000.0,
+        diff(on.0.value_at_quantile(0.99), off.0.value_at_quantile(0.99)) / 1000.0,
+        diff(on.1.value_at_quantile(0.5), off.1.value_at_quantile(0.5)),
+        diff(on.1.value_at_quantile(0.99), off.1.value_at_quantile(0.99)),
+        sentry.envelopes().len(),
     );
-    drop(service);
 
     // 3: long streams (a delta every 2 s for 4 minutes) held open together.
     let slow = StandIn::builder().repeat(stamped(120, Duration::from_secs(2))).start().await;
-    let service = Service::spawn(&binary, &slow.url(), &database.url)?;
+    let service = Service::spawn(&binary, &slow.url(), &database.url, &Telemetry::On { sentry_dsn: sentry.dsn() })?;
     service.wait_ready().await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let baseline_kib = service.rss_kib()?;
@@ -160,6 +169,75 @@ async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Sequential requests; the time from sending each to its `message_start`.
+async fn time_to_message_start(client: &reqwest::Client, base: &str, label: &str) -> anyhow::Result<Histogram<u64>> {
+    let mut to_start = Histogram::<u64>::new(3)?;
+    for i in 0..200 {
+        let started = Instant::now();
+        let mut first = None;
+        let response = chat(client, base, &format!("user_seq_{label}_{i:05}")).send().await?;
+        let mut body = response.bytes_stream();
+        let mut buf = String::new();
+        let mut out = SseTranscript::default();
+        while let Some(chunk) = body.next().await {
+            buf.push_str(&String::from_utf8_lossy(&chunk?).replace("\r\n", "\n"));
+            parse_blocks(&mut buf, &mut out);
+            if first.is_none() && out.first("message_start").is_some() {
+                first = Some(started.elapsed());
+                break;
+            }
+        }
+        to_start.record(first.expect("message_start").as_micros() as u64)?;
+    }
+    Ok(to_start)
+}
+
+/// What Prometheus does while the benchmark runs.
+async fn scrape_every_second(client: reqwest::Client, base: String) {
+    loop {
+        let _ = client.get(format!("{base}/metrics")).header("X-Internal-Key", INTERNAL_KEY).send().await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+fn ms(micros: u64) -> f64 {
+    micros as f64 / 1000.0
+}
+
+/// The operations settings of a run.
+enum Telemetry {
+    /// No metrics recorder, no logs, no Sentry.
+    Off,
+    /// Production: metrics, JSON logs at `info`, Sentry (to a stand-in) with 10 % of requests traced.
+    On { sentry_dsn: String },
+}
+
+impl Telemetry {
+    fn label(&self) -> &'static str {
+        match self {
+            Telemetry::Off => "off",
+            Telemetry::On { .. } => "on",
+        }
+    }
+
+    fn is_on(&self) -> bool {
+        matches!(self, Telemetry::On { .. })
+    }
+
+    fn vars(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Telemetry::Off => vec![("METRICS_ENABLED", "false".into()), ("RUST_LOG", "off".into())],
+            Telemetry::On { sentry_dsn } => vec![
+                ("METRICS_ENABLED", "true".into()),
+                ("RUST_LOG", "info".into()),
+                ("LOG_JSON", "true".into()),
+                ("SENTRY_DSN", sentry_dsn.clone()),
+                ("SENTRY_TRACES_SAMPLE_RATE", "0.1".into()),
+            ],
+        }
+    }
+}
+
 /// A `POST /chat/stream` as `user` (each user has its own monthly quota).
 fn chat(client: &reqwest::Client, base: &str, user: &str) -> reqwest::RequestBuilder {
     client
@@ -211,15 +289,6 @@ fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_micros() as u64
 }
 
-/// The release `chat-api` next to this benchmark's executable.
-fn chat_api_binary() -> anyhow::Result<std::path::PathBuf> {
-    let exe = std::env::current_exe()?;
-    let dir = exe.parent().and_then(|d| d.parent()).ok_or_else(|| anyhow::anyhow!("no target dir"))?;
-    let binary = dir.join("chat-api");
-    anyhow::ensure!(binary.exists(), "{} is missing: run `cargo build --release -p chat-api` first", binary.display());
-    Ok(binary)
-}
-
 /// The service under measurement, as its own process.
 struct Service {
     child: Child,
@@ -227,10 +296,16 @@ struct Service {
 }
 
 impl Service {
-    fn spawn(binary: &std::path::Path, anthropic: &str, database_url: &str) -> anyhow::Result<Service> {
+    fn spawn(
+        binary: &std::path::Path,
+        anthropic: &str,
+        database_url: &str,
+        telemetry: &Telemetry,
+    ) -> anyhow::Result<Service> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let plugins = tempfile::tempdir()?.keep();
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .arg("serve")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -245,10 +320,11 @@ impl Service {
             .env("PLUGINS_WATCH", "false")
             .env("SSE_CONNECTIONS_WARN", "1000000")
             .env("SSE_CONNECTIONS_CRITICAL", "1000000")
-            .env("RUST_LOG", "warn")
+            .env("INTERNAL_API_KEY", INTERNAL_KEY)
+            .envs(telemetry.vars())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()?;
+            .stderr(Stdio::inherit());
+        let child = command.spawn()?;
         Ok(Service { child, url: format!("http://127.0.0.1:{port}") })
     }
 

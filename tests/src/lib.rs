@@ -9,6 +9,8 @@ pub mod downstream;
 pub mod openai;
 pub mod plugins;
 pub mod recording_server;
+pub mod release;
+pub mod sentry;
 pub mod server;
 pub mod sse_client;
 pub mod tcp_proxy;

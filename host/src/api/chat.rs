@@ -20,6 +20,7 @@ use crate::chat::sink::EventSink;
 use crate::chat::sse;
 use crate::chat::turn::{self, TurnInput};
 use crate::streams::StreamGuard;
+use crate::telemetry::TurnContext;
 
 /// Events buffered between the turn and a slow client.
 const CHANNEL_EVENTS: usize = 64;
@@ -41,7 +42,10 @@ pub async fn stream(
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let guard = state.streams.open();
     let (tx, rx) = mpsc::channel(CHANNEL_EVENTS);
-    state.turns.spawn(turn::run(state.turn_deps(), TurnInput { user, request, request_id }, EventSink::new(tx)));
+    // The turn runs on after the connection: it carries the request's identity itself.
+    let input = TurnInput { user, request, request_id };
+    let context = TurnContext::new(&input.request_id, &input.user.user_id);
+    state.turns.spawn(context.run(turn::run(state.turn_deps(), input, EventSink::new(tx))));
 
     let body = Body::from_stream(sse_body(rx, guard));
     let mut response = Response::new(body);

@@ -1,32 +1,46 @@
 //! The HTTP surface: one module per resource, composed into one router with the cross-cutting
-//! layers (CORS, body limit, request ids, tracing, panic catching).
+//! layers (CORS, body limit, request ids, tracing, metrics, Sentry, panic catching).
 
 pub mod admin;
 pub mod chat;
 pub mod error;
 pub mod health;
 pub mod internal;
+pub mod metrics;
 pub mod sessions;
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::app::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Request headers that carry credentials: marked sensitive so that neither the trace layer nor
+/// Sentry's request capture ever records them.
+const CREDENTIAL_HEADERS: [HeaderName; 6] = [
+    header::AUTHORIZATION,
+    header::COOKIE,
+    HeaderName::from_static("x-api-key"),
+    HeaderName::from_static("x-internal-key"),
+    HeaderName::from_static("x-test-auth"),
+    header::PROXY_AUTHORIZATION,
+];
+
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
-    Router::new()
+    let telemetry = &config.telemetry;
+    let mut routes = Router::new()
         .route("/health", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/chat/stream", post(chat::stream))
@@ -42,17 +56,38 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/admin/plugins/reload", post(admin::reload_all))
         .route("/admin/plugins/{name}/reload", post(admin::reload))
-        .route("/admin/plugins/{name}/rollback", post(admin::rollback))
+        .route("/admin/plugins/{name}/rollback", post(admin::rollback));
+    if telemetry.metrics_enabled {
+        routes = routes.route("/metrics", get(metrics::scrape));
+    }
+    // `Router::layer` wraps each route after routing, so these layers see the matched route.
+    let mut router = routes
         .fallback(|| async { error::ApiError::NotFound("Not Found".to_string()) })
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
         .layer(cors(&config.server.allowed_origins))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(crate::telemetry::logs::request_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(CatchPanicLayer::custom(|_| {
             IntoResponse::into_response(error::ApiError::Internal(anyhow::anyhow!("handler panicked")))
-        }))
+        }));
+    if telemetry.sentry_dsn.is_some() {
+        // A hub per request (the user set on it stays with the request), and a transaction for the
+        // traced share of requests.
+        router = router
+            .layer(sentry::integrations::tower::SentryHttpLayer::new().enable_transaction())
+            .layer(sentry::integrations::tower::NewSentryLayer::<axum::extract::Request>::new_from_top());
+    }
+    if telemetry.metrics_enabled {
+        // Outermost: a panic converted to a 500 is counted as one.
+        router = router.layer(axum::middleware::from_fn(crate::telemetry::metrics::track_http));
+    }
+    router.layer(SetSensitiveRequestHeadersLayer::new(CREDENTIAL_HEADERS))
 }
 
 /// CORS as the original: the configured origins, credentials allowed, any method and header.

@@ -18,26 +18,34 @@ pub fn constant_time_eq(given: &str, expected: &str) -> bool {
     given.len() == expected.len() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
 }
 
+/// Checks a presented internal key against `INTERNAL_API_KEY` (503 while none is configured).
+pub fn verify(given: &str, state: &AppState) -> Result<InternalCaller, ApiError> {
+    let expected = state
+        .config
+        .auth
+        .internal_api_key
+        .as_deref()
+        .ok_or_else(|| ApiError::ServiceUnavailable("Internal API key not configured".to_string()))?;
+    if constant_time_eq(given, expected) {
+        Ok(InternalCaller)
+    } else {
+        Err(ApiError::Forbidden("Invalid internal API key".to_string()))
+    }
+}
+
 impl FromRequestParts<AppState> for InternalCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let expected = state
-            .config
-            .auth
-            .internal_api_key
-            .as_deref()
-            .ok_or_else(|| ApiError::ServiceUnavailable("Internal API key not configured".to_string()))?;
+        if state.config.auth.internal_api_key.is_none() {
+            return Err(ApiError::ServiceUnavailable("Internal API key not configured".to_string()));
+        }
         let given = parts
             .headers
             .get("x-internal-key")
             .ok_or_else(|| ApiError::validation("header.x-internal-key", "Field required"))?
             .to_str()
             .unwrap_or("");
-        if constant_time_eq(given, expected) {
-            Ok(InternalCaller)
-        } else {
-            Err(ApiError::Forbidden("Invalid internal API key".to_string()))
-        }
+        verify(given, state)
     }
 }

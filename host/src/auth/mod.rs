@@ -162,7 +162,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// The token of an `Authorization: Bearer <token>` value (the scheme is case-insensitive).
-fn bearer_token(value: &str) -> Option<&str> {
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -171,8 +171,10 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        // Sentry's user is not set here: without a per-request hub it would stick to the worker
-        // thread and label other users' errors.
-        Ok(state.auth.authenticate(&parts.headers).await?)
+        let user = state.auth.authenticate(&parts.headers).await?;
+        // The request has its own Sentry hub (the tower layer's), so the user stays on this request.
+        crate::telemetry::sentry::set_user(&user.user_id);
+        crate::telemetry::logs::record_user(&user.user_id);
+        Ok(user)
     }
 }

@@ -8,11 +8,13 @@ use tool_host::{FunctionInfo, Registry};
 
 use crate::llm::ToolDef;
 
+/// The function list the definitions were built from, and the definitions.
+type Built = (Arc<Vec<FunctionInfo>>, Arc<[ToolDef]>);
+
 /// Caches the definitions of the registry's current functions.
 #[derive(Default)]
 pub struct ToolCatalog {
-    /// The function list the definitions were built from, and the definitions.
-    current: ArcSwapOption<(Arc<Vec<FunctionInfo>>, Arc<[ToolDef]>)>,
+    current: ArcSwapOption<Built>,
 }
 
 impl ToolCatalog {

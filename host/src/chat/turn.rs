@@ -15,10 +15,11 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use serde_json::{Value, json};
 use tool_host::{Caller, Registry, ToolCall};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::events::{
-    ChatEvent, ContentDelta, ErrorEvent, FunctionCall, FunctionResult, Heartbeat, MessageEnd, MessageStart,
+    ChatEvent, ContentDelta, ErrorEvent, ErrorType, FunctionCall, FunctionResult, Heartbeat, MessageEnd, MessageStart,
 };
 use super::history;
 use super::imports::PendingImports;
@@ -63,26 +64,49 @@ pub struct TurnInput {
     pub request_id: String,
 }
 
-/// Runs a whole turn, sending its events to `sink`.
+/// Runs a whole turn, sending its events to `sink`. The caller runs it in a span naming the
+/// request, the user and (once known) the session.
 pub async fn run(deps: TurnDeps, input: TurnInput, mut sink: EventSink) {
     let started = Instant::now();
-    let outcome = match preflight(&deps, &input, &mut sink).await {
+    metrics::counter!("chat_turns_started_total").increment(1);
+    let result = match preflight(&deps, &input, &mut sink).await {
         Ok(mut turn) => {
-            let outcome = turn.run(&mut sink).await;
-            turn.finish(outcome, &mut sink).await
+            let ending = turn.run(&mut sink).await;
+            turn.finish(ending, &mut sink).await
         }
         Err(event) => {
-            let outcome = match &event {
-                ChatEvent::Error(e) => format!("{:?}", e.kind),
-                _ => "preflight".to_string(),
+            let reason = match &event {
+                ChatEvent::Error(e) => preflight_reason(e.kind),
+                _ => "internal_error",
             };
             sink.send(event).await;
-            outcome
+            Err(reason)
         }
     };
-    metrics::counter!("chat_turns_total", "outcome" => outcome.clone()).increment(1);
-    metrics::histogram!("chat_turn_duration_seconds").record(started.elapsed().as_secs_f64());
-    tracing::info!(request_id = %input.request_id, user_id = %input.user.user_id, outcome, elapsed_ms = started.elapsed().as_millis() as u64, "turn finished");
+    let elapsed = started.elapsed();
+    let outcome = match result {
+        Ok(()) => {
+            metrics::counter!("chat_turns_finished_total").increment(1);
+            "finished"
+        }
+        Err(reason) => {
+            metrics::counter!("chat_turns_failed_total", "reason" => reason).increment(1);
+            reason
+        }
+    };
+    let label = if result.is_ok() { "finished" } else { "failed" };
+    metrics::histogram!("chat_turn_duration_seconds", "outcome" => label).record(elapsed.as_secs_f64());
+    tracing::info!(outcome, elapsed_ms = elapsed.as_millis() as u64, "turn finished");
+}
+
+/// The `chat_turns_failed_total` reason of a pre-flight refusal.
+fn preflight_reason(kind: ErrorType) -> &'static str {
+    match kind {
+        ErrorType::FeatureDisabled => "feature_disabled",
+        ErrorType::RateLimitExceeded => "quota_exceeded",
+        ErrorType::NotFound => "session_not_found",
+        _ => "internal_error",
+    }
 }
 
 /// Flags, session, quota and the user message; a failure is the one event the client gets.
@@ -90,7 +114,7 @@ async fn preflight(deps: &TurnDeps, input: &TurnInput, sink: &mut EventSink) -> 
     let store = &deps.store;
     let user_id = input.user.user_id.as_str();
     let unexpected = |err: &dyn std::fmt::Display| {
-        tracing::error!(error = %err, request_id = %input.request_id, "turn pre-flight failed");
+        tracing::error!(error = %err, "turn pre-flight failed");
         ErrorEvent::unexpected()
     };
 
@@ -161,6 +185,7 @@ async fn preflight(deps: &TurnDeps, input: &TurnInput, sink: &mut EventSink) -> 
         }
     };
     sink.set_turn(message_id.simple().to_string());
+    tracing::Span::current().record("session_id", tracing::field::display(session.id));
 
     let rows = match store.message_page(session.id, history::MAX_ROWS, None).await {
         Ok(page) => page.messages,
@@ -204,8 +229,11 @@ struct UsageSum {
 /// How the loop ended.
 enum Ending {
     Complete,
-    /// The AI provider failed; `event` says how.
-    Failed(ChatEvent),
+    /// The AI provider failed; `event` says how, `reason` is the metric's label.
+    Failed {
+        event: ChatEvent,
+        reason: &'static str,
+    },
     /// The shutdown deadline passed.
     Shutdown,
 }
@@ -267,13 +295,13 @@ impl Turn {
                     return match failure.error {
                         None => Ending::Shutdown,
                         Some(err) => {
-                            tracing::warn!(error = %err, request_id = %self.request_id, anthropic_request_id = ?err.request_id(), "Claude call failed");
-                            metrics::counter!("chat_upstream_errors_total", "provider" => "anthropic", "type" => err.client_error_type()).increment(1);
-                            Ending::Failed(if err.client_error_type() == "rate_limit" {
-                                ErrorEvent::ai_busy()
+                            tracing::warn!(error = %err, anthropic_request_id = err.request_id(), "Claude call failed");
+                            crate::telemetry::sentry::capture_upstream_error(&err);
+                            if err.client_error_type() == "rate_limit" {
+                                Ending::Failed { event: ErrorEvent::ai_busy(), reason: "upstream_busy" }
                             } else {
-                                ErrorEvent::ai_error()
-                            })
+                                Ending::Failed { event: ErrorEvent::ai_error(), reason: "upstream_error" }
+                            }
                         }
                     };
                 }
@@ -359,16 +387,19 @@ impl Turn {
                     self.usage.output += reply.usage.output_tokens;
                     self.usage.cache_read += reply.usage.cache_read_input_tokens;
                     self.usage.cache_creation += reply.usage.cache_creation_input_tokens;
-                    record_call_metrics("ok", elapsed, &reply);
+                    record_call_metrics("ok", elapsed);
+                    if let Some(reason) = &reply.stop_reason {
+                        metrics::counter!("chat_claude_stop_reasons_total", "reason" => reason.clone()).increment(1);
+                    }
                     return Ok(reply);
                 }
                 Err(Some(err)) if !forwarded.any && err.is_retryable() && attempt <= MID_STREAM_RETRIES => {
-                    tracing::warn!(error = %err, attempt, "Claude stream failed before output; retrying");
+                    tracing::warn!(error = %err, anthropic_request_id = err.request_id(), attempt, "Claude stream failed before output; retrying");
                     tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await;
                 }
                 Err(error) => {
                     self.latency += started.elapsed();
-                    metrics::counter!("chat_claude_calls_total", "outcome" => "error").increment(1);
+                    record_call_metrics(error.as_ref().map_or("shutdown", LlmError::kind), started.elapsed());
                     return Err(CallFailure { error, partial_text: forwarded.text });
                 }
             }
@@ -434,7 +465,8 @@ impl Turn {
                     authorization: self.user.authorization.clone(),
                 },
             };
-            running.push(async move { (i, tools.call(call).await) });
+            let span = tracing::info_span!("tool_call", function = %tool_use.name, tool_use_id = %tool_use.id);
+            running.push(async move { (i, tools.call(call).await) }.instrument(span));
         }
         self.output_seen = true;
         let mut heartbeat =
@@ -502,12 +534,12 @@ impl Turn {
         }
     }
 
-    /// Persists the reply and sends the last event.
-    async fn finish(self, ending: Ending, sink: &mut EventSink) -> String {
-        let (incomplete, last_event, outcome) = match ending {
-            Ending::Complete => (false, None, "complete"),
-            Ending::Failed(event) => (true, Some(event), "ai_error"),
-            Ending::Shutdown => (true, Some(ErrorEvent::shutting_down()), "shutdown"),
+    /// Persists the reply and sends the last event. `Err` carries the failure reason.
+    async fn finish(self, ending: Ending, sink: &mut EventSink) -> Result<(), &'static str> {
+        let (incomplete, last_event, failure) = match ending {
+            Ending::Complete => (false, None, None),
+            Ending::Failed { event, reason } => (true, Some(event), Some(reason)),
+            Ending::Shutdown => (true, Some(ErrorEvent::shutting_down()), Some("shutdown")),
         };
         if incomplete && !self.output_seen {
             // Nothing of the reply reached the user: the message does not count.
@@ -534,10 +566,10 @@ impl Turn {
                 ..Default::default()
             };
             if let Err(err) = self.deps.store.insert_message(&row).await {
-                tracing::error!(error = %err, request_id = %self.request_id, "persisting the assistant reply failed");
+                tracing::error!(error = %err, "persisting the assistant reply failed");
                 if last_event.is_none() {
                     sink.send(ErrorEvent::unexpected()).await;
-                    return "persist_failed".to_string();
+                    return Err("persist_failed");
                 }
             }
         }
@@ -557,7 +589,7 @@ impl Turn {
                 .await
             }
         }
-        outcome.to_string()
+        failure.map_or(Ok(()), Err)
     }
 }
 
@@ -575,10 +607,9 @@ fn clamp_i32(v: u64) -> i32 {
     v.min(i32::MAX as u64) as i32
 }
 
-fn record_call_metrics(outcome: &'static str, elapsed: Duration, reply: &AssistantTurn) {
+/// Counts a Claude call by `outcome` (`ok` or the error kind) and times it (`ok` or `error`).
+fn record_call_metrics(outcome: &'static str, elapsed: Duration) {
     metrics::counter!("chat_claude_calls_total", "outcome" => outcome).increment(1);
-    metrics::histogram!("chat_claude_call_duration_seconds").record(elapsed.as_secs_f64());
-    if let Some(reason) = &reply.stop_reason {
-        metrics::counter!("chat_claude_stop_reasons_total", "reason" => reason.clone()).increment(1);
-    }
+    let timed = if outcome == "ok" { "ok" } else { "error" };
+    metrics::histogram!("chat_claude_call_duration_seconds", "outcome" => timed).record(elapsed.as_secs_f64());
 }

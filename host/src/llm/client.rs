@@ -163,13 +163,13 @@ impl AnthropicClient {
             let delay = retryable.then(|| self.options.retry.delay(retry, err.retry_after(), waited)).flatten();
             let Some(delay) = delay else {
                 metrics::counter!("anthropic_failures_total", "kind" => err.kind()).increment(1);
-                tracing::warn!(error = %err, request_id = err.request_id(), attempts = retry + 1, "anthropic call failed");
+                tracing::warn!(error = %err, anthropic_request_id = err.request_id(), attempts = retry + 1, "anthropic call failed");
                 return Err(err);
             };
             metrics::counter!("anthropic_retries_total", "kind" => err.kind()).increment(1);
             tracing::warn!(
                 error = %err,
-                request_id = err.request_id(),
+                anthropic_request_id = err.request_id(),
                 retry = retry + 1,
                 delay_ms = delay.as_millis() as u64,
                 "anthropic call failed before any output; retrying"
@@ -206,7 +206,7 @@ impl AnthropicClient {
         let headers = response.headers();
         let request_id = headers.get("request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
         tracing::info!(
-            request_id = request_id.as_deref(),
+            anthropic_request_id = request_id.as_deref(),
             status = status.as_u16(),
             attempt = retry + 1,
             via_helicone = route.via_helicone,

@@ -1,0 +1,79 @@
+//! Logs through `tracing`: JSON lines in production (`LOG_JSON`, on by default there), compact text
+//! in development; the filter from `RUST_LOG`. Every request runs in a `request` span carrying its
+//! `x-request-id`, and every chat turn in a `turn` span carrying the same id, so each line of a turn
+//! (tool calls and Anthropic calls included) names the request it belongs to. JSON lines list
+//! their spans under `spans`.
+//!
+//! Nothing secret is logged: request spans name the route, never headers or bodies; the Anthropic
+//! client redacts keys from upstream messages; a test drives a whole turn and checks the output.
+
+use axum::extract::{MatchedPath, Request};
+use tracing::Span;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::prelude::*;
+
+use super::metrics::UNMATCHED_ROUTE;
+use crate::api::REQUEST_ID;
+use crate::config::Config;
+
+/// The filter when `RUST_LOG` is unset.
+const DEFAULT_FILTER: &str = "info,sqlx=warn,wasmtime=warn,cranelift=warn";
+
+/// Installs the global subscriber writing to stdout; later calls (tests building several apps) are
+/// no-ops.
+pub fn init_logging(config: &Config) {
+    init_logging_to(config, std::io::stdout);
+}
+
+/// [`init_logging`] with another destination (tests capture the real format in memory).
+pub fn init_logging_to<W>(config: &Config, writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    // Breadcrumbs and error events for Sentry, only when it is configured.
+    let sentry = config.telemetry.sentry_dsn.is_some().then(sentry::integrations::tracing::layer);
+    let registry = tracing_subscriber::registry().with(filter).with(sentry);
+    let _ = if config.telemetry.json_logs {
+        let format = tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .with_writer(writer);
+        registry.with(format).try_init()
+    } else {
+        registry.with(tracing_subscriber::fmt::layer().compact().with_writer(writer)).try_init()
+    };
+}
+
+/// The span of one HTTP request: its id, method and route template (never the raw path or query,
+/// which may carry identifiers). The user is recorded once authenticated. The request id also
+/// goes on the request's Sentry scope (a no-op without Sentry), so its errors can be found from a
+/// log line and back.
+pub fn request_span(request: &Request) -> Span {
+    let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+    sentry::configure_scope(|scope| scope.set_tag("request_id", request_id));
+    let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or(UNMATCHED_ROUTE);
+    tracing::info_span!(
+        "request",
+        request_id,
+        method = %request.method(),
+        route,
+        user_id = tracing::field::Empty,
+    )
+}
+
+/// Records the authenticated user on the current request span.
+pub fn record_user(user_id: &str) {
+    Span::current().record("user_id", user_id);
+}
+
+/// The span a chat turn runs in. The turn outlives its request, so it is a root span that only
+/// follows from the request's; the session is recorded once known.
+pub fn turn_span(request_id: &str, user_id: &str) -> Span {
+    let span = tracing::info_span!(parent: None, "turn", request_id, user_id, session_id = tracing::field::Empty);
+    span.follows_from(Span::current());
+    span
+}

@@ -1,0 +1,167 @@
+//! The Prometheus metrics: the one recorder of the process, the buckets of every histogram, the
+//! catalogue of every metric the service emits (names, labels, meaning: what `/metrics` shows as
+//! `# HELP`), and the HTTP request middleware.
+//!
+//! Metrics are emitted where things happen (`metrics::counter!` in the turn, the Anthropic client,
+//! the tool runtime, the stream tracker); this file is the one place that lists them.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Seconds, 5 ms to 5 min: HTTP handlers, Claude calls, tool calls and whole turns share them so
+/// their quantiles can be compared.
+const LATENCY_BUCKETS: &[f64] =
+    &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0];
+/// Fuel (about one unit per wasm instruction), up to the default budget of 5·10⁹.
+const FUEL_BUCKETS: &[f64] = &[1e4, 1e5, 1e6, 1e7, 1e8, 5e8, 1e9, 2.5e9, 5e9, 1e10];
+/// Histograms keep their samples until drained; draining without waiting for a scrape keeps memory
+/// flat when nobody scrapes.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The label of requests no route matched: the raw path is never a label (unbounded cardinality).
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// The process-wide recorder, installed on first use (every app of a test process shares it).
+pub fn recorder() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Full("tool_call_fuel_consumed".into()), FUEL_BUCKETS))
+                .expect("bucket lists are not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
+            }
+            describe();
+            let upkeep = handle.clone();
+            let _ = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_INTERVAL);
+                    upkeep.run_upkeep();
+                }
+            });
+            handle
+        })
+        .clone()
+}
+
+/// Every metric of the service.
+fn describe() {
+    let version = env!("CARGO_PKG_VERSION");
+    let release = std::env::var("RENDER_GIT_COMMIT").unwrap_or_else(|_| "unknown".into());
+    describe_gauge!("chat_api_build_info", "Always 1; labels `version` and `release` (RENDER_GIT_COMMIT).");
+    metrics::gauge!("chat_api_build_info", "version" => version, "release" => release).set(1.0);
+
+    describe_counter!(
+        "http_requests_total",
+        "HTTP requests by `method`, `route` (the route template, `unmatched` for none) and `status`."
+    );
+    describe_histogram!(
+        "http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to the response headers by `method` and `route` (for /chat/stream: until the stream opens)."
+    );
+    describe_gauge!("chat_sse_connections_active", "Chat streams open now (runbook: warn at 150, critical at 200).");
+
+    describe_counter!("chat_turns_started_total", "Chat turns started (one per accepted POST /chat/stream).");
+    describe_counter!("chat_turns_finished_total", "Chat turns that ended with message_end.");
+    describe_counter!(
+        "chat_turns_failed_total",
+        "Chat turns that ended with an error event, by `reason`: feature_disabled, quota_exceeded, \
+         session_not_found, session_failed, internal_error, upstream_error, upstream_busy, shutdown, persist_failed."
+    );
+    describe_histogram!(
+        "chat_turn_duration_seconds",
+        Unit::Seconds,
+        "Whole turns, pre-flight to last event, by `outcome` (finished, failed)."
+    );
+    describe_counter!("chat_quota_rejections_total", "Turns refused because the monthly message quota is used up.");
+
+    describe_counter!(
+        "chat_claude_calls_total",
+        "Claude calls of chat turns (after retries) by `outcome`: ok, or the error kind (rate_limit, \
+         spend_limit, overloaded, api_error, connection, timeout, stream_ended, decode, shutdown)."
+    );
+    describe_histogram!(
+        "chat_claude_call_duration_seconds",
+        Unit::Seconds,
+        "Claude calls of chat turns, first request to last event, retries included, by `outcome` (ok, error)."
+    );
+    describe_counter!(
+        "chat_claude_stop_reasons_total",
+        "Completed Claude calls by `reason` (Anthropic's stop_reason)."
+    );
+    describe_counter!(
+        "chat_tokens_total",
+        Unit::Count,
+        "Claude tokens by `kind`: input, output, cache_read, cache_creation (cache write)."
+    );
+    describe_counter!(
+        "anthropic_retries_total",
+        "Anthropic requests retried before any output, by error `kind` (429, 529, 5xx, connection, …)."
+    );
+    describe_counter!("anthropic_failures_total", "Anthropic requests that failed for good, by error `kind`.");
+
+    describe_counter!(
+        "tool_calls_total",
+        "Tool calls by `plugin`, `function` and `outcome` (ok, timeout, fuel_exhausted, memory_exceeded, \
+         egress_denied, plugin_trap, … or the plugin's own error code)."
+    );
+    describe_histogram!(
+        "tool_call_duration_seconds",
+        Unit::Seconds,
+        "Tool call wall-clock time by `plugin` and `function`."
+    );
+    describe_histogram!(
+        "tool_call_fuel_consumed",
+        "Fuel (≈ wasm instructions) a tool call used, by `plugin` and `function`."
+    );
+    describe_counter!(
+        "plugin_reloads_total",
+        "Plugin loads by `plugin` and `outcome`: loaded, rejected (the old version keeps serving), removed, rolled_back."
+    );
+}
+
+/// Counts and times every request under its route template. Layered with `Router::layer`, so it
+/// runs after routing and sees [`MatchedPath`].
+pub async fn track_http(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
+    let method = method_label(request.method());
+    let response = next.run(request).await;
+    let route = route.unwrap_or_else(|| UNMATCHED_ROUTE.to_string());
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!(
+        "http_requests_total",
+        "method" => method,
+        "route" => route,
+        "status" => response.status().as_str().to_string()
+    )
+    .increment(1);
+    response
+}
+
+/// Methods a client invents are one label, not one each.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::HEAD => "HEAD",
+        _ => "other",
+    }
+}
