@@ -94,7 +94,7 @@ impl App {
     pub async fn with_store(config: Arc<Config>, store: Store) -> anyhow::Result<App> {
         if config.telemetry.metrics_enabled {
             // Installed before anything is counted (plugin loads included).
-            crate::telemetry::metrics::recorder();
+            crate::telemetry::metrics::install(&config.telemetry);
         }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))

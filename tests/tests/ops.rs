@@ -308,6 +308,10 @@ async fn metrics_move_with_turns_tool_calls_failures_and_requests() {
         assert_eq!(after.kind(histogram), Some("histogram"), "{histogram}");
     }
     assert_eq!(delta("tool_call_duration_seconds_bucket", &[echo[0], echo[1], ("le", "+Inf")]), 1.0);
+    assert_eq!(
+        after.get("chat_api_build_info", &[("version", env!("CARGO_PKG_VERSION")), ("release", "unknown")]),
+        1.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

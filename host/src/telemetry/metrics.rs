@@ -15,6 +15,8 @@ use axum::response::Response;
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use crate::config::TelemetryConfig;
+
 /// Seconds, 5 ms to 5 min: HTTP handlers, Claude calls, tool calls and whole turns share them so
 /// their quantiles can be compared.
 const LATENCY_BUCKETS: &[f64] =
@@ -27,6 +29,13 @@ const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The label of requests no route matched: the raw path is never a label (unbounded cardinality).
 pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Installs the recorder (once per process) and records what this build is.
+pub fn install(config: &TelemetryConfig) {
+    recorder();
+    let release = config.release.clone().unwrap_or_else(|| "unknown".to_string());
+    metrics::gauge!("chat_api_build_info", "version" => env!("CARGO_PKG_VERSION"), "release" => release).set(1.0);
+}
 
 /// The process-wide recorder, installed on first use (every app of a test process shares it).
 pub fn recorder() -> PrometheusHandle {
@@ -57,10 +66,7 @@ pub fn recorder() -> PrometheusHandle {
 
 /// Every metric of the service.
 fn describe() {
-    let version = env!("CARGO_PKG_VERSION");
-    let release = std::env::var("RENDER_GIT_COMMIT").unwrap_or_else(|_| "unknown".into());
     describe_gauge!("chat_api_build_info", "Always 1; labels `version` and `release` (RENDER_GIT_COMMIT).");
-    metrics::gauge!("chat_api_build_info", "version" => version, "release" => release).set(1.0);
 
     describe_counter!(
         "http_requests_total",
