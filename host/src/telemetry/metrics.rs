@@ -84,7 +84,8 @@ fn describe() {
     describe_counter!(
         "chat_turns_failed_total",
         "Chat turns that ended with an error event, by `reason`: feature_disabled, quota_exceeded, \
-         session_not_found, session_failed, internal_error, upstream_error, upstream_busy, shutdown, persist_failed."
+         session_not_found, internal_error (database), upstream_error, upstream_busy (Anthropic rate limit), \
+         shutdown, persist_failed."
     );
     describe_histogram!(
         "chat_turn_duration_seconds",
