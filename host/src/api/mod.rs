@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod chat;
+pub mod dev_page;
 pub mod error;
 pub mod health;
 pub mod internal;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/plugins/reload", post(admin::reload_all))
         .route("/admin/plugins/{name}/reload", post(admin::reload))
         .route("/admin/plugins/{name}/rollback", post(admin::rollback))
+        .merge(dev_page::routes(&config))
         .fallback(|| async { error::ApiError::NotFound("Not Found".to_string()) })
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
