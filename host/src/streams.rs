@@ -30,7 +30,7 @@ impl StreamTracker {
     pub fn open(&self) -> StreamGuard {
         let now = self.inner.active.fetch_add(1, Ordering::SeqCst) + 1;
         metrics::gauge!("chat_sse_connections_active").set(now as f64);
-        if now == self.inner.critical_at || (now > self.inner.critical_at && now % 50 == 0) {
+        if now == self.inner.critical_at || (now > self.inner.critical_at && now.is_multiple_of(50)) {
             tracing::error!(active = now, threshold = self.inner.critical_at, "SSE connections at critical level");
         } else if now == self.inner.warn_at {
             tracing::warn!(active = now, threshold = self.inner.warn_at, "SSE connections at warning level");

@@ -8,11 +8,14 @@ use tool_host::{FunctionInfo, Registry};
 
 use crate::llm::ToolDef;
 
+/// A function list and the definitions built from it.
+type Built = (Arc<Vec<FunctionInfo>>, Arc<[ToolDef]>);
+
 /// Caches the definitions of the registry's current functions.
 #[derive(Default)]
 pub struct ToolCatalog {
     /// The function list the definitions were built from, and the definitions.
-    current: ArcSwapOption<(Arc<Vec<FunctionInfo>>, Arc<[ToolDef]>)>,
+    current: ArcSwapOption<Built>,
 }
 
 impl ToolCatalog {
