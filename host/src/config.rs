@@ -509,6 +509,134 @@ impl Config {
     }
 }
 
+/// How a deployment provides a variable (`render.yaml` and `docs/operations.md` follow it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnvKind {
+    /// A plain setting with a default; safe to show in a blueprint.
+    Setting,
+    /// A credential or a value containing one: entered in the platform's dashboard, never committed.
+    Secret,
+    /// Set by the platform itself (Render sets `RENDER_GIT_COMMIT`); not declared by us.
+    Platform,
+    /// Only meaningful outside production; a deployment leaves it unset.
+    DevOnly,
+}
+
+/// One environment variable the service reads.
+#[derive(Clone, Copy, Debug)]
+pub struct EnvVar {
+    pub name: &'static str,
+    pub kind: EnvKind,
+    /// The value used when unset, as an operator would write it (`""` when there is none).
+    pub default: &'static str,
+    pub description: &'static str,
+}
+
+impl EnvVar {
+    pub fn required_in_production(&self) -> bool {
+        PRODUCTION_REQUIRED.contains(&self.name)
+    }
+}
+
+const fn var(name: &'static str, kind: EnvKind, default: &'static str, description: &'static str) -> EnvVar {
+    EnvVar { name, kind, default, description }
+}
+
+/// Every variable [`Config::from_lookup`] reads (a unit test holds the two together), so the README,
+/// `docs/operations.md` and `render.yaml` can be checked against the code.
+pub const ENV_VARS: &[EnvVar] = {
+    use EnvKind::*;
+    &[
+        var("ENVIRONMENT", Setting, "development", "development, test, staging or production"),
+        var("PORT", Setting, "8005", "listen port on 0.0.0.0"),
+        var(
+            "ALLOWED_ORIGINS",
+            Setting,
+            "",
+            "CORS origins and allowed Clerk azp values (comma-separated or JSON array)",
+        ),
+        var("MAX_BODY_BYTES", Setting, "262144", "request body limit"),
+        var("SSE_CONNECTIONS_WARN", Setting, "150", "open streams at which a warning is logged"),
+        var("SSE_CONNECTIONS_CRITICAL", Setting, "200", "open streams at which an error is logged"),
+        var("SHUTDOWN_GRACE_SECONDS", Setting, "5", "how long streams may finish after SIGTERM"),
+        var("DATABASE_URL", Secret, "sqlite://data/chat.db", "postgres://… (Supabase's connection string) or sqlite:…"),
+        var("RUN_MIGRATIONS", Setting, "true", "apply migrations at start-up"),
+        var("DATABASE_MAX_CONNECTIONS", Setting, "16", "database pool size"),
+        var("API_KEYS", Secret, "", "key:user_id pairs accepted in X-API-Key (comma-separated)"),
+        var(
+            "CLERK_DOMAIN",
+            Setting,
+            "",
+            "Clerk Frontend API host; JWKS at https://$CLERK_DOMAIN/.well-known/jwks.json",
+        ),
+        var("CLERK_ISSUER", Setting, "https://$CLERK_DOMAIN", "expected iss of Clerk tokens"),
+        var(
+            "JWT_SECRET",
+            Secret,
+            "development default",
+            "HS256 secret of mobile pairing tokens (≥ 32 characters in production)",
+        ),
+        var("TEST_AUTH_SECRET", DevOnly, "", "enables the X-Test-Auth bypass outside production"),
+        var(
+            "INTERNAL_API_KEY",
+            Secret,
+            "dev-internal-key (development and test only)",
+            "X-Internal-Key for /internal/* and /admin/*",
+        ),
+        var(
+            "CLERK_JWKS_MIN_REFRESH_SECONDS",
+            Setting,
+            "300",
+            "least time between JWKS fetches caused by unknown key ids",
+        ),
+        var("HELICONE_ENABLED", Setting, "false", "route Claude calls through Helicone"),
+        var("ANTHROPIC_API_KEY", Secret, "", "Anthropic API key"),
+        var("ANTHROPIC_BASE_URL", Setting, "https://api.anthropic.com", "Anthropic endpoint"),
+        var("DEFAULT_MODEL", Setting, "claude-sonnet-4-20250514", "Claude model id"),
+        var("ANTHROPIC_MAX_TOKENS", Setting, "4096", "max_tokens of each Claude call"),
+        var("HELICONE_API_KEY", Secret, "", "Helicone key (required when HELICONE_ENABLED=true)"),
+        var("HELICONE_BASE_URL", Setting, "https://anthropic.helicone.ai", "Helicone's Anthropic gateway"),
+        var("HISTORY_TOKEN_BUDGET", Setting, "30000", "estimated tokens of earlier conversation sent with each call"),
+        var("ANTHROPIC_MAX_RETRIES", Setting, "3", "retries of a Claude request that failed before its first byte"),
+        var("ANTHROPIC_RETRY_BASE_SECONDS", Setting, "0.5", "first retry backoff (doubled each time, with jitter)"),
+        var("ANTHROPIC_STALL_TIMEOUT_SECONDS", Setting, "60", "longest silence tolerated on a Claude stream"),
+        var("OPENAI_API_KEY", Secret, "", "OpenAI key (embeddings)"),
+        var("OPENAI_BASE_URL", Setting, "https://api.openai.com", "OpenAI endpoint"),
+        var("EMBEDDING_MODEL", Setting, "text-embedding-3-small", "embedding model"),
+        var("EMBEDDING_BATCH_SIZE", Setting, "100", "texts per embeddings request"),
+        var("MAPPER_API_URL", Setting, "http://localhost:8001", "mapper-api base URL"),
+        var("CALENDAR_API_URL", Setting, "http://localhost:8002", "calendar-api base URL"),
+        var("WORKOUT_INGESTOR_API_URL", Setting, "http://localhost:8003", "workout-ingestor-api base URL"),
+        var("STRAVA_SYNC_API_URL", Setting, "http://localhost:8000", "strava-sync-api base URL"),
+        var("GARMIN_SYNC_API_URL", Setting, "http://localhost:8006", "garmin-sync-api base URL"),
+        var("PLUGINS_DIR", Setting, "plugins.d", "where plugins are loaded from (and watched)"),
+        var("FUNCTION_TIMEOUT_SECONDS", Setting, "30", "default wall-clock budget of one tool call"),
+        var("PLUGIN_CACHE_DIR", Setting, "$PLUGINS_DIR/.cache", "compiled-plugin cache"),
+        var("PLUGINS_WATCH", Setting, "true", "watch PLUGINS_DIR and reload changed plugins"),
+        var("RATE_LIMIT_FREE", Setting, "50", "monthly messages of the free tier"),
+        var("RATE_LIMIT_PAID", Setting, "500", "monthly messages of the paid tiers"),
+        var("SENTRY_DSN", Secret, "", "Sentry DSN (error tracking off when unset)"),
+        var("RENDER_GIT_COMMIT", Platform, "", "the deployed commit, reported as the Sentry release"),
+        var("SENTRY_TRACES_SAMPLE_RATE", Setting, "0.1", "share of requests traced in Sentry (0 to 1)"),
+        var("METRICS_ENABLED", Setting, "true", "record metrics and serve GET /metrics"),
+        var("LOG_JSON", Setting, "true in production, else false", "JSON logs"),
+        // Read by tracing's `EnvFilter` (telemetry/logs.rs), not by `Config`.
+        var(
+            "RUST_LOG",
+            Setting,
+            "info,sqlx=warn,wasmtime=warn,cranelift=warn",
+            "log filter (tracing EnvFilter syntax)",
+        ),
+        var(
+            "SUPABASE_URL",
+            Setting,
+            "",
+            "the Supabase project URL (the database itself is reached through DATABASE_URL)",
+        ),
+        var("SUPABASE_SERVICE_ROLE_KEY", Secret, "", "Supabase service role key (kept for the runbook; unused today)"),
+    ]
+};
+
 /// The variables production refuses to start without.
 pub const PRODUCTION_REQUIRED: &[&str] = &[
     "DATABASE_URL",
@@ -609,6 +737,32 @@ mod tests {
     fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(&move |k| map.get(k).cloned())
+    }
+
+    /// The names `from_lookup` asks for, in development and in production.
+    fn names_read() -> std::collections::BTreeSet<String> {
+        let asked = std::sync::Mutex::new(std::collections::BTreeSet::new());
+        for environment in ["development", "production"] {
+            let _ = Config::from_lookup(&|name| {
+                asked.lock().unwrap().insert(name.to_string());
+                (name == "ENVIRONMENT").then(|| environment.to_string())
+            });
+        }
+        asked.into_inner().unwrap()
+    }
+
+    #[test]
+    fn env_vars_lists_exactly_the_variables_read() {
+        let listed: std::collections::BTreeSet<String> = ENV_VARS.iter().map(|v| v.name.to_string()).collect();
+        assert_eq!(listed.len(), ENV_VARS.len(), "a variable is listed twice");
+        let read_elsewhere = std::collections::BTreeSet::from(["RUST_LOG".to_string()]);
+        let listed_for_config = listed.difference(&read_elsewhere).cloned().collect();
+        assert_eq!(names_read(), listed_for_config, "ENV_VARS and Config::from_lookup disagree");
+        for name in PRODUCTION_REQUIRED {
+            let var = ENV_VARS.iter().find(|v| v.name == *name).unwrap();
+            assert!(var.required_in_production());
+            assert_ne!(var.kind, EnvKind::DevOnly, "{name}");
+        }
     }
 
     #[test]

@@ -181,3 +181,79 @@ async fn sigterm_drains_and_exits_cleanly() {
     assert!(received < stopped);
     assert!(client.get(service.url("/health")).send().await.is_err(), "the port is closed");
 }
+
+/// `target/<dir>/<plugin>` of this repository, laid out by `make plugins`.
+fn built_plugin(dir: &str, plugin: &str) -> std::path::PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target").join(dir).join(plugin);
+    assert!(path.join("plugin.wasm").is_file(), "{} is missing: run `make plugins` first", path.display());
+    path
+}
+
+/// Runs `chat-api plugins …` in a fresh directory with only `vars` set; returns the exit code,
+/// stdout and stderr.
+async fn author_cli(args: &[&str], vars: &[(&str, &str)]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(BINARY);
+    command.arg("plugins").args(args).current_dir(dir.path()).env_clear();
+    for (k, v) in vars {
+        command.env(k, v);
+    }
+    let output = tokio::time::timeout(PATIENCE, command.output()).await.expect("the CLI finishes").expect("run");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (output.status.code().unwrap_or(-1), text(&output.stdout), text(&output.stderr))
+}
+
+#[tokio::test]
+async fn plugins_check_prints_the_functions_or_the_step_that_rejected_the_plugin() {
+    let echo = built_plugin("plugins.d", "echo");
+    let (code, stdout, stderr) =
+        author_cli(&["check", echo.to_str().unwrap()], &[("ECHO_BASE_URL", "http://127.0.0.1:9")]).await;
+    assert_eq!(code, 0, "stderr: {stderr}");
+    let check: serde_json::Value = serde_json::from_str(&stdout).expect("check prints JSON");
+    assert_eq!(check["name"], "echo");
+    let names: Vec<&str> = check["functions"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"echo") && names.contains(&"echo_http"), "{names:?}");
+    assert!(stderr.contains("passes every check"), "{stderr}");
+
+    for plugin in ["wrong-world", "bad-schema"] {
+        let (code, stdout, stderr) =
+            author_cli(&["check", built_plugin("test-plugins.d", plugin).to_str().unwrap()], &[]).await;
+        assert_eq!(code, 1, "{plugin}: {stdout} {stderr}");
+        assert!(stderr.contains("plugin rejected at the"), "{plugin}: {stderr}");
+    }
+
+    let corrupt = tempfile::tempdir().unwrap();
+    std::fs::copy(echo.join("plugin.toml"), corrupt.path().join("plugin.toml")).unwrap();
+    std::fs::write(corrupt.path().join("plugin.wasm"), b"\0asm not really").unwrap();
+    let (code, _, stderr) = author_cli(&["check", corrupt.path().to_str().unwrap()], &[]).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("plugin rejected at the"), "{stderr}");
+}
+
+#[tokio::test]
+async fn plugins_call_runs_one_call_with_the_real_limits() {
+    let echo = built_plugin("plugins.d", "echo");
+    let vars = [("ECHO_BASE_URL", "http://127.0.0.1:9")];
+    let (code, stdout, stderr) =
+        author_cli(&["call", echo.to_str().unwrap(), "echo", r#"{"text":"hi"}"#, "--user", "author-1"], &vars).await;
+    assert_eq!(code, 0, "stderr: {stderr}");
+    let result: serde_json::Value = serde_json::from_str(stdout.trim()).expect("the result is the tool's JSON");
+    assert_eq!(result["echo"], "hi");
+    assert_eq!(result["user_id"], "author-1");
+
+    // Arguments the schema refuses never reach the guest; arguments that are not JSON are a usage error.
+    let (code, stdout, _) = author_cli(&["call", echo.to_str().unwrap(), "echo", r#"{"text":5}"#], &vars).await;
+    assert_eq!(code, 1);
+    assert!(stdout.contains("invalid_arguments"), "{stdout}");
+    let (code, _, stderr) = author_cli(&["call", echo.to_str().unwrap(), "echo", "{not json"], &vars).await;
+    assert_eq!(code, 2);
+    assert!(stderr.contains("not JSON"), "{stderr}");
+
+    // The plugin's own one-second limit stops a guest that never returns.
+    let spin = built_plugin("test-plugins.d", "spin-loop");
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = author_cli(&["call", spin.to_str().unwrap(), "spin", "{}"], &[]).await;
+    assert_eq!(code, 1, "{stdout} {stderr}");
+    assert!(stdout.contains("timeout"), "{stdout}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod chat;
+pub mod dev_page;
 pub mod error;
 pub mod health;
 pub mod internal;
@@ -56,7 +57,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/admin/plugins/reload", post(admin::reload_all))
         .route("/admin/plugins/{name}/reload", post(admin::reload))
-        .route("/admin/plugins/{name}/rollback", post(admin::rollback));
+        .route("/admin/plugins/{name}/rollback", post(admin::rollback))
+        .merge(dev_page::routes(&config));
     if telemetry.metrics_enabled {
         routes = routes.route("/metrics", get(metrics::scrape));
     }

@@ -8,12 +8,13 @@ use tool_host::{FunctionInfo, Registry};
 
 use crate::llm::ToolDef;
 
-/// The function list the definitions were built from, and the definitions.
+/// A function list and the definitions built from it.
 type Built = (Arc<Vec<FunctionInfo>>, Arc<[ToolDef]>);
 
 /// Caches the definitions of the registry's current functions.
 #[derive(Default)]
 pub struct ToolCatalog {
+    /// The function list the definitions were built from, and the definitions.
     current: ArcSwapOption<Built>,
 }
 
