@@ -1,6 +1,7 @@
-//! Figures of the service foundation: the latency of a quota `reserve` (one atomic statement) on
-//! SQLite and on the local Postgres, and how many JWTs one core verifies per second (Clerk RS256
-//! with the key cached, mobile pairing HS256), through the same `Authenticator` requests use.
+//! Figures of the service foundation: the latency of a quota `reserve` (one atomic statement,
+//! committed asynchronously on Postgres) on SQLite and on the local Postgres, and how many JWTs one
+//! core verifies per second (Clerk RS256 with the key cached, mobile pairing HS256), through the
+//! same `Authenticator` requests use.
 //!
 //! Run with `cargo bench -p chat-api --bench foundation`. Postgres is `TEST_DATABASE_URL`
 //! (default `postgres://postgres@127.0.0.1:5432/test`); each run uses a throwaway schema.
@@ -26,7 +27,10 @@ const VERIFY_FOR: Duration = Duration::from_secs(3);
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        println!("== quota reserve (one INSERT … ON CONFLICT DO UPDATE … WHERE count < limit RETURNING) ==");
+        println!(
+            "== quota reserve (one INSERT … ON CONFLICT DO UPDATE … WHERE count < limit RETURNING; \
+             on Postgres in a transaction with synchronous_commit off) =="
+        );
         for backend in BACKENDS {
             reserve_latency(backend).await;
         }

@@ -1,9 +1,9 @@
 //! Hourly per-function call limits (the sync tools allow 3 calls per user per hour). Like the
-//! monthly quota, check and count are one statement.
+//! monthly quota, check and count are one statement, committed asynchronously on Postgres.
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
-use crate::{Result, Store, with_pool};
+use crate::{Result, Store, with_counter_conn, with_pool};
 
 /// The answer of [`Store::hit_function_limit`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +36,7 @@ impl Store {
         let counted: Option<i32> = if limit <= 0 {
             None
         } else {
-            with_pool!(self, pool => {
+            with_counter_conn!(self, conn => {
                 sqlx::query_scalar(
                     "INSERT INTO function_rate_limits (user_id, function_name, window_start, call_count) VALUES ($1, $2, $3, 1) \
                      ON CONFLICT (user_id, function_name, window_start) DO UPDATE \
@@ -48,7 +48,7 @@ impl Store {
                 .bind(function)
                 .bind(window)
                 .bind(limit.min(i32::MAX as i64) as i32)
-                .fetch_optional(pool)
+                .fetch_optional(conn)
                 .await?
             })
         };

@@ -1,9 +1,10 @@
 //! The monthly message quota. `reserve` checks and counts in one statement, so concurrent turns of
 //! one user can never pass the limit; `refund` gives a unit back for a turn the AI provider failed.
+//! Both commit asynchronously on Postgres ([`with_counter_conn!`](crate::with_counter_conn)).
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 
-use crate::{Result, Store, with_pool};
+use crate::{Result, Store, with_counter_conn, with_pool};
 
 /// A calendar month in UTC, the unit the quota counts in (`YYYY-MM`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +51,7 @@ impl Store {
             return Ok(Reservation::Rejected { usage: self.message_usage(user_id, period).await? });
         }
         let key = period.key();
-        let counted: Option<i32> = with_pool!(self, pool => {
+        let counted: Option<i32> = with_counter_conn!(self, conn => {
             sqlx::query_scalar(
                 "INSERT INTO chat_rate_limits (user_id, period, count, updated_at) VALUES ($1, $2, 1, $3) \
                  ON CONFLICT (user_id, period) DO UPDATE SET count = chat_rate_limits.count + 1, updated_at = $3 \
@@ -61,7 +62,7 @@ impl Store {
             .bind(&key)
             .bind(crate::now())
             .bind(limit.min(i32::MAX as i64) as i32)
-            .fetch_optional(pool)
+            .fetch_optional(conn)
             .await?
         });
         Ok(match counted {
@@ -72,7 +73,7 @@ impl Store {
 
     /// Gives one unit back; never goes below zero.
     pub async fn refund_message(&self, user_id: &str, period: Period) -> Result<()> {
-        with_pool!(self, pool => {
+        with_counter_conn!(self, conn => {
             sqlx::query(
                 "UPDATE chat_rate_limits SET count = count - 1, updated_at = $3 \
                  WHERE user_id = $1 AND period = $2 AND count > 0",
@@ -80,7 +81,7 @@ impl Store {
             .bind(user_id)
             .bind(period.key())
             .bind(crate::now())
-            .execute(pool)
+            .execute(conn)
             .await?;
         });
         Ok(())

@@ -141,3 +141,29 @@ impl Drop for TestServer {
 pub fn as_test_user(request: reqwest::RequestBuilder, user: &str) -> reqwest::RequestBuilder {
     request.header("X-Test-Auth", TEST_AUTH_SECRET).header("X-Test-User-Id", user)
 }
+
+/// Status and JSON body of a response (`Null` for an empty body); panics when a body is not JSON,
+/// since every answer of the service, errors included, is JSON.
+pub async fn read_json(response: reqwest::Response) -> (reqwest::StatusCode, serde_json::Value) {
+    let status = response.status();
+    let text = response.text().await.expect("response body");
+    if text.is_empty() {
+        return (status, serde_json::Value::Null);
+    }
+    let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("body of a {status} is not JSON: {text}"));
+    (status, value)
+}
+
+/// Generates one test per backend from each `async fn scenario(backend: Backend)` named: modules
+/// `sqlite` and `postgres`, each test on a two-worker runtime.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(chat_store::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(chat_store::Backend::Postgres).await } )*
+        }
+    };
+}

@@ -13,24 +13,11 @@ use chat_api::config::Config;
 use chat_api::embeddings::{Embeddings, EmbeddingsClient, IndexOptions, RetryPolicy, WorkoutIndex};
 use chat_store::Backend;
 use chat_store::testing::TestDatabase;
+use chat_tests::on_both_backends;
 use chat_tests::openai::{DEFAULT_DIMS, Failure, OpenAiStandIn, embed_text};
 use serde_json::{Value, json};
 
 const INTERNAL_KEY: &str = "internal-test-key-0123456789";
-
-/// Runs an async test body once per backend, as two tests.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(chat_store::Backend::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(chat_store::Backend::Postgres).await })*
-        }
-    };
-}
 
 /// The service under test, its database and its OpenAI stand-in.
 struct Harness {

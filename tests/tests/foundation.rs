@@ -4,22 +4,12 @@
 
 use chat_store::testing::{BACKENDS, TestDatabase};
 use chat_store::{Backend, Store};
+use chat_tests::server::read_json as read;
 use reqwest::StatusCode;
 use serde_json::Value;
 
 async fn database(backend: Backend) -> TestDatabase {
     TestDatabase::new(backend).await.unwrap_or_else(|e| panic!("{backend:?} test database: {e}"))
-}
-
-/// Status and JSON body of a response (`Null` for an empty body).
-async fn read(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    let text = response.text().await.expect("response body");
-    if text.is_empty() {
-        return (status, Value::Null);
-    }
-    let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("body of a {status} is not JSON: {text}"));
-    (status, value)
 }
 
 mod auth {
@@ -916,8 +906,7 @@ mod sessions {
 mod http_input {
     //! What a confused or hostile client sends: bad query strings, unknown routes and methods,
     //! huge or undecodable headers, bodies where none belong. Always a 4xx with a JSON reason,
-    //! never a 500. (JSON body rejections are covered by `chat_api::api::error`'s tests and by the
-    //! chat stream's suite.)
+    //! never a 500. (Bad bodies and path segments of every endpoint are the `bad_input` suite's.)
 
     use chat_tests::server::TestServer;
     use serde_json::json;

@@ -12,7 +12,7 @@
 //! | `POST /admin/plugins/{name}/rollback` | swap back to the previous version |
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use base64::Engine as _;
@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tool_host::{RegistryError, ReloadReport};
 
-use crate::api::error::{ApiError, ApiJson};
+use crate::api::error::{ApiError, ApiJson, ApiPath};
 use crate::app::AppState;
 use crate::auth::internal::InternalCaller;
 
@@ -48,7 +48,7 @@ pub async fn reload_all(_: InternalCaller, State(state): State<AppState>) -> Res
 pub async fn reload(
     _: InternalCaller,
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Json<ReloadReport>, ApiError> {
     let report = state.tools.reload(&name).await.map_err(registry_error)?;
     Ok(Json(report))
@@ -57,7 +57,7 @@ pub async fn reload(
 pub async fn rollback(
     _: InternalCaller,
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Json<ReloadReport>, ApiError> {
     let report = state.tools.rollback(&name).await.map_err(registry_error)?;
     Ok(Json(report))

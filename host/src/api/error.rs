@@ -2,10 +2,16 @@
 //! body (`{"detail": …}`) the original clients understand; internal errors are logged with their
 //! cause and shown to the client only as a generic message.
 
+use std::marker::PhantomData;
+
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
@@ -89,13 +95,28 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::MissingJsonContentType(_) => {
                 ApiError::UnsupportedMediaType("Expected request with `Content-Type: application/json`".to_string())
             }
-            JsonRejection::JsonSyntaxError(e) => ApiError::Validation {
-                field: "body".to_string(),
-                message: format!("JSON decode error: {}", e.body_text()),
-                kind: "json_invalid",
-            },
+            JsonRejection::JsonSyntaxError(e) => {
+                // Without the path: where the text stopped being JSON is what helps here.
+                let reason = match decoder_error(&e) {
+                    Some(err) => match err.downcast_ref::<PathError>() {
+                        Some(err) => err.inner().to_string(),
+                        None => err.to_string(),
+                    },
+                    None => e.body_text(),
+                };
+                ApiError::Validation {
+                    field: "body".to_string(),
+                    message: format!("JSON decode error: {reason}"),
+                    kind: "json_invalid",
+                }
+            }
             JsonRejection::JsonDataError(e) => {
-                ApiError::Validation { field: "body".to_string(), message: e.body_text(), kind: "value_error" }
+                match decoder_error(&e).and_then(|err| err.downcast_ref::<PathError>()) {
+                    Some(err) => data_error(err),
+                    None => {
+                        ApiError::Validation { field: "body".to_string(), message: e.body_text(), kind: "value_error" }
+                    }
+                }
             }
             JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 ApiError::PayloadTooLarge
@@ -105,6 +126,45 @@ impl From<JsonRejection> for ApiError {
             }
         }
     }
+}
+
+/// A decoding error with the path of the value it is about.
+type PathError = serde_path_to_error::Error<serde_json::Error>;
+
+/// The decoder's error inside an axum JSON rejection (axum wraps it twice: rejection →
+/// `axum::Error` → the boxed error): a [`PathError`], or serde_json's own for trailing characters.
+fn decoder_error(rejection: &dyn std::error::Error) -> Option<&(dyn std::error::Error + 'static)> {
+    rejection.source()?.source()
+}
+
+/// A body that is JSON but not of the expected shape, located like FastAPI does: `loc` is the
+/// path of the offending field (`["body", "context", "selected_date"]`), and a missing field is
+/// `{"type": "missing", "msg": "Field required"}` at the field's own location.
+fn data_error(err: &PathError) -> ApiError {
+    use serde_path_to_error::Segment;
+    let mut field = String::from("body");
+    for segment in err.path() {
+        match segment {
+            Segment::Seq { index } => field = format!("{field}.{index}"),
+            Segment::Map { key } => field = format!("{field}.{key}"),
+            Segment::Enum { variant } => field = format!("{field}.{variant}"),
+            Segment::Unknown => {}
+        }
+    }
+    let message = err.inner().to_string();
+    // serde reports a missing or repeated field at its parent: locate it at the field itself.
+    let named = |prefix: &str| Some(message.strip_prefix(prefix)?.split_once('`')?.0.to_string());
+    if let Some(name) = named("missing field `") {
+        return ApiError::Validation {
+            field: format!("{field}.{name}"),
+            message: "Field required".into(),
+            kind: "missing",
+        };
+    }
+    if let Some(name) = named("duplicate field `") {
+        field = format!("{field}.{name}");
+    }
+    ApiError::Validation { field, message, kind: "value_error" }
 }
 
 impl From<QueryRejection> for ApiError {
@@ -119,10 +179,43 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-/// `axum::Json` whose rejections are [`ApiError`]s.
-#[derive(axum::extract::FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `axum::Json` whose rejections are [`ApiError`]s, for bodies that are JSON objects (every body
+/// of this API is one).
 pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(JsonObject(value)) = axum::Json::<JsonObject<T>>::from_request(request, state).await?;
+        Ok(ApiJson(value))
+    }
+}
+
+/// `T` read from a JSON object only. serde's derived structs also accept an array of the field
+/// values in order (`["hi"]` would be a chat request); pydantic, and so the original, refuses
+/// anything but an object.
+struct JsonObject<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for JsonObject<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = JsonObject<T>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(JsonObject)
+            }
+        }
+
+        deserializer.deserialize_any(ObjectVisitor(PhantomData))
+    }
+}
 
 /// `axum::extract::Query` whose rejections are [`ApiError`]s.
 #[derive(axum::extract::FromRequestParts)]
@@ -190,16 +283,27 @@ mod tests {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["detail"][0]["type"], "json_invalid");
         assert_eq!(body["detail"][0]["loc"][0], "body");
-        assert!(body["detail"][0]["msg"].as_str().unwrap().starts_with("JSON decode error"), "{body}");
+        assert!(
+            body["detail"][0]["msg"].as_str().unwrap().starts_with("JSON decode error: EOF while parsing"),
+            "{body}"
+        );
     }
 
     #[tokio::test]
     async fn schema_errors_are_422_naming_the_field() {
         let (status, body) = send(Some("application/json"), r#"{"text":"hi"}"#).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(body["detail"][0]["msg"].as_str().unwrap().contains("message"), "{body}");
+        assert_eq!(body["detail"][0], json!({"loc": ["body", "message"], "msg": "Field required", "type": "missing"}));
         let (status, body) = send(Some("application/json"), r#"{"message":42}"#).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["detail"][0]["loc"], json!(["body", "message"]));
+        assert!(
+            body["detail"][0]["msg"].as_str().unwrap().starts_with("invalid type: integer `42`, expected a string")
+        );
+        let (status, body) = send(Some("application/json"), r#"[1, 2]"#).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["detail"][0]["loc"], json!(["body"]));
+        assert!(body["detail"][0]["msg"].as_str().unwrap().starts_with("invalid type: sequence"), "{body}");
     }
 
     #[tokio::test]

@@ -4,14 +4,14 @@
 //! when the header is missing.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chat_store::embeddings::SourceTable;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::api::error::{ApiError, ApiJson};
+use crate::api::error::{ApiError, ApiJson, ApiPath};
 use crate::app::AppState;
 use crate::auth::internal::InternalCaller;
 use crate::embeddings::{GenerateReport, PipelineError, WebhookOutcome, Workouts};
@@ -87,7 +87,7 @@ pub async fn generate(
 pub async fn progress(
     _caller: InternalCaller,
     State(state): State<AppState>,
-    Path(table): Path<String>,
+    ApiPath(table): ApiPath<String>,
 ) -> Result<Json<ProgressResponse>, ApiError> {
     let table = SourceTable::parse(&table)
         .ok_or_else(|| ApiError::validation("path.table", "Input should be 'workouts' or 'follow_along_workouts'"))?;

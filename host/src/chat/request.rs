@@ -1,8 +1,12 @@
 //! The body of `POST /chat/stream` and its validation rules (the original pydantic `ChatRequest`):
 //! a message of 1–10,000 characters, an optional session id, and an optional page context.
-//! A request that breaks a rule is refused with 422 before any stream opens.
+//! A request that breaks a rule is refused with 422 before any stream opens. One rule is stricter
+//! than the original: a `session_id` that is not a UUID is a 422 here, where the original answered
+//! 200 with an SSE `internal_error` ("Failed to create chat session."); clients only ever send back
+//! the id of a `message_start`, so only a broken or hostile client sees the difference.
 
 use serde::Deserialize;
+use uuid::Uuid;
 
 use super::events::PendingImport;
 use crate::api::error::ApiError;
@@ -51,15 +55,29 @@ impl ChatRequest {
                 kind: "string_too_long",
             });
         }
-        if let Some(id) = &self.session_id
-            && id.len() > 100
-        {
-            return Err(ApiError::validation("body.session_id", "String should have at most 100 characters"));
+        if self.message.contains('\0') {
+            // Postgres text cannot hold NUL: a clear 422 here rather than an opaque `internal_error`
+            // event when the row is written.
+            return Err(ApiError::validation("body.message", "String should not contain NUL (\\u0000) characters"));
+        }
+        if self.session_id.as_deref().is_some_and(|raw| !raw.trim().is_empty()) && self.session_uuid().is_none() {
+            return Err(ApiError::Validation {
+                field: "body.session_id".into(),
+                message: "Input should be a valid UUID (the session_id of an earlier message_start)".into(),
+                kind: "uuid_parsing",
+            });
         }
         if let Some(ctx) = &self.context {
             ctx.validate()?;
         }
         Ok(())
+    }
+
+    /// The session to continue: `None` for a new one (absent, null or blank, as the original took
+    /// a falsy id). A malformed id is refused by [`ChatRequest::validate`], before any quota unit
+    /// or row is spent on it.
+    pub fn session_uuid(&self) -> Option<Uuid> {
+        self.session_id.as_deref().map(str::trim).filter(|s| !s.is_empty()).and_then(|s| Uuid::parse_str(s).ok())
     }
 }
 
@@ -143,6 +161,21 @@ mod tests {
         assert!(req(&long).validate().is_err());
         let max = format!(r#"{{"message": "{}"}}"#, "é".repeat(10_000));
         req(&max).validate().unwrap();
+    }
+
+    #[test]
+    fn session_ids_are_uuids_or_blank() {
+        let id = Uuid::new_v4();
+        let r = req(&format!(r#"{{"message": "x", "session_id": " {id} "}}"#));
+        r.validate().unwrap();
+        assert_eq!(r.session_uuid(), Some(id));
+        for blank in [r#""""#, r#"" ""#, "null"] {
+            let r = req(&format!(r#"{{"message": "x", "session_id": {blank}}}"#));
+            r.validate().unwrap();
+            assert_eq!(r.session_uuid(), None);
+        }
+        assert!(req(r#"{"message": "x", "session_id": "not-a-uuid"}"#).validate().is_err());
+        assert!(req(r#"{"message": "x\u0000"}"#).validate().is_err());
     }
 
     #[test]

@@ -123,19 +123,17 @@ async fn preflight(deps: &TurnDeps, input: &TurnInput, sink: &mut EventSink) -> 
         return Err(ErrorEvent::feature_disabled());
     }
 
-    let existing = match input.request.session_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    // A malformed id never gets here: the request's validation refused it with a 422.
+    let existing = match input.request.session_uuid() {
         None => None,
-        Some(raw) => {
-            let id = Uuid::parse_str(raw).map_err(|_| ErrorEvent::session_failed())?;
-            match store.get_session(id, user_id).await {
-                Ok(Some(session)) => Some(session),
-                Ok(None) => return Err(ErrorEvent::session_not_found()),
-                Err(err) => {
-                    tracing::error!(error = %err, "session lookup failed");
-                    return Err(ErrorEvent::session_failed());
-                }
+        Some(id) => match store.get_session(id, user_id).await {
+            Ok(Some(session)) => Some(session),
+            Ok(None) => return Err(ErrorEvent::session_not_found()),
+            Err(err) => {
+                tracing::error!(error = %err, "session lookup failed");
+                return Err(ErrorEvent::session_failed());
             }
-        }
+        },
     };
 
     let admitted = match quota::reserve(store, &deps.config.quota, &flags, user_id, chrono::Utc::now()).await {

@@ -2,9 +2,10 @@
 //!
 //! When the user has indexed workouts, the query is embedded (OpenAI embeddings, the key added by
 //! the host's egress rule) and the closest workouts come from the host's index of the calling user
-//! (`search-workouts`), which never holds anyone else's. When nothing is indexed, or the embedding
-//! or the search fails, mapper-api's keyword search answers (`GET /workouts/search?q=&limit=`), as
-//! the original did. Either way the result is the original `search_results` JSON.
+//! (`search-workouts`), which never holds anyone else's. When nothing is indexed, the embedding or
+//! the search fails, or no workout is similar enough, mapper-api's keyword search answers
+//! (`GET /workouts/search?q=&limit=`), as the original did (semantic, else keyword). Either way the
+//! result is the original `search_results` JSON.
 
 mod embed;
 
@@ -56,6 +57,11 @@ fn semantic(query: &str, limit: u32) -> Result<Vec<Value>, String> {
     let embedding = embed::query_embedding(query, Duration::from_secs_f64(timeout.max(0.1)))?;
     let min_similarity = config::get("min_similarity").and_then(|s| s.parse::<f32>().ok()).unwrap_or(0.5);
     let matches = index::search(&embedding, limit, min_similarity).map_err(|err| err.message)?;
+    if matches.is_empty() {
+        // As mapper-api: no semantic match above the threshold, so the keyword (ILIKE) search may
+        // still find a title or description that contains the words.
+        return Err(format!("no semantic match above similarity {min_similarity}"));
+    }
     Ok(matches.into_iter().map(|m| listed(json!(m.workout_id), json!(m.title), &Value::Null)).collect())
 }
 

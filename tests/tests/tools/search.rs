@@ -1,6 +1,6 @@
 //! The embedding-search plugin: search_workout_library searches the caller's indexed workouts
 //! semantically (query embedded with OpenAI, key added by the host), and falls back to mapper-api's
-//! keyword search when nothing is indexed or the embedding fails.
+//! keyword search when nothing is indexed, the embedding fails or nothing is similar enough.
 
 use chat_api::embeddings::Workouts;
 use chat_store::embeddings::SourceTable;
@@ -73,11 +73,28 @@ async fn indexed_workouts_are_searched_semantically_for_the_caller_only() {
 
     let other = t.call_as(OTHER_USER, "search_workout_library", json!({"query": "leg day squats"})).await;
     assert_eq!(ok(&other, "search"), results(&[listed("w-other", "Leg Day")]));
-    // Matches below the similarity threshold are left out.
+    assert!(t.mapper.requests().is_empty(), "every search above had a semantic match");
+}
+
+#[tokio::test]
+async fn without_a_semantic_match_the_keyword_search_answers() {
+    let t = Tools::start().await;
+    index(&t).await;
+    // Only in mapper's library (not indexed yet): the keyword search finds it by its words.
+    t.mapper.add_workout(USER, json!({"id": "w-swim", "title": "Swimming Pool Laps", "description": "Freestyle"}));
+    t.mapper.add_workout(OTHER_USER, json!({"id": "w-swim-2", "title": "Swimming", "description": "Pool"}));
+    let text = t.ok("search_workout_library", json!({"query": "swimming pool", "limit": 3})).await;
+    assert_eq!(text, results(&[listed("w-swim", "Swimming Pool Laps")]));
+    assert_eq!(t.openai.requests().len(), 1, "the semantic search ran first");
+    assert_request(&only_request(&t.mapper), "GET", "/workouts/search", Some("q=swimming%20pool&limit=3"));
+
+    // Neither search finds anything: an empty list, after both were asked.
+    t.mapper.clear_requests();
     assert_eq!(
-        t.ok("search_workout_library", json!({"query": "swimming pool"})).await,
+        t.ok("search_workout_library", json!({"query": "rowing machine"})).await,
         r#"{"type": "search_results", "workouts": []}"#
     );
+    assert_eq!(only_request(&t.mapper).query.as_deref(), Some("q=rowing%20machine&limit=5"));
 }
 
 #[tokio::test]
