@@ -158,6 +158,10 @@ pub struct PluginsConfig {
     pub function_timeout: Duration,
     /// Watch `dir` and reload changed plugins.
     pub watch: bool,
+    /// Per-request HTTP timeout of the plugins' downstream calls (manifests: `${TOOL_HTTP_TIMEOUT_SECONDS}`).
+    pub http_timeout: Duration,
+    /// Strava/Garmin syncs per user and hour (the `sync` manifest: `${SYNC_RATE_LIMIT_PER_HOUR}`).
+    pub sync_limit_per_hour: u32,
 }
 
 /// Limits on the HTTP and SSE side.
@@ -412,6 +416,8 @@ impl Config {
             dir: plugins_dir,
             function_timeout,
             watch: r.bool("PLUGINS_WATCH", true),
+            http_timeout: r.seconds("TOOL_HTTP_TIMEOUT_SECONDS", 25.0, 0.0, 600.0, true),
+            sync_limit_per_hour: r.parsed("SYNC_RATE_LIMIT_PER_HOUR", 3, "a count"),
         };
 
         let quota = QuotaConfig {
@@ -502,6 +508,8 @@ impl Config {
         env.insert("GARMIN_SYNC_API_URL".into(), d.garmin_sync_api_url.clone());
         env.insert("OPENAI_BASE_URL".into(), self.openai.base_url.clone());
         env.insert("EMBEDDING_MODEL".into(), self.openai.embedding_model.clone());
+        env.insert("TOOL_HTTP_TIMEOUT_SECONDS".into(), self.plugins.http_timeout.as_secs_f64().to_string());
+        env.insert("SYNC_RATE_LIMIT_PER_HOUR".into(), self.plugins.sync_limit_per_hour.to_string());
         if let Some(key) = &self.openai.api_key {
             env.insert("OPENAI_API_KEY".into(), key.clone());
         }
@@ -613,6 +621,8 @@ pub const ENV_VARS: &[EnvVar] = {
         var("FUNCTION_TIMEOUT_SECONDS", Setting, "30", "default wall-clock budget of one tool call"),
         var("PLUGIN_CACHE_DIR", Setting, "$PLUGINS_DIR/.cache", "compiled-plugin cache"),
         var("PLUGINS_WATCH", Setting, "true", "watch PLUGINS_DIR and reload changed plugins"),
+        var("TOOL_HTTP_TIMEOUT_SECONDS", Setting, "25", "per-request timeout of the plugins' downstream calls"),
+        var("SYNC_RATE_LIMIT_PER_HOUR", Setting, "3", "Strava/Garmin syncs per user and hour"),
         var("RATE_LIMIT_FREE", Setting, "50", "monthly messages of the free tier"),
         var("RATE_LIMIT_PAID", Setting, "500", "monthly messages of the paid tiers"),
         var("SENTRY_DSN", Secret, "", "Sentry DSN (error tracking off when unset)"),

@@ -935,7 +935,8 @@ mod http_input {
         let (status, body) = read(server.get_as("user_input", "/chat/nothing-here").send().await.unwrap()).await;
         assert_eq!((status, body), (StatusCode::NOT_FOUND, json!({"detail": "Not Found"})));
         let response = server.client().put(server.url("/chat/sessions")).body("{}").send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let (status, body) = read(response).await;
+        assert_eq!((status, body), (StatusCode::METHOD_NOT_ALLOWED, json!({"detail": "Method Not Allowed"})));
     }
 
     #[tokio::test]

@@ -25,6 +25,8 @@ pub enum ApiError {
     /// A request that does not match its schema: `field` is the location (`body.message`).
     #[error("{field}: {message}")]
     Validation { field: String, message: String, kind: &'static str },
+    #[error("Method Not Allowed")]
+    MethodNotAllowed,
     #[error("{0}")]
     UnsupportedMediaType(String),
     /// The request conflicts with the current state (e.g. nothing to roll back to).
@@ -56,6 +58,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

@@ -65,6 +65,8 @@ pub fn router(state: AppState) -> Router {
     // `Router::layer` wraps each route after routing, so these layers see the matched route.
     let mut router = routes
         .fallback(|| async { error::ApiError::NotFound("Not Found".to_string()) })
+        // FastAPI's JSON body for a known path with the wrong method, as the original answered.
+        .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
         .layer(cors(&config.server.allowed_origins))
