@@ -158,6 +158,9 @@ pub struct PluginsConfig {
     pub function_timeout: Duration,
     /// Watch `dir` and reload changed plugins.
     pub watch: bool,
+    /// How often to check the database for plugins uploaded or rolled back through another
+    /// instance (`PLUGINS_SYNC_SECONDS`, fractional; zero disables the check).
+    pub sync_interval: Duration,
 }
 
 /// Limits on the HTTP and SSE side.
@@ -405,6 +408,7 @@ impl Config {
             dir: plugins_dir,
             function_timeout,
             watch: r.bool("PLUGINS_WATCH", true),
+            sync_interval: r.seconds("PLUGINS_SYNC_SECONDS", 10.0, 0.0, 3600.0, false),
         };
 
         let quota = QuotaConfig {
@@ -569,6 +573,7 @@ mod tests {
         assert_eq!(c.quota.free, 50);
         assert_eq!(c.quota.paid, 500);
         assert_eq!(c.plugins.function_timeout, Duration::from_secs(30));
+        assert_eq!(c.plugins.sync_interval, Duration::from_secs(10));
     }
 
     #[test]
@@ -681,8 +686,11 @@ mod tests {
             ("CLERK_JWKS_MIN_REFRESH_SECONDS", "0"),
             ("SHUTDOWN_GRACE_SECONDS", "0.5"),
             ("FUNCTION_TIMEOUT_SECONDS", "60"),
+            ("PLUGINS_SYNC_SECONDS", "0.2"),
         ])
         .unwrap();
+        assert_eq!(c.plugins.sync_interval, Duration::from_millis(200));
+        assert_eq!(load(&[("PLUGINS_SYNC_SECONDS", "0")]).unwrap().plugins.sync_interval, Duration::ZERO);
         assert_eq!(c.auth.jwks_min_refresh, Duration::ZERO);
         assert_eq!(c.server.shutdown_grace, Duration::from_millis(500));
         assert_eq!(c.plugins.function_timeout, Duration::from_secs(60));
@@ -693,6 +701,7 @@ mod tests {
             ("FUNCTION_TIMEOUT_SECONDS", "0"),
             ("FUNCTION_TIMEOUT_SECONDS", "601"),
             ("FUNCTION_TIMEOUT_SECONDS", "soon"),
+            ("PLUGINS_SYNC_SECONDS", "-1"),
         ] {
             let err = load(&[(name, value)]).unwrap_err();
             assert_eq!(err.problems.len(), 1, "{name}={value}: {err}");
