@@ -220,11 +220,12 @@ async fn a_version_that_clashes_on_one_instance_is_rejected_there_and_the_old_pl
     for backend in BACKENDS {
         let db = TestDatabase::new(backend).await.unwrap();
         let a = instance(&db, None, SYNC_SECONDS).await;
-        // B already offers `echo` and `echo_http` through a plugin of another name.
+        // B already offers `echo` and `echo_http` through a plugin of another name, from the
+        // directory an upload named `echo` would go to: it must be checked against it, not replace it.
         let baked = PluginsDir::new();
-        baked.add_as("echo", "echo-copy");
-        let renamed = baked.manifest("echo-copy").replace("name = \"echo\"", "name = \"echo-copy\"");
-        baked.write_manifest("echo-copy", &renamed);
+        baked.add("echo");
+        let renamed = baked.manifest("echo").replace("name = \"echo\"", "name = \"echo-copy\"");
+        baked.write_manifest("echo", &renamed);
         let b = instance(&db, Some(baked.path()), SYNC_SECONDS).await;
         a.wait_for_tools().await;
         b.wait_for_tools().await;
@@ -243,6 +244,7 @@ async fn a_version_that_clashes_on_one_instance_is_rejected_there_and_the_old_pl
         assert_eq!(rejected["last_rejection"]["error"]["stage"], "conflict", "{rejected}");
         assert_eq!(echo_label(&b).await.as_deref(), Some("echo 0.1.0"), "{backend:?}: B's own plugin serves");
         assert_eq!(echo_label(&a).await.as_deref(), Some("uploaded"));
+        assert!(baked.manifest("echo").contains("echo-copy"), "B's own files are untouched");
     }
 }
 

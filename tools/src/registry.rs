@@ -562,11 +562,20 @@ impl Registry {
         Ok(self.accept(control, plugin))
     }
 
-    /// Where plugin `name` lives: the directory of its loaded version, else `plugins_dir/<name>`.
+    /// Where plugin `name` lives: the directory of its loaded version, else `plugins_dir/<name>`,
+    /// or `plugins_dir/<name>.uploaded` when another plugin is loaded from that directory (writing
+    /// there would silently replace it instead of being checked against it).
     fn dir_for(&self, control: &Control, name: &str) -> PathBuf {
         match (control.loaded.get(name), &self.runtime) {
             (Some(slot), _) => slot.current.dir.clone(),
-            (None, Some(runtime)) => runtime.config.plugins_dir.join(name),
+            (None, Some(runtime)) => {
+                let dir = runtime.config.plugins_dir.join(name);
+                if control.loaded.values().any(|slot| slot.current.dir == dir) {
+                    runtime.config.plugins_dir.join(format!("{name}.uploaded"))
+                } else {
+                    dir
+                }
+            }
             (None, None) => PathBuf::from(name),
         }
     }
