@@ -139,8 +139,15 @@ async fn uploads_and_rollbacks_through_one_instance_reach_the_other() {
         let (status, report) = admin(&a, reqwest::Method::POST, "/admin/plugins/echo/rollback", Some(json!({}))).await;
         assert_eq!((status, report["outcome"].as_str()), (200, Some("rolled_back")), "{backend:?}: {report}");
         assert_eq!(echo_label(&a).await.as_deref(), Some("first"));
-        serves(&b, "first").await;
-        assert_eq!(listed_echo(&b).await["version"], "0.2.0");
+        let followed = serves(&b, "first").await;
+        let listed = listed_echo(&b).await;
+        assert_eq!(listed["version"], "0.2.0");
+        // B compiled this component before: applying the rollback there hits the artifact cache.
+        assert_eq!(listed["from_cache"], true, "{listed}");
+        println!(
+            "{backend:?}: the other instance followed the rollback after {followed:?} (load {} ms, cached)",
+            listed["load_time_ms"]
+        );
 
         // A corrupt upload is refused at A and changes nothing anywhere.
         let generation = db.store.plugin_generation().await.unwrap();
