@@ -58,13 +58,14 @@ impl AppState {
 }
 
 /// The tool runtime's settings: `PLUGINS_DIR`, `PLUGIN_CACHE_DIR`, `FUNCTION_TIMEOUT_SECONDS`,
-/// `PLUGINS_WATCH`, and the variables manifests may interpolate.
+/// `PLUGINS_WATCH`, `PLUGINS_SYNC_SECONDS`, and the variables manifests may interpolate.
 pub fn runtime_config(config: &Config) -> RuntimeConfig {
     RuntimeConfig {
         cache_dir: config.plugins.cache_dir.clone(),
         default_timeout: config.plugins.function_timeout,
         env: config.plugin_env(),
         watch: config.plugins.watch,
+        sync_interval: config.plugins.sync_interval,
         ..RuntimeConfig::new(config.plugins.dir.clone())
     }
 }

@@ -162,6 +162,9 @@ pub struct PluginsConfig {
     pub http_timeout: Duration,
     /// Strava/Garmin syncs per user and hour (the `sync` manifest: `${SYNC_RATE_LIMIT_PER_HOUR}`).
     pub sync_limit_per_hour: u32,
+    /// How often to check the database for plugins uploaded or rolled back through another
+    /// instance (`PLUGINS_SYNC_SECONDS`, fractional; zero disables the check).
+    pub sync_interval: Duration,
 }
 
 /// Limits on the HTTP and SSE side.
@@ -418,6 +421,7 @@ impl Config {
             watch: r.bool("PLUGINS_WATCH", true),
             http_timeout: r.seconds("TOOL_HTTP_TIMEOUT_SECONDS", 25.0, 0.0, 600.0, true),
             sync_limit_per_hour: r.parsed("SYNC_RATE_LIMIT_PER_HOUR", 3, "a count"),
+            sync_interval: r.seconds("PLUGINS_SYNC_SECONDS", 10.0, 0.0, 3600.0, false),
         };
 
         let quota = QuotaConfig {
@@ -623,6 +627,12 @@ pub const ENV_VARS: &[EnvVar] = {
         var("PLUGINS_WATCH", Setting, "true", "watch PLUGINS_DIR and reload changed plugins"),
         var("TOOL_HTTP_TIMEOUT_SECONDS", Setting, "25", "per-request timeout of the plugins' downstream calls"),
         var("SYNC_RATE_LIMIT_PER_HOUR", Setting, "3", "Strava/Garmin syncs per user and hour"),
+        var(
+            "PLUGINS_SYNC_SECONDS",
+            Setting,
+            "10",
+            "how often each instance checks the database for plugins uploaded or rolled back elsewhere (0: never)",
+        ),
         var("RATE_LIMIT_FREE", Setting, "50", "monthly messages of the free tier"),
         var("RATE_LIMIT_PAID", Setting, "500", "monthly messages of the paid tiers"),
         var("SENTRY_DSN", Secret, "", "Sentry DSN (error tracking off when unset)"),
@@ -784,6 +794,7 @@ mod tests {
         assert_eq!(c.quota.free, 50);
         assert_eq!(c.quota.paid, 500);
         assert_eq!(c.plugins.function_timeout, Duration::from_secs(30));
+        assert_eq!(c.plugins.sync_interval, Duration::from_secs(10));
     }
 
     #[test]
@@ -896,8 +907,11 @@ mod tests {
             ("CLERK_JWKS_MIN_REFRESH_SECONDS", "0"),
             ("SHUTDOWN_GRACE_SECONDS", "0.5"),
             ("FUNCTION_TIMEOUT_SECONDS", "60"),
+            ("PLUGINS_SYNC_SECONDS", "0.2"),
         ])
         .unwrap();
+        assert_eq!(c.plugins.sync_interval, Duration::from_millis(200));
+        assert_eq!(load(&[("PLUGINS_SYNC_SECONDS", "0")]).unwrap().plugins.sync_interval, Duration::ZERO);
         assert_eq!(c.auth.jwks_min_refresh, Duration::ZERO);
         assert_eq!(c.server.shutdown_grace, Duration::from_millis(500));
         assert_eq!(c.plugins.function_timeout, Duration::from_secs(60));
@@ -908,6 +922,7 @@ mod tests {
             ("FUNCTION_TIMEOUT_SECONDS", "0"),
             ("FUNCTION_TIMEOUT_SECONDS", "601"),
             ("FUNCTION_TIMEOUT_SECONDS", "soon"),
+            ("PLUGINS_SYNC_SECONDS", "-1"),
         ] {
             let err = load(&[(name, value)]).unwrap_err();
             assert_eq!(err.problems.len(), 1, "{name}={value}: {err}");

@@ -18,6 +18,7 @@ pub mod embeddings;
 pub mod flags;
 pub mod function_limits;
 pub mod messages;
+pub mod plugin_versions;
 pub mod quota;
 pub mod sessions;
 pub mod testing;
@@ -25,6 +26,7 @@ pub mod tool_state;
 
 pub use flags::FeatureFlags;
 pub use messages::{Message, NewMessage, Role};
+pub use plugin_versions::{ActivePlugin, NewPluginVersion, PluginVersionKey, StoredPluginVersion};
 pub use quota::{Period, Reservation};
 pub use sessions::Session;
 pub use sqlx::types::Json;

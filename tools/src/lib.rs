@@ -1,5 +1,6 @@
 //! The WebAssembly tool runtime: every function the model can call is a sandboxed component of the
-//! world `amakaflow:tool/tool` (see `wit/tool.wit`), loaded from `PLUGINS_DIR`.
+//! world `amakaflow:tool/tool` (see `wit/tool.wit`), loaded from `PLUGINS_DIR` and from the
+//! database's shared plugin set (module `sync`).
 //!
 //! The chat host uses three things from here: [`Registry::functions`] (what to offer the model),
 //! [`Registry::call`] (run one call with the plugin's limits and egress policy) and the admin
@@ -28,6 +29,7 @@ mod registry;
 mod schema;
 mod services;
 mod stats;
+mod sync;
 mod watcher;
 
 use std::collections::HashMap;
@@ -71,6 +73,10 @@ pub struct RuntimeConfig {
     /// Try the pooling instance allocator first (falls back to on-demand allocation when the host
     /// cannot reserve the address space).
     pub pooling: bool,
+    /// How often to check the database for a changed plugin set (uploads and rollbacks made
+    /// through another instance); zero: never (the database's set is still applied at start-up
+    /// and on every reload).
+    pub sync_interval: Duration,
 }
 
 impl RuntimeConfig {
@@ -88,6 +94,7 @@ impl RuntimeConfig {
             max_concurrent_calls: 128,
             max_memory_bytes: 1 << 30,
             pooling: true,
+            sync_interval: Duration::ZERO,
         }
     }
 }

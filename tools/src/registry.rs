@@ -5,6 +5,12 @@
 //! plugin and function names are not taken by another plugin, and only then publishes a new
 //! snapshot. A version that fails is rejected with its reason and the previous one keeps serving;
 //! the version a plugin had before its last successful load is kept for rollback.
+//!
+//! With a database behind the runtime, the plugin set is shared by every instance
+//! ([`crate::sync`]): an upload is stored and made active there before it is served, a rollback of
+//! an uploaded plugin is made there, and every reload ends by applying the database's active
+//! versions, which override the directory's plugin of the same name (their files are written into
+//! its directory, so a later reload from disk agrees).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -14,6 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+
+use chat_store::{PluginVersionKey, Store};
 
 use crate::engine::Runtime;
 use crate::loader::{self, LoadError, LoadStage, Source};
@@ -32,6 +40,8 @@ pub struct Registry {
     control: tokio::sync::Mutex<Control>,
     stats: parking_lot::Mutex<HashMap<String, Arc<PluginStats>>>,
     watcher: parking_lot::Mutex<Option<crate::watcher::Watcher>>,
+    /// The database generation of the plugin set last applied (-1: none yet).
+    synced_generation: std::sync::atomic::AtomicI64,
 }
 
 /// What calls see: every current version, indexed by function name.
@@ -132,6 +142,9 @@ pub enum RegistryError {
     NotRunning,
     #[error("{0}")]
     Io(String),
+    /// The shared plugin set in the database could not be read or changed.
+    #[error("the plugin database is unavailable: {0}")]
+    Database(String),
 }
 
 impl Registry {
@@ -149,6 +162,7 @@ impl Registry {
             control: tokio::sync::Mutex::new(Control::default()),
             stats: parking_lot::Mutex::new(HashMap::new()),
             watcher: parking_lot::Mutex::new(None),
+            synced_generation: std::sync::atomic::AtomicI64::new(-1),
         }
     }
 
@@ -168,6 +182,9 @@ impl Registry {
                     tracing::error!(error = %format!("{err:#}"), "cannot watch the plugins directory; reload through the admin API")
                 }
             }
+        }
+        if let (Some(_), Some(interval)) = (registry.store(), registry.sync_interval()) {
+            crate::sync::spawn_poller(&registry, interval);
         }
         let loading = registry.clone();
         tokio::spawn(async move {
@@ -290,7 +307,8 @@ impl Registry {
         listing
     }
 
-    /// Loads plugin `name` again from its directory (even if its files did not change).
+    /// Loads plugin `name` again from its directory (even if its files did not change), then
+    /// applies the database's active versions (an uploaded version of `name` wins over the files).
     pub async fn reload(&self, name: &str) -> Result<ReloadReport, RegistryError> {
         let mut control = self.control.lock().await;
         let dir = match control.loaded.get(name) {
@@ -302,11 +320,18 @@ impl Registry {
                 .map(|r| r.dir.clone())
                 .ok_or_else(|| RegistryError::NotFound(name.to_string()))?,
         };
-        Ok(self.sync_dir(&mut control, &dir, true).await)
+        let report = self.sync_dir(&mut control, &dir, true).await;
+        let applied = self.apply_database_or_log(&mut control).await;
+        // The database may have replaced what the directory held: report what serves now.
+        Ok(applied
+            .into_iter()
+            .find(|r| r.plugin.as_deref() == Some(name) && r.outcome != "unchanged")
+            .unwrap_or(report))
     }
 
     /// Brings the tool set in line with the directory: loads new and changed plugins (every plugin
-    /// when `force`), removes those whose directory is gone.
+    /// when `force`), removes those whose directory is gone; then applies the database's active
+    /// versions. Reports every directory, and every database version that changed something.
     pub async fn reload_all(&self, force: bool) -> Vec<ReloadReport> {
         let Some(runtime) = &self.runtime else { return Vec::new() };
         let mut control = self.control.lock().await;
@@ -323,6 +348,8 @@ impl Registry {
         for dir in dirs {
             reports.push(self.sync_dir(&mut control, &dir, force).await);
         }
+        let applied = self.apply_database_or_log(&mut control).await;
+        reports.extend(applied.into_iter().filter(|r| r.outcome != "unchanged"));
         reports
     }
 
@@ -338,9 +365,27 @@ impl Registry {
     }
 
     /// Swaps plugin `name` back to the version it had before its last load (a second rollback
-    /// returns to the newer one). Holds until the plugin's files change again.
+    /// returns to the newer one). For an uploaded plugin this happens in the database, so every
+    /// instance follows; otherwise only here, until the plugin's files change again.
     pub async fn rollback(&self, name: &str) -> Result<ReloadReport, RegistryError> {
         let mut control = self.control.lock().await;
+        if let Some(store) = self.store()
+            && store.plugin_active(name).await.map_err(database_error)?.is_some()
+        {
+            let active = store
+                .plugin_rollback(name)
+                .await
+                .map_err(database_error)?
+                .ok_or_else(|| RegistryError::NoPrevious(name.to_string()))?;
+            let mut report = self.apply_version(&mut control, name, &active.key).await?;
+            if let Some(error) = report.error.clone() {
+                // It no longer loads here (a clash with a plugin added since): undo in the database.
+                store.plugin_rollback(name).await.map_err(database_error)?;
+                return Err(RegistryError::Rejected(error));
+            }
+            report.outcome = "rolled_back";
+            return Ok(report);
+        }
         let slot = control.loaded.get_mut(name).ok_or_else(|| RegistryError::NotFound(name.to_string()))?;
         let previous = slot.previous.take().ok_or_else(|| RegistryError::NoPrevious(name.to_string()))?;
         let newer = std::mem::replace(&mut slot.current, previous);
@@ -361,34 +406,102 @@ impl Registry {
     }
 
     /// Installs an uploaded plugin: loads it completely from the given files, and only if that
-    /// succeeds writes it to `plugins_dir/<name>/` (replacing the previous files) and serves it.
+    /// succeeds stores it as the active version in the database (when there is one, so every
+    /// instance serves it), writes it to `plugins_dir/<name>/` (replacing the previous files) and
+    /// serves it.
     pub async fn install(&self, manifest_text: String, wasm: Vec<u8>) -> Result<ReloadReport, RegistryError> {
         let runtime = self.runtime.clone().ok_or(RegistryError::NotRunning)?;
         let manifest = loader::parse_manifest(&runtime, &manifest_text).map_err(RegistryError::Rejected)?;
         let mut control = self.control.lock().await;
-        let dir = match control.loaded.get(&manifest.name) {
-            Some(slot) => slot.current.dir.clone(),
-            None => runtime.config.plugins_dir.join(&manifest.name),
+        let source = Source::new(self.dir_for(&control, &manifest.name), manifest_text, wasm);
+        let plugin = self.prepare(&control, source.clone()).await.map_err(RegistryError::Rejected)?;
+        if let Some(store) = self.store() {
+            crate::sync::publish(store, &plugin, &source).await.map_err(database_error)?;
+        }
+        self.serve(&mut control, plugin, &source).await
+    }
+
+    /// Applies the database's active plugin versions if the plugin set changed there since the
+    /// last time (the poller's step; `Ok(None)` when nothing changed or there is no database).
+    pub async fn sync_database(&self) -> Result<Option<Vec<ReloadReport>>, RegistryError> {
+        let Some(store) = self.store() else { return Ok(None) };
+        let generation = store.plugin_generation().await.map_err(database_error)?;
+        if generation == self.synced_generation.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        let mut control = self.control.lock().await;
+        Ok(Some(self.apply_database(&mut control).await?))
+    }
+
+    /// Serves the database's active version of every plugin that has one (read with the
+    /// generation first, so a change racing this one is seen by the next poll).
+    async fn apply_database(&self, control: &mut Control) -> Result<Vec<ReloadReport>, RegistryError> {
+        let Some(store) = self.store() else { return Ok(Vec::new()) };
+        let generation = store.plugin_generation().await.map_err(database_error)?;
+        let active = store.plugin_active_set().await.map_err(database_error)?;
+        let mut reports = Vec::with_capacity(active.len());
+        for plugin in active {
+            let report = self.apply_version(control, &plugin.name, &plugin.key).await?;
+            if report.outcome != "unchanged" {
+                tracing::info!(plugin = %plugin.name, outcome = report.outcome, version = ?report.version, sha256 = %plugin.key.sha256, error = ?report.error.as_ref().map(|e| e.to_string()), "applied the database's plugin version");
+            }
+            reports.push(report);
+        }
+        self.synced_generation.store(generation, Ordering::Release);
+        Ok(reports)
+    }
+
+    /// [`Registry::apply_database`] where a database failure must not fail the reload (the
+    /// directory's plugins still serve; the poller tries again).
+    async fn apply_database_or_log(&self, control: &mut Control) -> Vec<ReloadReport> {
+        self.apply_database(control).await.unwrap_or_else(|err| {
+            tracing::error!(error = %err, "cannot apply the database's plugin versions");
+            Vec::new()
+        })
+    }
+
+    /// Serves version `key` of plugin `name` from the database unless it already serves or was
+    /// already rejected here. A version that fails is rejected (and listed) like a directory's.
+    async fn apply_version(
+        &self,
+        control: &mut Control,
+        name: &str,
+        key: &PluginVersionKey,
+    ) -> Result<ReloadReport, RegistryError> {
+        let dir = self.dir_for(control, name);
+        let matches = |sha: &str, manifest_sha: &str| sha == key.sha256 && manifest_sha == key.manifest_sha256;
+        if let Some(slot) = control.loaded.get(name)
+            && matches(&slot.current.sha256, &slot.current.manifest_sha256)
+        {
+            return Ok(report("unchanged", &dir, Some(&slot.current), None));
+        }
+        if let Some(rejection) = control.rejected.get(&dir)
+            && matches(rejection.sha256.as_deref().unwrap_or(""), rejection.manifest_sha256.as_deref().unwrap_or(""))
+        {
+            return Ok(report("unchanged", &dir, None, Some(rejection.error.clone())));
+        }
+        let Some(store) = self.store() else { return Err(RegistryError::NotRunning) };
+        let source = match crate::sync::fetch(store, name, key, &dir).await.map_err(database_error)? {
+            Ok(source) => source,
+            Err(missing) => return Ok(self.reject(control, &dir, None, missing)),
         };
-        let source = Source::new(dir.clone(), manifest_text, wasm);
-        let plugin = loader::load(&runtime, source.clone(), self.stats_for(&manifest.name))
-            .await
-            .map_err(RegistryError::Rejected)?;
-        let plugin = Arc::new(plugin);
-        check_conflicts(&control, &plugin).map_err(RegistryError::Rejected)?;
-        let files = source.clone();
-        tokio::task::spawn_blocking(move || write_plugin_dir(&files))
-            .await
-            .map_err(|err| RegistryError::Io(err.to_string()))?
-            .map_err(|err| RegistryError::Io(format!("writing {}: {err}", dir.display())))?;
-        Ok(self.accept(&mut control, plugin))
+        match self.prepare(control, source.clone()).await {
+            Ok(plugin) => match self.serve(control, plugin, &source).await {
+                Ok(report) => Ok(report),
+                Err(err) => {
+                    tracing::error!(plugin = name, error = %err, "cannot write the database's plugin version");
+                    Ok(report("rejected", &dir, None, Some(LoadError::new(LoadStage::Read, err.to_string()))))
+                }
+            },
+            Err(err) => Ok(self.reject(control, &dir, Some(&source), err)),
+        }
     }
 
     /// Loads `dir` (unless unchanged and not forced) or removes its plugin if the directory is gone.
     async fn sync_dir(&self, control: &mut Control, dir: &Path, force: bool) -> ReloadReport {
-        let Some(runtime) = self.runtime.clone() else {
+        if self.runtime.is_none() {
             return report("unchanged", dir, None, None);
-        };
+        }
         let owner = control.loaded.iter().find(|(_, s)| s.current.dir == dir).map(|(name, _)| name.clone());
         if !dir.is_dir() {
             control.rejected.remove(dir);
@@ -418,18 +531,61 @@ impl Registry {
                 return report("unchanged", dir, current.map(|p| &**p), None);
             }
         }
-        let name = loader::peek_name(&source.manifest_text);
-        let stats = self.stats_for(name.as_deref().unwrap_or(&dir_name(dir)));
-        match loader::load(&runtime, source.clone(), stats).await {
-            Ok(plugin) => {
-                let plugin = Arc::new(plugin);
-                match check_conflicts(control, &plugin) {
-                    Ok(()) => self.accept(control, plugin),
-                    Err(conflict) => self.reject(control, dir, Some(&source), conflict),
-                }
-            }
+        match self.prepare(control, source.clone()).await {
+            Ok(plugin) => self.accept(control, plugin),
             Err(err) => self.reject(control, dir, Some(&source), err),
         }
+    }
+
+    /// Every load step, then the check against the other plugins; nothing is served yet.
+    async fn prepare(&self, control: &Control, source: Source) -> Result<Arc<LoadedPlugin>, LoadError> {
+        let runtime = self.runtime.as_ref().ok_or_else(|| LoadError::new(LoadStage::Read, "no tool runtime"))?;
+        let name = loader::peek_name(&source.manifest_text);
+        let stats = self.stats_for(name.as_deref().unwrap_or(&dir_name(&source.dir)));
+        let plugin = Arc::new(loader::load(runtime, source, stats).await?);
+        check_conflicts(control, &plugin)?;
+        Ok(plugin)
+    }
+
+    /// Writes a prepared plugin's files to its directory, then serves it.
+    async fn serve(
+        &self,
+        control: &mut Control,
+        plugin: Arc<LoadedPlugin>,
+        source: &Source,
+    ) -> Result<ReloadReport, RegistryError> {
+        let files = source.clone();
+        tokio::task::spawn_blocking(move || write_plugin_dir(&files))
+            .await
+            .map_err(|err| RegistryError::Io(err.to_string()))?
+            .map_err(|err| RegistryError::Io(format!("writing {}: {err}", source.dir.display())))?;
+        Ok(self.accept(control, plugin))
+    }
+
+    /// Where plugin `name` lives: the directory of its loaded version, else `plugins_dir/<name>`,
+    /// or `plugins_dir/<name>.uploaded` when another plugin is loaded from that directory (writing
+    /// there would silently replace it instead of being checked against it).
+    fn dir_for(&self, control: &Control, name: &str) -> PathBuf {
+        match (control.loaded.get(name), &self.runtime) {
+            (Some(slot), _) => slot.current.dir.clone(),
+            (None, Some(runtime)) => {
+                let dir = runtime.config.plugins_dir.join(name);
+                if control.loaded.values().any(|slot| slot.current.dir == dir) {
+                    runtime.config.plugins_dir.join(format!("{name}.uploaded"))
+                } else {
+                    dir
+                }
+            }
+            (None, None) => PathBuf::from(name),
+        }
+    }
+
+    pub(crate) fn store(&self) -> Option<&Store> {
+        self.runtime.as_ref()?.services.store.as_ref()
+    }
+
+    fn sync_interval(&self) -> Option<std::time::Duration> {
+        self.runtime.as_ref().map(|r| r.config.sync_interval).filter(|i| !i.is_zero())
     }
 
     /// Serves `plugin` (its previous version kept for rollback) and publishes the new tool set.
@@ -546,6 +702,10 @@ fn report(outcome: &'static str, dir: &Path, plugin: Option<&LoadedPlugin>, erro
         load_time_ms: plugin.map(|p| p.load_time.as_secs_f64() * 1000.0),
         error,
     }
+}
+
+fn database_error(err: chat_store::StoreError) -> RegistryError {
+    RegistryError::Database(err.to_string())
 }
 
 fn dir_name(dir: &Path) -> String {

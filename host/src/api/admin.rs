@@ -1,13 +1,20 @@
 //! The plugin admin API, behind `X-Internal-Key`: list the plugins (version, hash, functions,
 //! limits, load time, call statistics, the last rejected load), reload one or all, roll one back
-//! to its previous version, and upload a new plugin (`plugin.toml` text and the component, base64)
-//! which is loaded completely before it is written to `PLUGINS_DIR` and served.
+//! to its previous version, and upload a new plugin (`plugin.toml` text and the component, base64).
+//!
+//! The plugin set is shared through the database, so every instance serves the same uploads: an
+//! upload is loaded completely, then stored as the plugin's active version in the database, then
+//! written to `PLUGINS_DIR` and served; the other instances pick it up within
+//! `PLUGINS_SYNC_SECONDS`. A database version overrides the directory's plugin of the same name.
+//! A rollback of an uploaded plugin swaps its active and previous versions in the database (every
+//! instance follows); a plugin only ever loaded from `PLUGINS_DIR` rolls back on this instance only.
+//! A reload re-reads `PLUGINS_DIR`, then applies the database's active versions again.
 //!
 //! | Route | Does |
 //! |---|---|
-//! | `GET /admin/plugins` | the listing |
+//! | `GET /admin/plugins` | the listing, and the database's active versions |
 //! | `POST /admin/plugins` | upload `{"manifest": "<plugin.toml>", "wasm_base64": "…"}` |
-//! | `POST /admin/plugins/reload` | reload every plugin from disk |
+//! | `POST /admin/plugins/reload` | reload every plugin from disk, then the database's versions |
 //! | `POST /admin/plugins/{name}/reload` | reload one |
 //! | `POST /admin/plugins/{name}/rollback` | swap back to the previous version |
 
@@ -29,11 +36,20 @@ pub const MAX_UPLOAD_BYTES: usize = 90 << 20;
 
 pub async fn list(_: InternalCaller, State(state): State<AppState>) -> impl IntoResponse {
     let plugins = state.tools.list().await;
+    // What every instance converges on; null when the database cannot be read right now.
+    let database = match (state.store.plugin_generation().await, state.store.plugin_active_set().await) {
+        (Ok(generation), Ok(active)) => json!({ "generation": generation, "active": active }),
+        (Err(err), _) | (_, Err(err)) => {
+            tracing::warn!(error = %err, "cannot read the shared plugin set");
+            serde_json::Value::Null
+        }
+    };
     Json(json!({
         "ready": state.tools.is_ready(),
         "pooling": state.tools.pooling(),
         "functions": state.tools.functions().len(),
         "plugins": plugins,
+        "database": database,
     }))
 }
 
@@ -96,5 +112,9 @@ fn registry_error(err: RegistryError) -> ApiError {
         },
         RegistryError::NotRunning => ApiError::ServiceUnavailable("The tool runtime is not running".to_string()),
         RegistryError::Io(message) => ApiError::Internal(anyhow::anyhow!(message)),
+        RegistryError::Database(message) => {
+            tracing::error!(error = %message, "the shared plugin set is unavailable");
+            ApiError::ServiceUnavailable("The plugin database is unavailable".to_string())
+        }
     }
 }
