@@ -12,14 +12,14 @@ PLUGIN_BUILD_DIR := $(TARGET_DIR)/wasm-plugins
 PLUGINS_OUT := $(CURDIR)/target/plugins.d
 TEST_PLUGINS_OUT := $(CURDIR)/target/test-plugins.d
 
-.PHONY: run test lint fmt plugins bench clean wasm-target
+.PHONY: run test lint fmt plugins bench clean wasm-target chromium
 
 ## run: start the service with its offline development stack (SQLite, local plugins, stand-ins).
 run: plugins
 	PLUGINS_DIR=$(PLUGINS_OUT) $(CARGO) run -p chat-tests --bin dev-stack
 
 ## test: every test of both workspaces, against SQLite and the local Postgres.
-test: plugins
+test: plugins chromium
 	$(CARGO) test --workspace --no-fail-fast
 	cd plugins && CARGO_TARGET_DIR=$(PLUGIN_BUILD_DIR) $(CARGO) test --workspace --no-fail-fast
 
@@ -33,6 +33,14 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 	cd plugins && $(CARGO) fmt --all
+
+## chromium: Debian's headless Chromium and chromedriver, for the browser test of the dev chat page.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium chromium-driver; \
+	fi
 
 wasm-target:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2

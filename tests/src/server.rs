@@ -74,6 +74,11 @@ impl TestServer {
         let addr = listener.local_addr()?;
         let task = tokio::spawn(app.serve(listener));
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+        // Handed over ready, as a load balancer routes to an instance only once `/health/ready` is 200:
+        // the initial tool set (directory and database) loads in the background after start-up.
+        tokio::time::timeout(Duration::from_secs(30), state.tools.wait_ready())
+            .await
+            .map_err(|_| anyhow::anyhow!("the tool set did not load within 30 s"))?;
         Ok(TestServer {
             base_url: format!("http://{addr}"),
             addr,
