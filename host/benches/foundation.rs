@@ -29,7 +29,7 @@ fn main() {
     runtime.block_on(async {
         println!(
             "== quota reserve (one INSERT … ON CONFLICT DO UPDATE … WHERE count < limit RETURNING; \
-             on Postgres in a transaction with synchronous_commit off) =="
+             on Postgres over connections that commit asynchronously) =="
         );
         for backend in BACKENDS {
             reserve_latency(backend).await;
@@ -40,7 +40,7 @@ fn main() {
 }
 
 fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds")
 }
 
 /// One line per measurement; the histogram holds nanoseconds.

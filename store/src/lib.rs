@@ -69,31 +69,23 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
-/// The start of a counter transaction on Postgres: commit without waiting for the WAL flush.
-pub(crate) const ASYNC_COMMIT_BEGIN: &str = "BEGIN; SET LOCAL synchronous_commit = off";
-
 /// [`with_pool!`] for the quota and rate-limit counters: `$conn` is the SQLite pool, or on Postgres
-/// a transaction that commits asynchronously (`synchronous_commit = off`, local to it).
+/// the counter pool, whose connections commit asynchronously (`synchronous_commit = off`, set in
+/// their start-up packet, so a counter stays one statement and one round trip).
 ///
-/// Why: a synchronous commit waits for the WAL flush (~5 ms on this machine's disk, against
-/// ~0.35 ms without), and the counters are on every turn's path. The trade-off: a database crash
+/// Why: a synchronous commit waits for the WAL flush (3–5 ms on this machine's disk, against
+/// ~0.2 ms without), and the counters are on every turn's path. The trade-off: a database crash
 /// can lose the counter increments of the last `wal_writer_delay` (200 ms by default) — never a
 /// torn or over-counted row, only a few messages not counted, which errs in the user's favour.
-/// Sessions and messages keep synchronous commits. `SET LOCAL` (rather than a per-connection
-/// setting) also works behind a transaction-mode pooler (Supabase's).
+/// Sessions and messages use the main pool and keep synchronous commits. The setting is per
+/// connection, so `DATABASE_URL` must be a direct or session-mode connection (as sqlx's prepared
+/// statements require anyway), not a transaction-mode pooler.
 macro_rules! with_counter_conn {
     ($store:expr, $conn:ident => $body:expr) => {
-        match &$store.pool {
-            $crate::Pool::Postgres(pool) => {
-                let mut tx = pool.begin_with($crate::ASYNC_COMMIT_BEGIN).await?;
-                let out = {
-                    let $conn = &mut *tx;
-                    $body
-                };
-                tx.commit().await?;
-                out
-            }
-            $crate::Pool::Sqlite($conn) => $body,
+        match (&$store.pool, &$store.counters) {
+            ($crate::Pool::Postgres(_), Some($conn)) => $body,
+            ($crate::Pool::Postgres($conn), None) => $body,
+            ($crate::Pool::Sqlite($conn), _) => $body,
         }
     };
 }
@@ -103,6 +95,8 @@ pub(crate) use with_counter_conn;
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) pool: Pool,
+    /// Postgres only: the small pool the counters use (see [`with_counter_conn!`]).
+    pub(crate) counters: Option<PgPool>,
 }
 
 /// How to open a [`Store`].
@@ -126,6 +120,7 @@ impl Store {
     /// unless told not to. A SQLite file's directory is created if missing.
     pub async fn connect(options: &StoreOptions) -> Result<Store> {
         let url = options.url.as_str();
+        let mut counters = None;
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut connect = PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl(redact(url, &e)))?;
             if let Some(schema) = &options.schema {
@@ -134,8 +129,14 @@ impl Store {
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(Duration::from_secs(5))
-                .connect_with(connect)
+                .connect_with(connect.clone())
                 .await?;
+            counters = Some(
+                PgPoolOptions::new()
+                    .max_connections((options.max_connections / 4).max(2))
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_lazy_with(connect.options([("synchronous_commit", "off")])),
+            );
             Pool::Postgres(pool)
         } else if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)
@@ -166,7 +167,7 @@ impl Store {
         } else {
             return Err(StoreError::InvalidUrl("expected postgres://… or sqlite:…".to_string()));
         };
-        let store = Store { pool };
+        let store = Store { pool, counters };
         if options.run_migrations {
             store.migrate().await?;
         }
@@ -197,6 +198,9 @@ impl Store {
 
     /// Closes every connection (shutdown).
     pub async fn close(&self) {
+        if let Some(counters) = &self.counters {
+            counters.close().await;
+        }
         with_pool!(self, pool => pool.close().await);
     }
 }
