@@ -32,13 +32,19 @@ const TEST_AUTH: &str = "bench-test-auth-secret";
 const INTERNAL_KEY: &str = "bench-internal-key";
 
 fn main() -> anyhow::Result<()> {
-    raise_open_file_limit();
+    let open_files = raise_open_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(run())
+    runtime.block_on(run(open_files))
 }
 
-async fn run() -> anyhow::Result<()> {
-    let streams: usize = std::env::var("SSE_BENCH_STREAMS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+async fn run(open_files: u64) -> anyhow::Result<()> {
+    let wanted: usize = std::env::var("SSE_BENCH_STREAMS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    // Two descriptors per stream here and in the service, plus headroom for everything else.
+    let fit = (open_files.saturating_sub(1_000) / 2) as usize;
+    let streams = wanted.min(fit);
+    if streams < wanted {
+        println!("capacity test: {streams} streams, not {wanted}: the open-file limit is {open_files} (2 per stream)");
+    }
     let binary = chat_tests::release::chat_api_binary()?;
     let database = BenchDatabase::create().await?;
 
@@ -382,17 +388,21 @@ impl BenchDatabase {
 }
 
 /// The benchmark holds two sockets per stream (client and stand-in side) and its child inherits
-/// the limit: raise it as far as the system allows.
-fn raise_open_file_limit() {
+/// the limit: raise it as far as the system allows, and return it.
+fn raise_open_file_limit() -> u64 {
     // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
     unsafe {
         let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-            let wanted = libc::rlimit { rlim_cur: 200_000, rlim_max: 200_000.max(limit.rlim_max) };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) != 0 {
-                limit.rlim_cur = limit.rlim_max;
-                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-            }
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 1_024;
         }
+        let wanted = libc::rlimit { rlim_cur: 200_000, rlim_max: 200_000.max(limit.rlim_max) };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
+            return wanted.rlim_cur;
+        }
+        limit.rlim_cur = limit.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        limit.rlim_cur
     }
 }
