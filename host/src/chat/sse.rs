@@ -2,12 +2,9 @@
 //! on every event, `event:` then `data:` with Python-`json.dumps`-style JSON (`", "` and `": "`
 //! separators, non-ASCII escaped as `\uXXXX`), and the `: ping - <time>` keep-alive comment.
 
-use std::io;
-
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::ser::Formatter;
 
 /// How often the keep-alive comment is sent (sse-starlette's default).
 pub const PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
@@ -31,46 +28,11 @@ pub fn ping(at: DateTime<Utc>) -> Bytes {
     Bytes::from(format!(": ping - {}\r\n\r\n", at.format("%Y-%m-%d %H:%M:%S%.6f%:z")))
 }
 
-/// JSON as Python's `json.dumps(value)` writes it with default arguments.
+/// JSON as Python's `json.dumps(value)` writes it with default arguments (the formatter the
+/// plugins' results use too, so the two never drift apart).
 pub fn python_json(value: &impl Serialize) -> String {
-    let mut buf = Vec::with_capacity(128);
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, PythonFormatter);
     // Serialising our own event types cannot fail; a failure would be a bug worth seeing.
-    value.serialize(&mut ser).expect("event payloads serialise to JSON");
-    String::from_utf8(buf).expect("the formatter writes ASCII only")
-}
-
-/// `", "` between items, `": "` after keys, and `ensure_ascii=True` string escaping.
-struct PythonFormatter;
-
-impl Formatter for PythonFormatter {
-    fn begin_array_value<W: ?Sized + io::Write>(&mut self, writer: &mut W, first: bool) -> io::Result<()> {
-        if first { Ok(()) } else { writer.write_all(b", ") }
-    }
-
-    fn begin_object_key<W: ?Sized + io::Write>(&mut self, writer: &mut W, first: bool) -> io::Result<()> {
-        if first { Ok(()) } else { writer.write_all(b", ") }
-    }
-
-    fn begin_object_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        writer.write_all(b": ")
-    }
-
-    fn write_string_fragment<W: ?Sized + io::Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
-        let mut start = 0;
-        for (i, ch) in fragment.char_indices() {
-            if ch.is_ascii() {
-                continue;
-            }
-            writer.write_all(&fragment.as_bytes()[start..i])?;
-            let mut units = [0u16; 2];
-            for unit in ch.encode_utf16(&mut units) {
-                write!(writer, "\\u{unit:04x}")?;
-            }
-            start = i + ch.len_utf8();
-        }
-        writer.write_all(&fragment.as_bytes()[start..])
-    }
+    pyfmt::to_json(value).expect("event payloads serialise to JSON")
 }
 
 #[cfg(test)]

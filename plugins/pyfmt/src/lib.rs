@@ -7,7 +7,7 @@
 //!
 //! - [`str_of`] is `str(value)`, [`repr`] is `repr(value)`, [`float_repr`] is `repr(float)`;
 //! - [`truthy`] is `bool(value)`;
-//! - [`dumps`] is `json.dumps(value)` with its defaults (`", "` and `": "` separators, non-ASCII
+//! - [`dumps`] is `json.dumps(value)` with its defaults ([`to_json`] for any `Serialize`) (`", "` and `": "` separators, non-ASCII
 //!   escaped); objects keep their order when `serde_json` preserves it (`preserve_order`);
 //! - [`title`] is `str.title()`.
 
@@ -122,11 +122,17 @@ pub fn title(text: &str) -> String {
 
 /// `json.dumps(value)` with Python's defaults.
 pub fn dumps(value: &Value) -> String {
-    let mut out = Vec::new();
-    let mut serializer = serde_json::Serializer::with_formatter(&mut out, PythonFormatter);
     // Writing a `Value` into memory cannot fail.
-    let _ = serde::Serialize::serialize(value, &mut serializer);
-    String::from_utf8(out).unwrap_or_default()
+    to_json(value).unwrap_or_default()
+}
+
+/// [`dumps`] of anything serde can serialise (the host's SSE event payloads): fails only where
+/// `serde_json::to_string` would (for example a map whose keys are not strings).
+pub fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
+    let mut out = Vec::with_capacity(128);
+    value.serialize(&mut serde_json::Serializer::with_formatter(&mut out, PythonFormatter))?;
+    // The formatter escapes everything outside printable ASCII.
+    Ok(String::from_utf8(out).expect("ASCII output"))
 }
 
 /// `json.dumps` output: `", "` and `": "` separators, `ensure_ascii` escapes, `repr` floats.
