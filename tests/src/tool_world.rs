@@ -119,17 +119,7 @@ impl ToolWorld {
     }
 
     pub async fn call_as(&self, user: &str, function: &str, arguments: Value) -> ToolOutcome {
-        let call = ToolCall {
-            function: function.to_string(),
-            arguments,
-            caller: Caller {
-                user_id: user.to_string(),
-                session_id: Some("session-1".to_string()),
-                request_id: "request-1".to_string(),
-                authorization: Some(token(user)),
-            },
-        };
-        self.registry.call(call).await
+        self.registry.call(tool_call(user, function, arguments, Some(token(user)))).await
     }
 
     pub async fn call(&self, function: &str, arguments: Value) -> ToolOutcome {
@@ -178,5 +168,19 @@ pub fn expect_error(outcome: &ToolOutcome, function: &str, code: &str) -> String
             err.message.clone()
         }
         other => panic!("{function}: expected {code}, got {other:?}"),
+    }
+}
+
+/// A call of `function` by `user` in the suites' fixed session and request.
+pub fn tool_call(user: &str, function: &str, arguments: Value, authorization: Option<String>) -> ToolCall {
+    ToolCall {
+        function: function.to_string(),
+        arguments,
+        caller: Caller {
+            user_id: user.to_string(),
+            session_id: Some("session-1".to_string()),
+            request_id: "request-1".to_string(),
+            authorization,
+        },
     }
 }

@@ -10,7 +10,7 @@ use chat_tests::plugins::PluginsDir;
 use chat_tests::recording_server::{RecordingServer, reply};
 use serde_json::Value;
 use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, Semaphore};
-use tool_host::{Caller, HostServices, Registry, RuntimeConfig, ToolCall, ToolOutcome};
+use tool_host::{HostServices, Registry, RuntimeConfig, ToolCall, ToolOutcome};
 
 /// Tests that measure the process (resident memory) run alone: they take this lock for writing,
 /// every other registry holds it for reading.
@@ -100,16 +100,7 @@ pub fn call(function: &str, arguments: Value) -> ToolCall {
 }
 
 pub fn call_as(user: &str, function: &str, arguments: Value) -> ToolCall {
-    ToolCall {
-        function: function.to_string(),
-        arguments,
-        caller: Caller {
-            user_id: user.to_string(),
-            session_id: Some("session-1".to_string()),
-            request_id: "request-1".to_string(),
-            authorization: None,
-        },
-    }
+    chat_tests::tool_world::tool_call(user, function, arguments, None)
 }
 
 /// Replaces a `key = "…"` line of a manifest.
