@@ -18,9 +18,14 @@ fn with_hostile(name: &str, manifest: &str) -> PluginsDir {
     dir
 }
 
+/// The spin loop with a 0.5 s deadline and fuel for about 10^15 instructions: days of work on any
+/// machine, so the deadline always stops it first, however fast or slow the machine is.
+const SPIN_UNTIL_DEADLINE: &str =
+    "name = \"spin-loop\"\nversion = \"1\"\n[limits]\ntimeout_seconds = 0.5\nfuel = 1_000_000_000_000_000\n";
+
 #[tokio::test]
 async fn an_infinite_loop_is_stopped_by_the_deadline() {
-    let dir = with_hostile("spin-loop", "name = \"spin-loop\"\nversion = \"1\"\n[limits]\ntimeout_seconds = 0.5\n");
+    let dir = with_hostile("spin-loop", SPIN_UNTIL_DEADLINE);
     let harness = Harness::start(&dir, |_| {}).await;
     let message = harness.fails("spin", json!({}), "timeout").await;
     assert_eq!(message, "The tool spin did not finish within 0.5 seconds and was stopped.");
@@ -199,7 +204,7 @@ async fn hostile_calls_in_parallel_leave_the_host_serving() {
     for plugin in ["echo", "spin-loop", "memory-bomb", "panic", "egress-probe"] {
         dir.add(plugin);
     }
-    dir.write_manifest("spin-loop", "name = \"spin-loop\"\nversion = \"1\"\n[limits]\ntimeout_seconds = 0.5\n");
+    dir.write_manifest("spin-loop", SPIN_UNTIL_DEADLINE);
     let url = silent.url();
     let harness = Harness::start(&dir, move |config| {
         config.env = env(&[("PROBE_ALLOWED_ORIGIN", &url), ("PROBE_NAMED_ORIGIN", "http://named.test:1")]);
