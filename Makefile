@@ -16,7 +16,7 @@ TEST_PLUGINS_OUT := $(CURDIR)/target/test-plugins.d
 
 ## run: start the service with its offline development stack (SQLite, local plugins, stand-ins).
 run: plugins
-	PLUGINS_DIR=$(PLUGINS_OUT) $(CARGO) run -p chat-tests --bin dev-stack
+	PLUGINS_DIR=$(PLUGINS_OUT) $(CARGO) run -p dev-stack
 
 ## test: every test of both workspaces, against SQLite and the local Postgres.
 test: plugins chromium
@@ -68,7 +68,7 @@ plugins: wasm-target
 
 ## bench: the benchmarks whose figures the closing notes quote (release build).
 bench: plugins
-	$(CARGO) build --release -p chat-api
+	$(CARGO) build --release -p host --bin chat-api
 	$(CARGO) bench --workspace
 
 clean:

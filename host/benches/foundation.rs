@@ -3,18 +3,18 @@
 //! core verifies per second (Clerk RS256 with the key cached, mobile pairing HS256), through the
 //! same `Authenticator` requests use.
 //!
-//! Run with `cargo bench -p chat-api --bench foundation`. Postgres is `TEST_DATABASE_URL`
+//! Run with `cargo bench -p host --bench foundation`. Postgres is `TEST_DATABASE_URL`
 //! (default `postgres://postgres@127.0.0.1:5432/test`); each run uses a throwaway schema.
 
 use std::time::{Duration, Instant};
 
-use chat_api::auth::Authenticator;
-use chat_api::config::QuotaConfig;
-use chat_api::quota;
-use chat_store::testing::{BACKENDS, TestDatabase};
-use chat_store::{Backend, FeatureFlags};
-use chat_tests::clerk::{ClerkStandIn, mint_mobile};
-use chat_tests::server::test_config;
+use host::auth::Authenticator;
+use host::config::QuotaConfig;
+use host::quota;
+use store::testing::{BACKENDS, TestDatabase};
+use store::{Backend, FeatureFlags};
+use stand_ins::clerk::{ClerkStandIn, mint_mobile};
+use end_to_end::server::test_config;
 use chrono::Utc;
 use hdrhistogram::Histogram;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};

@@ -7,16 +7,16 @@
 //!   loopback HTTP, for batches of 1, 10 and 100 texts; and the whole pipeline (`generate`: text,
 //!   hash, request, store) for 2,000 workouts on SQLite.
 //!
-//! `cargo bench -p chat-api --bench search`. Prints p50/p99/max.
+//! `cargo bench -p host --bench search`. Prints p50/p99/max.
 
 use std::time::{Duration, Instant};
 
-use chat_api::config::OpenAiConfig;
-use chat_api::embeddings::index::UserIndex;
-use chat_api::embeddings::{Embeddings, EmbeddingsClient, IndexOptions, WorkoutIndex, Workouts};
-use chat_store::embeddings::{IndexVersion, NewEmbedding, SourceTable, StoredEmbedding, WorkoutRecord};
-use chat_store::testing::TestDatabase;
-use chat_tests::openai::OpenAiStandIn;
+use host::config::OpenAiConfig;
+use host::embeddings::index::UserIndex;
+use host::embeddings::{Embeddings, EmbeddingsClient, IndexOptions, WorkoutIndex, Workouts};
+use store::embeddings::{IndexVersion, NewEmbedding, SourceTable, StoredEmbedding, WorkoutRecord};
+use store::testing::TestDatabase;
+use stand_ins::openai::OpenAiStandIn;
 use hdrhistogram::Histogram;
 use serde_json::json;
 

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use chat_store::{Store, StoreOptions};
+use store::{Store, StoreOptions};
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
-use tool_host::{HostServices, Registry, RuntimeConfig};
+use tools::{HostServices, Registry, RuntimeConfig};
 
 use crate::auth::Authenticator;
 use crate::chat::catalog::ToolCatalog;

@@ -103,13 +103,13 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
 }
 
 async fn migrate(config: Config) -> anyhow::Result<ExitCode> {
-    let options = chat_store::StoreOptions {
+    let options = store::StoreOptions {
         run_migrations: true,
         max_connections: 1,
         schema: None,
         url: config.database.url.clone(),
     };
-    chat_store::Store::connect(&options).await?;
+    store::Store::connect(&options).await?;
     println!("migrations applied");
     Ok(ExitCode::SUCCESS)
 }
@@ -124,7 +124,7 @@ async fn plugins(config: Config, cmd: PluginsCommand) -> anyhow::Result<ExitCode
     runtime.cache_dir = std::env::temp_dir().join("amakaflow-plugin-cache");
     match cmd {
         PluginsCommand::Check { file, manifest } => {
-            match tool_host::author::check(&file, manifest.as_deref(), runtime).await {
+            match tools::author::check(&file, manifest.as_deref(), runtime).await {
                 Ok(check) => {
                     println!("{}", serde_json::to_string_pretty(&check)?);
                     eprintln!(
@@ -149,25 +149,25 @@ async fn plugins(config: Config, cmd: PluginsCommand) -> anyhow::Result<ExitCode
                     return Ok(ExitCode::from(2));
                 }
             };
-            let store = chat_store::Store::connect(&chat_store::StoreOptions {
+            let store = store::Store::connect(&store::StoreOptions {
                 url: config.database.url.clone(),
                 max_connections: 2,
                 run_migrations: config.database.run_migrations,
                 schema: None,
             })
             .await?;
-            let call = tool_host::ToolCall {
+            let call = tools::ToolCall {
                 function,
                 arguments,
-                caller: tool_host::Caller {
+                caller: tools::Caller {
                     user_id: user,
                     session_id: None,
                     request_id: uuid::Uuid::new_v4().to_string(),
                     authorization,
                 },
             };
-            let services = tool_host::HostServices::new(store);
-            let result = tool_host::author::call(&file, manifest.as_deref(), runtime, services, call).await;
+            let services = tools::HostServices::new(store);
+            let result = tools::author::call(&file, manifest.as_deref(), runtime, services, call).await;
             match result {
                 Ok(done) => {
                     println!("{}", done.outcome.result_text());

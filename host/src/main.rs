@@ -3,8 +3,8 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    let cli = chat_api::cli::Cli::parse();
-    let config = match chat_api::config::Config::from_env() {
+    let cli = host::cli::Cli::parse();
+    let config = match host::config::Config::from_env() {
         Ok(config) => config,
         Err(err) => {
             eprintln!("chat-api: {err}");
@@ -13,7 +13,7 @@ fn main() -> std::process::ExitCode {
     };
     // Sentry starts before any other thread exists, so every runtime thread inherits its client;
     // the guard lives until `main` returns, then flushes what is queued.
-    let _sentry = cli.serves().then(|| chat_api::telemetry::sentry::init(&config)).flatten();
+    let _sentry = cli.serves().then(|| host::telemetry::sentry::init(&config)).flatten();
     raise_open_file_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -22,7 +22,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    runtime.block_on(chat_api::cli::run(cli, config))
+    runtime.block_on(host::cli::run(cli, config))
 }
 
 /// Every SSE stream holds two sockets (the client's and Anthropic's): lift the soft limit on open

@@ -1,7 +1,7 @@
 //! The monthly message quota per user: tier from the `chat_rate_limit_tier` flag (free, paid,
 //! unlimited), limits from `RATE_LIMIT_FREE` / `RATE_LIMIT_PAID`, counting in the store.
 
-use chat_store::{FeatureFlags, Period, Reservation, Store};
+use store::{FeatureFlags, Period, Reservation, Store};
 use chrono::{DateTime, Utc};
 
 use crate::config::QuotaConfig;
@@ -42,7 +42,7 @@ pub async fn reserve(
     flags: &FeatureFlags,
     user_id: &str,
     now: DateTime<Utc>,
-) -> Result<Result<Admitted, Exceeded>, chat_store::StoreError> {
+) -> Result<Result<Admitted, Exceeded>, store::StoreError> {
     let period = Period::of(now);
     let limit = limit_for(flags, config);
     Ok(match store.reserve_message(user_id, period, limit).await? {
@@ -53,7 +53,7 @@ pub async fn reserve(
 
 /// Gives back the message of a turn that failed before any assistant output (the AI provider
 /// failed). The unit returns to the month it was taken from, and usage never goes below zero.
-pub async fn refund(store: &Store, user_id: &str, admitted: &Admitted) -> Result<(), chat_store::StoreError> {
+pub async fn refund(store: &Store, user_id: &str, admitted: &Admitted) -> Result<(), store::StoreError> {
     store.refund_message(user_id, admitted.period).await
 }
 

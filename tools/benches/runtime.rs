@@ -5,7 +5,7 @@
 //! 3. reload time with and without a cached compiled artifact;
 //! 4. failed calls while the plugin is reloaded continuously under load.
 //!
-//! Run with `make bench` or `cargo bench -p tool-host --bench runtime`. `RUNTIME_BENCH=latency`
+//! Run with `make bench` or `cargo bench -p tools --bench runtime`. `RUNTIME_BENCH=latency`
 //! (or `throughput`, `reload`, `storm`, comma-separated) runs only those parts (for profiling).
 
 use std::path::{Path, PathBuf};
@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chat_store::testing::TestDatabase;
+use store::testing::TestDatabase;
 use hdrhistogram::Histogram;
 use serde_json::json;
-use tool_host::{Caller, HostServices, Registry, RuntimeConfig, ToolCall};
+use tools::{Caller, HostServices, Registry, RuntimeConfig, ToolCall};
 
 const WARMUP_CALLS: usize = 2_000;
 const MEASURED_CALLS: usize = 20_000;

@@ -21,7 +21,7 @@ use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use chat_store::{PluginVersionKey, Store};
+use store::{PluginVersionKey, Store};
 
 use crate::engine::Runtime;
 use crate::loader::{self, LoadError, LoadStage, Source};
@@ -704,7 +704,7 @@ fn report(outcome: &'static str, dir: &Path, plugin: Option<&LoadedPlugin>, erro
     }
 }
 
-fn database_error(err: chat_store::StoreError) -> RegistryError {
+fn database_error(err: store::StoreError) -> RegistryError {
     RegistryError::Database(err.to_string())
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use chat_store::Store;
+use store::Store;
 
 use crate::capabilities::index::{NoWorkoutIndex, WorkoutIndex};
 

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use chat_store::{NewPluginVersion, PluginVersionKey, Store, StoreError};
+use store::{NewPluginVersion, PluginVersionKey, Store, StoreError};
 
 use crate::loader::{LoadError, LoadStage, Source};
 use crate::plugin::LoadedPlugin;

@@ -25,7 +25,7 @@ use axum::response::IntoResponse;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
-use tool_host::{RegistryError, ReloadReport};
+use tools::{RegistryError, ReloadReport};
 
 use crate::api::error::{ApiError, ApiJson, ApiPath};
 use crate::app::AppState;

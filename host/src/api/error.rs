@@ -68,8 +68,8 @@ impl ApiError {
     }
 }
 
-impl From<chat_store::StoreError> for ApiError {
-    fn from(err: chat_store::StoreError) -> Self {
+impl From<store::StoreError> for ApiError {
+    fn from(err: store::StoreError) -> Self {
         ApiError::Internal(err.into())
     }
 }

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chat_store::embeddings::SourceTable;
+use store::embeddings::SourceTable;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
-use tool_host::{FunctionInfo, Registry};
+use tools::{FunctionInfo, Registry};
 
 use crate::llm::ToolDef;
 

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use chat_store::Message;
+use store::Message;
 
 use crate::llm::{ApiMessage, ContentBlock, Role};
 
@@ -164,7 +164,7 @@ fn merge_roles(messages: Vec<ApiMessage>) -> Vec<ApiMessage> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chat_store::Json;
+    use store::Json;
     use chrono::Utc;
     use serde_json::json;
     use uuid::Uuid;

@@ -10,11 +10,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chat_store::{NewMessage, Role as StoreRole, Store};
+use store::{NewMessage, Role as StoreRole, Store};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use serde_json::{Value, json};
-use tool_host::{Caller, Registry, ToolCall};
+use tools::{Caller, Registry, ToolCall};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -156,7 +156,7 @@ async fn preflight(deps: &TurnDeps, input: &TurnInput, sink: &mut EventSink) -> 
     let session = match existing {
         Some(session) => session,
         None => {
-            match store.create_session(user_id, &chat_store::sessions::title_from_message(&input.request.message)).await
+            match store.create_session(user_id, &store::sessions::title_from_message(&input.request.message)).await
             {
                 Ok(session) => session,
                 Err(err) => {

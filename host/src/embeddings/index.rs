@@ -14,8 +14,8 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chat_store::embeddings::{IndexVersion, SourceTable, StoredEmbedding};
-use chat_store::{Store, StoreError};
+use store::embeddings::{IndexVersion, SourceTable, StoredEmbedding};
+use store::{Store, StoreError};
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
 
@@ -26,7 +26,7 @@ pub const SEARCHED_TABLE: SourceTable = SourceTable::Workouts;
 pub const MAX_LIMIT: usize = 50;
 
 /// One workout found by a search (the runtime's type: the host hands it to the plugin as is).
-pub use tool_host::WorkoutMatch;
+pub use tools::WorkoutMatch;
 
 /// Why a search was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -213,7 +213,7 @@ impl WorkoutIndex {
 }
 
 /// The index behind the plugins' `search-workouts` and `indexed-workout-count` host calls.
-impl tool_host::WorkoutIndex for WorkoutIndex {
+impl tools::WorkoutIndex for WorkoutIndex {
     fn search<'a>(
         &'a self,
         user_id: &'a str,

@@ -15,7 +15,7 @@ pub mod text;
 
 use std::sync::Arc;
 
-use chat_store::Store;
+use store::Store;
 
 pub use index::{IndexOptions, SearchError, WorkoutIndex, WorkoutMatch};
 pub use openai::{EmbeddingError, EmbeddingsClient, RetryPolicy};

@@ -11,10 +11,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chat_store::embeddings::{
+use store::embeddings::{
     EmbeddingCounts, EmbeddingState, NewEmbedding, SourceSchema, SourceTable, SourceWorkout, WorkoutRecord,
 };
-use chat_store::{Store, StoreError};
+use store::{Store, StoreError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 

@@ -50,7 +50,7 @@ impl HostCtx {
         })
     }
 
-    fn store(&self, capability: &'static str) -> wasmtime::Result<&chat_store::Store> {
+    fn store(&self, capability: &'static str) -> wasmtime::Result<&store::Store> {
         self.services.store.as_ref().ok_or_else(|| {
             wasmtime::Error::new(HostServiceError { capability, message: "no database is configured".into() })
         })

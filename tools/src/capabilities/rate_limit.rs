@@ -10,7 +10,7 @@ pub async fn hour(ctx: &HostCtx, bucket: &str, limit_per_hour: u32) -> wasmtime:
     let scoped = format!("{}:{}", ctx.plugin, super::log::truncate(bucket, 128));
     let decision = ctx
         .store("rate-limit-hour")?
-        .hit_function_limit(user, &scoped, i64::from(limit_per_hour), chat_store::now())
+        .hit_function_limit(user, &scoped, i64::from(limit_per_hour), store::now())
         .await
         .map_err(|err| service_failed("rate-limit-hour", err))?;
     let clamp = |n: i64| n.clamp(0, i64::from(u32::MAX)) as u32;

@@ -15,7 +15,7 @@ pub async fn get(ctx: &HostCtx, key: &str) -> wasmtime::Result<Option<String>> {
         return Ok(None);
     }
     ctx.store("state-get")?
-        .tool_state_get(&ctx.plugin, user, key, chat_store::now())
+        .tool_state_get(&ctx.plugin, user, key, store::now())
         .await
         .map_err(|err| service_failed("state-get", err))
 }
@@ -31,7 +31,7 @@ pub async fn put(ctx: &HostCtx, key: &str, value: &str, ttl_seconds: u32) -> was
     if !(1..=MAX_TTL_SECONDS).contains(&ttl_seconds) {
         return Ok(Err(format!("ttl-seconds must be 1 to {MAX_TTL_SECONDS}")));
     }
-    let expires_at = chat_store::now() + TimeDelta::seconds(i64::from(ttl_seconds));
+    let expires_at = store::now() + TimeDelta::seconds(i64::from(ttl_seconds));
     ctx.store("state-put")?
         .tool_state_put(&ctx.plugin, user, key, value, expires_at)
         .await
@@ -45,7 +45,7 @@ pub async fn take(ctx: &HostCtx, key: &str) -> wasmtime::Result<Option<String>> 
         return Ok(None);
     }
     ctx.store("state-take")?
-        .tool_state_take(&ctx.plugin, user, key, chat_store::now())
+        .tool_state_take(&ctx.plugin, user, key, store::now())
         .await
         .map_err(|err| service_failed("state-take", err))
 }

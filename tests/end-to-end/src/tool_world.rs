@@ -1,0 +1,186 @@
+//! The world tool tests, benchmarks and the dev stack share: the six service plugins of this
+//! repository (`make plugins`) in a temporary `PLUGINS_DIR`, loaded by the real runtime over a test
+//! database, with the embeddings index behind the host's workout search and a stand-in for each
+//! service the plugins call (mapper, calendar, ingestor, Strava, Garmin, OpenAI), whose URLs the
+//! manifests interpolate.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use host::embeddings::{Embeddings, EmbeddingsClient, IndexOptions, RetryPolicy};
+use store::Backend;
+use store::testing::TestDatabase;
+use serde_json::{Value, json};
+use tools::{Caller, HostServices, Registry, RuntimeConfig, ToolCall, ToolOutcome};
+
+use stand_ins::downstream::{Downstream, Service};
+use stand_ins::openai::OpenAiStandIn;
+use crate::plugins::PluginsDir;
+
+/// The plugins of the service.
+pub const PLUGINS: [&str; 6] = ["mapper", "calendar", "workout-ingestor", "embedding-search", "navigation", "sync"];
+
+/// The user most tests call as, and the bearer token the host forwards for them.
+pub const USER: &str = "user-1";
+pub const OTHER_USER: &str = "user-2";
+
+pub fn token(user: &str) -> String {
+    format!("Bearer token-of-{user}")
+}
+
+/// The per-request HTTP timeout the plugins get (`TOOL_HTTP_TIMEOUT_SECONDS`): short, so the
+/// timeout tests are quick; stand-ins delay longer than this to time out.
+pub const HTTP_TIMEOUT_SECONDS: &str = "1";
+pub const SLOWER_THAN_TIMEOUT: Duration = Duration::from_millis(2500);
+
+/// Compiled plugins are cached here across tests (keyed by the wasm's hash, so never stale).
+fn cache_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join("amakaflow-tools-suite-cache")
+}
+
+/// The running world.
+pub struct ToolWorld {
+    pub registry: Arc<Registry>,
+    pub db: TestDatabase,
+    pub mapper: Downstream,
+    pub calendar: Downstream,
+    pub ingestor: Downstream,
+    pub strava: Downstream,
+    pub garmin: Downstream,
+    pub openai: OpenAiStandIn,
+    pub embeddings: Embeddings,
+    _plugins: PluginsDir,
+}
+
+impl ToolWorld {
+    /// On SQLite.
+    pub async fn start() -> ToolWorld {
+        ToolWorld::start_on(Backend::Sqlite).await
+    }
+
+    pub async fn start_on(backend: Backend) -> ToolWorld {
+        let db = TestDatabase::new(backend).await.expect("a test database");
+        let plugins = PluginsDir::new();
+        for plugin in PLUGINS {
+            plugins.add(plugin);
+        }
+        let (mapper, calendar, ingestor, strava, garmin, openai) = (
+            Downstream::start(Service::Mapper).await,
+            Downstream::start(Service::Calendar).await,
+            Downstream::start(Service::Ingestor).await,
+            Downstream::start(Service::Strava).await,
+            Downstream::start(Service::Garmin).await,
+            OpenAiStandIn::start().await,
+        );
+        let mut env: Vec<(String, String)> = [&mapper, &calendar, &ingestor, &strava, &garmin]
+            .iter()
+            .map(|d| (d.service().env_var().to_string(), d.base_url()))
+            .collect();
+        env.extend([
+            ("OPENAI_BASE_URL".to_string(), openai.base_url()),
+            ("OPENAI_API_KEY".to_string(), openai.api_key()),
+            ("EMBEDDING_MODEL".to_string(), "text-embedding-3-small".to_string()),
+            ("TOOL_HTTP_TIMEOUT_SECONDS".to_string(), HTTP_TIMEOUT_SECONDS.to_string()),
+        ]);
+
+        let openai_config = host::config::OpenAiConfig {
+            api_key: Some(openai.api_key()),
+            base_url: openai.base_url(),
+            embedding_model: "text-embedding-3-small".to_string(),
+            embedding_batch_size: 100,
+        };
+        let retry = RetryPolicy {
+            max_attempts: 1,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(1),
+            request_timeout: Duration::from_secs(5),
+        };
+        let client = EmbeddingsClient::new(reqwest::Client::new(), &openai_config).with_retry(retry);
+        let embeddings = Embeddings::with_client(db.store.clone(), client, IndexOptions::default());
+
+        let mut config = RuntimeConfig::new(plugins.path());
+        config.cache_dir = cache_dir();
+        config.default_timeout = Duration::from_secs(20);
+        config.max_concurrent_calls = 64;
+        config.env = env.into_iter().collect();
+        let services = HostServices::new(db.store.clone()).with_index(embeddings.index.clone());
+        let registry = Registry::load(config, services).await.expect("loading the service's plugins");
+        ToolWorld { registry, db, mapper, calendar, ingestor, strava, garmin, openai, embeddings, _plugins: plugins }
+    }
+
+    /// The stand-ins of the downstream services.
+    pub fn services(&self) -> [&Downstream; 5] {
+        [&self.mapper, &self.calendar, &self.ingestor, &self.strava, &self.garmin]
+    }
+
+    /// Every request any downstream stand-in received.
+    pub fn downstream_requests(&self) -> usize {
+        self.services().iter().map(|s| s.requests().len()).sum()
+    }
+
+    pub async fn call_as(&self, user: &str, function: &str, arguments: Value) -> ToolOutcome {
+        self.registry.call(tool_call(user, function, arguments, Some(token(user)))).await
+    }
+
+    pub async fn call(&self, function: &str, arguments: Value) -> ToolOutcome {
+        self.call_as(USER, function, arguments).await
+    }
+
+    /// The result text of a call by [`USER`] that must succeed (panics otherwise).
+    pub async fn ok(&self, function: &str, arguments: Value) -> String {
+        expect_ok(&self.call(function, arguments).await, function)
+    }
+
+    /// The message of a call by [`USER`] that must fail with `code` (panics otherwise).
+    pub async fn fails(&self, function: &str, arguments: Value, code: &str) -> String {
+        expect_error(&self.call(function, arguments).await, function, code)
+    }
+
+    /// Enables `garmin_sync` in `user`'s `chat_functions_enabled` flag.
+    pub async fn enable_garmin(&self, user: &str) {
+        self.db
+            .store
+            .set_feature_flag(
+                "chat_functions_enabled",
+                store::flags::FlagScope::User(user),
+                json!(["search_workouts", "garmin_sync"]),
+            )
+            .await
+            .expect("setting a flag");
+    }
+}
+
+/// The result text of a call that must have succeeded (panics otherwise).
+pub fn expect_ok(outcome: &ToolOutcome, function: &str) -> String {
+    match &outcome.result {
+        Ok(text) => text.clone(),
+        Err(err) => panic!("{function} failed: {err:?}"),
+    }
+}
+
+/// The message of a call that must have failed with `code` (panics otherwise). Also checks that
+/// the host hands the model the original error shape.
+pub fn expect_error(outcome: &ToolOutcome, function: &str, code: &str) -> String {
+    match &outcome.result {
+        Err(err) if err.code == code => {
+            let shown: Value = serde_json::from_str(&outcome.result_text()).expect("error JSON");
+            assert_eq!(shown, json!({"error": true, "code": code, "message": err.message}));
+            err.message.clone()
+        }
+        other => panic!("{function}: expected {code}, got {other:?}"),
+    }
+}
+
+/// A call of `function` by `user` in the suites' fixed session and request.
+pub fn tool_call(user: &str, function: &str, arguments: Value, authorization: Option<String>) -> ToolCall {
+    ToolCall {
+        function: function.to_string(),
+        arguments,
+        caller: Caller {
+            user_id: user.to_string(),
+            session_id: Some("session-1".to_string()),
+            request_id: "request-1".to_string(),
+            authorization,
+        },
+    }
+}

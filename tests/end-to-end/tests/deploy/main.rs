@@ -1,0 +1,280 @@
+//! The deployment files against the code: `render.yaml` is a Render web-service blueprint that
+//! builds the host and the plugins and declares every variable the service reads (the list is
+//! `host::config::ENV_VARS`, which a unit test holds equal to what `Config` reads), its values
+//! make a valid production configuration, and the README and `docs/operations.md` document every
+//! variable and every metric the code records.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use host::config::{Config, ENV_VARS, EnvKind};
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+}
+
+/// `render.yaml` as JSON values (it has only string keys).
+fn blueprint() -> Value {
+    serde_yaml_ng::from_str(&read("render.yaml")).expect("render.yaml is YAML")
+}
+
+fn web_service(blueprint: &Value) -> &Value {
+    let services = blueprint["services"].as_array().expect("render.yaml has a services list");
+    let web = &services[0];
+    assert_eq!(web["type"], "web", "services[0] is the web service");
+    assert!(web["name"].as_str().is_some_and(|n| !n.is_empty()), "the service has a name");
+    web
+}
+
+/// `key` → the entry, every entry checked to have exactly one source of its value.
+fn env_entries(web: &Value) -> BTreeMap<String, Value> {
+    let mut entries = BTreeMap::new();
+    for entry in web["envVars"].as_array().expect("envVars is a list") {
+        let key = entry["key"].as_str().unwrap_or_else(|| panic!("envVars entry without a key: {entry}"));
+        let sources = [
+            entry.get("value").is_some(),
+            entry.get("sync") == Some(&Value::Bool(false)),
+            entry.get("generateValue") == Some(&Value::Bool(true)),
+            entry.get("fromDatabase").is_some(),
+            entry.get("fromService").is_some(),
+            entry.get("fromGroup").is_some(),
+        ];
+        assert_eq!(sources.iter().filter(|s| **s).count(), 1, "{key}: exactly one of value, sync: false, …");
+        if let Some(value) = entry.get("value") {
+            assert!(value.is_string(), "{key}: Render values are strings; quote {value}");
+        }
+        assert!(entries.insert(key.to_string(), entry.clone()).is_none(), "{key} is listed twice");
+    }
+    entries
+}
+
+#[test]
+fn render_yaml_is_a_web_service_that_builds_host_and_plugins() {
+    let blueprint = blueprint();
+    let web = web_service(&blueprint);
+    assert_eq!(web["healthCheckPath"], "/health");
+    let delay = web["maxShutdownDelaySeconds"].as_u64().expect("maxShutdownDelaySeconds");
+    assert!((1..=300).contains(&delay), "Render allows 1–300 s, got {delay}");
+
+    match web["runtime"].as_str() {
+        Some("rust") => {
+            let build = web["buildCommand"].as_str().expect("buildCommand");
+            for step in ["rustup target add wasm32-wasip2", "make plugins", "cargo build --release", "-p host --bin chat-api"] {
+                assert!(build.contains(step), "buildCommand lacks {step:?}: {build}");
+            }
+            let start = web["startCommand"].as_str().expect("startCommand");
+            assert_eq!(start, "./target/release/chat-api serve");
+        }
+        Some("docker") => {
+            let dockerfile = web["dockerfilePath"].as_str().expect("dockerfilePath");
+            assert!(repo().join(dockerfile).is_file(), "{dockerfile} exists");
+        }
+        other => panic!("unexpected runtime {other:?}"),
+    }
+
+    // The plugins directory is the one `make plugins` lays out, and draining fits the kill delay.
+    let env = env_entries(web);
+    assert_eq!(env["PLUGINS_DIR"]["value"], "target/plugins.d");
+    assert!(read("Makefile").contains("PLUGINS_OUT := $(CURDIR)/target/plugins.d"));
+    let grace: f64 = env["SHUTDOWN_GRACE_SECONDS"]["value"].as_str().unwrap().parse().unwrap();
+    assert!(grace + 5.0 <= delay as f64, "streams need time to persist after the grace period");
+}
+
+#[test]
+fn render_yaml_declares_every_variable_the_service_reads() {
+    let blueprint = blueprint();
+    let env = env_entries(web_service(&blueprint));
+    for var in ENV_VARS {
+        let entry = env.get(var.name);
+        match var.kind {
+            EnvKind::Setting => assert!(entry.is_some(), "render.yaml does not declare {}", var.name),
+            EnvKind::Secret => {
+                let entry = entry.unwrap_or_else(|| panic!("render.yaml does not declare secret {}", var.name));
+                assert!(entry.get("value").is_none(), "{} is a secret: `sync: false`, never a value in git", var.name);
+            }
+            // Render sets RENDER_GIT_COMMIT itself; production ignores the test bypass.
+            EnvKind::Platform | EnvKind::DevOnly => {
+                assert!(entry.is_none(), "{} must not be declared in the blueprint", var.name)
+            }
+        }
+    }
+    for key in env.keys() {
+        assert!(ENV_VARS.iter().any(|v| v.name == key), "render.yaml sets {key}, which the service never reads");
+    }
+}
+
+/// A value an operator might enter for a `sync: false` variable.
+fn example(name: &str) -> &'static str {
+    match name {
+        "DATABASE_URL" => "postgres://chat:pw@db.example.supabase.co:5432/postgres",
+        "CLERK_DOMAIN" => "clerk.amakaflow.com",
+        "CLERK_ISSUER" => "https://clerk.amakaflow.com",
+        "ALLOWED_ORIGINS" => "https://app.amakaflow.com",
+        "API_KEYS" => "key-one:user_1",
+        "SENTRY_DSN" => "https://public@o1.ingest.sentry.io/1",
+        n if n.ends_with("_URL") => "https://service.example.com",
+        _ => "a-secret-value-of-more-than-thirty-two-characters",
+    }
+}
+
+/// The production environment `render.yaml` gives, with [`example`] values for `sync: false`.
+fn production_vars() -> BTreeMap<String, String> {
+    let blueprint = blueprint();
+    env_entries(web_service(&blueprint))
+        .iter()
+        .map(|(key, entry)| {
+            let value = entry["value"].as_str().map(str::to_string).unwrap_or_else(|| example(key).to_string());
+            (key.clone(), value)
+        })
+        .collect()
+}
+
+#[test]
+fn render_yaml_values_make_a_valid_production_configuration() {
+    let vars = production_vars();
+    let config = Config::from_lookup(&|name| vars.get(name).cloned()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(config.environment.is_production());
+    assert_eq!(config.server.listen.port(), 10000, "Render's port");
+    assert!(config.telemetry.json_logs);
+
+    // Leaving any required `sync: false` variable empty is refused at start-up, naming it.
+    for var in ENV_VARS.iter().filter(|v| v.required_in_production()) {
+        let err = Config::from_lookup(&|name| (name != var.name).then(|| vars.get(name).cloned()).flatten())
+            .expect_err(var.name);
+        assert!(err.to_string().contains(var.name), "{err}");
+    }
+}
+
+/// `NAME` in backticks somewhere in `text`.
+fn names(text: &str, name: &str) -> bool {
+    text.contains(&format!("`{name}`"))
+}
+
+#[test]
+fn readme_and_operations_guide_document_every_variable() {
+    let readme = read("README.md");
+    let configuration = readme.split("## Configuration").nth(1).expect("README has a Configuration section");
+    let configuration = configuration.split("\n## ").next().unwrap();
+    let operations = read("docs/operations.md");
+    let variables = operations.split("## Environment variables").nth(1).expect("an Environment variables section");
+    for var in ENV_VARS {
+        assert!(names(configuration, var.name), "README's Configuration table lacks `{}`", var.name);
+        assert!(names(&operations, var.name), "docs/operations.md lacks `{}`", var.name);
+        // The operations table has one row per variable; a one-word default must be the code's.
+        let row = variables.lines().find(|l| l.starts_with(&format!("| `{}` |", var.name)));
+        let row = row.unwrap_or_else(|| panic!("docs/operations.md has no table row for `{}`", var.name));
+        if !var.default.is_empty() && !var.default.contains(' ') {
+            assert!(names(row, var.default), "docs/operations.md: `{}` defaults to `{}`", var.name, var.default);
+        }
+    }
+    assert!(readme.contains("docs/operations.md"), "README links the operations guide");
+}
+
+/// Rust files under `dir`, recursively.
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn service_sources() -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    for crate_dir in ["host/src", "tools/src", "store/src"] {
+        rust_files(&repo().join(crate_dir), &mut files);
+    }
+    // The store's test support (`testing.rs`, which reads TEST_DATABASE_URL) is not the service.
+    files.retain(|f| !f.ends_with("store/src/testing.rs"));
+    files.into_iter().map(|f| (f.clone(), std::fs::read_to_string(&f).unwrap())).collect()
+}
+
+/// The string literal right after each occurrence of `prefix` (`None` when it is not a literal).
+fn literals_after<'a>(text: &'a str, prefix: &str) -> Vec<Option<&'a str>> {
+    text.match_indices(prefix)
+        .map(|(at, _)| {
+            let rest = &text[at + prefix.len()..];
+            rest.strip_prefix('"').and_then(|r| r.split('"').next())
+        })
+        .collect()
+}
+
+#[test]
+fn only_config_reads_the_environment() {
+    for (file, text) in service_sources() {
+        for prefix in ["env::var(", "env::var_os(", "env::vars("] {
+            for literal in literals_after(&text, prefix) {
+                match literal {
+                    Some(name) => assert!(
+                        ENV_VARS.iter().any(|v| v.name == name),
+                        "{} reads {name}, which is not in config::ENV_VARS",
+                        file.display()
+                    ),
+                    None => assert!(file.ends_with("host/src/config.rs"), "{} reads the environment", file.display()),
+                }
+            }
+        }
+        if text.contains("from_default_env") {
+            assert!(ENV_VARS.iter().any(|v| v.name == "RUST_LOG"), "{}: RUST_LOG is read", file.display());
+        }
+    }
+}
+
+#[test]
+fn plugin_manifests_interpolate_only_variables_the_service_passes() {
+    let config = Config::from_lookup(&|name| (name == "OPENAI_API_KEY").then(|| "k".to_string())).unwrap();
+    let passed = config.plugin_env();
+    for name in passed.keys() {
+        assert!(ENV_VARS.iter().any(|v| v.name == name), "plugin_env passes {name}, not in ENV_VARS");
+    }
+    for dir in std::fs::read_dir(repo().join("plugins")).unwrap().flatten() {
+        let Ok(manifest) = std::fs::read_to_string(dir.path().join("plugin.toml")) else { continue };
+        for (at, _) in manifest.match_indices("${") {
+            let reference = manifest[at + 2..].split('}').next().unwrap();
+            // `${NAME:-fallback}` works without the variable; `${NAME}` needs the service to pass it.
+            if !reference.contains(":-") {
+                assert!(passed.contains_key(reference), "{}: ${{{reference}}} is never passed", dir.path().display());
+            }
+        }
+    }
+}
+
+#[test]
+fn operations_guide_documents_every_metric() {
+    let operations = read("docs/operations.md");
+    let mut metrics = BTreeSet::new();
+    for (_, text) in service_sources() {
+        for macro_name in ["counter!(", "histogram!(", "gauge!("] {
+            metrics.extend(literals_after(&text, macro_name).into_iter().flatten().map(str::to_string));
+        }
+    }
+    assert!(metrics.len() >= 10, "found the metrics: {metrics:?}");
+    for metric in metrics {
+        assert!(names(&operations, &metric), "docs/operations.md lacks metric `{metric}`");
+    }
+}
+
+#[tokio::test]
+async fn the_deployed_configuration_serves_no_development_page() {
+    let mut vars = production_vars();
+    // The test server brings its own database and plugin directory.
+    for local in ["PLUGINS_DIR", "PLUGIN_CACHE_DIR", "PLUGINS_WATCH"] {
+        vars.remove(local);
+    }
+    let overrides: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let db = store::testing::TestDatabase::sqlite().await.unwrap();
+    let server = end_to_end::server::TestServer::start(&overrides, db).await.unwrap();
+    assert!(server.state.config.environment.is_production());
+    for path in ["/", "/dev/token"] {
+        let status = server.client().get(server.url(path)).send().await.unwrap().status();
+        assert_eq!(status, reqwest::StatusCode::NOT_FOUND, "{path} in production");
+    }
+}

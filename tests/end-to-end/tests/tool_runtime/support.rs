@@ -1,0 +1,136 @@
+//! What every suite of the tool runtime needs: a temporary plugins directory, a registry over it
+//! (with a SQLite database behind the host capabilities), and calls.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use store::testing::TestDatabase;
+use end_to_end::plugins::PluginsDir;
+use stand_ins::recording_server::{RecordingServer, reply};
+use serde_json::Value;
+use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, Semaphore};
+use tools::{HostServices, Registry, RuntimeConfig, ToolCall, ToolOutcome};
+
+/// Tests that measure the process (resident memory) run alone: they take this lock for writing,
+/// every other registry holds it for reading.
+static PROCESS: RwLock<()> = RwLock::const_new(());
+
+pub async fn shared_process() -> RwLockReadGuard<'static, ()> {
+    PROCESS.read().await
+}
+
+pub async fn exclusive_process() -> RwLockWriteGuard<'static, ()> {
+    PROCESS.write().await
+}
+
+/// A runtime configuration for `dir` sized for tests (many registries live at once).
+pub fn config(dir: &PluginsDir) -> RuntimeConfig {
+    let mut config = RuntimeConfig::new(dir.path());
+    config.default_timeout = Duration::from_secs(10);
+    config.max_concurrent_calls = 64;
+    config.watch_debounce = Duration::from_millis(100);
+    config
+}
+
+/// `pairs` as an interpolation environment.
+pub fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// A loaded registry over a plugins directory, and the database behind it.
+pub struct Harness {
+    pub registry: Arc<Registry>,
+    pub db: TestDatabase,
+    _process: RwLockReadGuard<'static, ()>,
+}
+
+impl Harness {
+    /// Loads every plugin of `dir` (SQLite behind the capabilities).
+    pub async fn start(dir: &PluginsDir, configure: impl FnOnce(&mut RuntimeConfig)) -> Harness {
+        let process = shared_process().await;
+        let db = TestDatabase::sqlite().await.expect("a test database");
+        Harness::with_database(dir, db, configure, process).await
+    }
+
+    pub async fn with_database(
+        dir: &PluginsDir,
+        db: TestDatabase,
+        configure: impl FnOnce(&mut RuntimeConfig),
+        process: RwLockReadGuard<'static, ()>,
+    ) -> Harness {
+        let mut config = config(dir);
+        configure(&mut config);
+        let registry = Registry::load(config, HostServices::new(db.store.clone())).await.expect("starting the runtime");
+        Harness { registry, db, _process: process }
+    }
+
+    pub async fn call(&self, function: &str, arguments: Value) -> ToolOutcome {
+        self.registry.call(call(function, arguments)).await
+    }
+
+    /// Fails unless `function` succeeds, and returns its result as JSON.
+    pub async fn ok(&self, function: &str, arguments: Value) -> Value {
+        let outcome = self.call(function, arguments).await;
+        match &outcome.result {
+            Ok(text) => serde_json::from_str(text).unwrap_or(Value::String(text.clone())),
+            Err(err) => panic!("{function} failed: {err}"),
+        }
+    }
+
+    /// Fails unless `function` fails with `code`, and returns the message.
+    pub async fn fails(&self, function: &str, arguments: Value, code: &str) -> String {
+        let outcome = self.call(function, arguments).await;
+        match outcome.result {
+            Err(err) if err.code == code => err.message,
+            other => panic!("{function}: expected {code}, got {other:?}"),
+        }
+    }
+
+    /// The host is unharmed: echo still answers.
+    pub async fn echo_still_works(&self) {
+        let result = self.ok("echo", serde_json::json!({"text": "still here"})).await;
+        assert_eq!(result["echo"], "still here");
+    }
+}
+
+/// A call by `user-1`.
+pub fn call(function: &str, arguments: Value) -> ToolCall {
+    call_as("user-1", function, arguments)
+}
+
+pub fn call_as(user: &str, function: &str, arguments: Value) -> ToolCall {
+    end_to_end::tool_world::tool_call(user, function, arguments, None)
+}
+
+/// Replaces a `key = "…"` line of a manifest.
+pub fn with_line(manifest: &str, key: &str, line: &str) -> String {
+    manifest
+        .lines()
+        .map(|l| if l.trim_start().starts_with(&format!("{key} ")) { line } else { l })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// Resident memory of this process, in bytes.
+pub fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("reading /proc/self/statm");
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).expect("a resident page count");
+    pages * 4096
+}
+
+/// A server whose answers (`{"slow": true}`) wait until the test adds permits to the gate.
+pub async fn gated_server() -> (RecordingServer, Arc<Semaphore>) {
+    let gate = Arc::new(Semaphore::new(0));
+    let waiting = gate.clone();
+    let server = RecordingServer::start(move |_| {
+        let gate = waiting.clone();
+        async move {
+            let _open = gate.acquire().await;
+            reply::json(200, serde_json::json!({"slow": true}))
+        }
+    })
+    .await;
+    (server, gate)
+}
