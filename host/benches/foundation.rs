@@ -8,16 +8,16 @@
 
 use std::time::{Duration, Instant};
 
+use chrono::Utc;
+use end_to_end::server::test_config;
+use hdrhistogram::Histogram;
 use host::auth::Authenticator;
 use host::config::QuotaConfig;
 use host::quota;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use stand_ins::clerk::{ClerkStandIn, mint_mobile};
 use store::testing::{BACKENDS, TestDatabase};
 use store::{Backend, FeatureFlags};
-use stand_ins::clerk::{ClerkStandIn, mint_mobile};
-use end_to_end::server::test_config;
-use chrono::Utc;
-use hdrhistogram::Histogram;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 
 const RESERVES: usize = 5_000;
 const WARMUP: usize = 500;

@@ -11,14 +11,14 @@
 
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
 use host::config::OpenAiConfig;
 use host::embeddings::index::UserIndex;
 use host::embeddings::{Embeddings, EmbeddingsClient, IndexOptions, WorkoutIndex, Workouts};
+use serde_json::json;
+use stand_ins::openai::OpenAiStandIn;
 use store::embeddings::{IndexVersion, NewEmbedding, SourceTable, StoredEmbedding, WorkoutRecord};
 use store::testing::TestDatabase;
-use stand_ins::openai::OpenAiStandIn;
-use hdrhistogram::Histogram;
-use serde_json::json;
 
 const WORKOUTS: usize = 10_000;
 const DIMS: usize = 1536;

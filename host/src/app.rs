@@ -1,5 +1,5 @@
-//! The assembled service: shared state, the router, and the serve loop with graceful shutdown.
-//! `main` and the end-to-end tests build it the same way.
+//! The assembled service: the shared clients and services wired into the API's state, and the
+//! serve loop with graceful shutdown. `main` and the end-to-end tests build it the same way.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,6 +11,8 @@ use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 use tools::{HostServices, Registry, RuntimeConfig};
 
+use crate::api::AppState;
+use crate::api::sse_connections::SseConnections;
 use crate::auth::Authenticator;
 use crate::chat::catalog::ToolCatalog;
 use crate::chat::turn::TurnDeps;
@@ -18,44 +20,6 @@ use crate::config::Config;
 use crate::embeddings::Embeddings;
 use crate::llm::{AnthropicClient, ClientOptions, RetryPolicy};
 use crate::shutdown::Shutdown;
-use crate::streams::StreamTracker;
-
-/// Everything a handler may need; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: Store,
-    pub auth: Arc<Authenticator>,
-    pub tools: Arc<Registry>,
-    /// Claude's view of the tool set, shared by all turns.
-    pub catalog: Arc<ToolCatalog>,
-    pub llm: Arc<AnthropicClient>,
-    pub http: reqwest::Client,
-    pub shutdown: Shutdown,
-    pub streams: StreamTracker,
-    pub embeddings: Embeddings,
-    /// Running chat turns. They outlive their connections, so shutdown waits for them (not only for
-    /// open connections) before closing the database.
-    pub turns: TaskTracker,
-}
-
-impl AppState {
-    pub fn tools_ready(&self) -> bool {
-        self.tools.is_ready()
-    }
-
-    /// What a chat turn needs.
-    pub fn turn_deps(&self) -> TurnDeps {
-        TurnDeps {
-            config: self.config.clone(),
-            store: self.store.clone(),
-            llm: self.llm.clone(),
-            tools: self.tools.clone(),
-            catalog: self.catalog.clone(),
-            shutdown: self.shutdown.clone(),
-        }
-    }
-}
 
 /// The tool runtime's settings: `PLUGINS_DIR`, `PLUGIN_CACHE_DIR`, `FUNCTION_TIMEOUT_SECONDS`,
 /// `PLUGINS_WATCH`, `PLUGINS_SYNC_SECONDS`, and the variables manifests may interpolate.
@@ -119,17 +83,27 @@ impl App {
                     stall_timeout: config.anthropic.stall_timeout,
                 },
             ));
-        let state = AppState {
+        let shutdown = Shutdown::new();
+        let turn_deps = TurnDeps {
+            config: config.clone(),
+            store: store.clone(),
             llm,
-            streams: StreamTracker::new(config.server.sse_warn_connections, config.server.sse_critical_connections),
+            tools: tools.clone(),
+            catalog: Arc::new(ToolCatalog::default()),
+            shutdown: shutdown.clone(),
+        };
+        let state = AppState {
+            sse_connections: SseConnections::new(
+                config.server.sse_warn_connections,
+                config.server.sse_critical_connections,
+            ),
             config,
             store,
             auth,
             tools,
-            catalog: Arc::new(ToolCatalog::default()),
-            http,
-            shutdown: Shutdown::new(),
             embeddings,
+            shutdown,
+            turn_deps,
             turns: TaskTracker::new(),
         };
         Ok(App { state })
@@ -163,7 +137,7 @@ impl App {
         Ok(())
     }
 
-    /// Binds `addr` and serves; resolves with the bound address (for port 0) through `on_bound`.
+    /// Binds `addr` (port 0 picks a free port; the listener knows which).
     pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))
     }

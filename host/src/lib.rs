@@ -1,5 +1,7 @@
 //! The AmakaFlow Chat API as a library: the binary (`main.rs`) and the end-to-end tests build the
 //! same [`app::App`]. A request flows one way: `api` → `chat` → `llm` / tool runtime → store.
+//! Only `api` (and `app`, which assembles it) knows HTTP; `chat`, `llm`, `auth`, `embeddings` and
+//! `telemetry` never name `api` or `app` (a test in the deploy suite holds them to it).
 
 pub mod api;
 pub mod app;
@@ -11,5 +13,4 @@ pub mod embeddings;
 pub mod llm;
 pub mod quota;
 pub mod shutdown;
-pub mod streams;
 pub mod telemetry;

@@ -1,8 +1,10 @@
 //! The monthly message quota per user: tier from the `chat_rate_limit_tier` flag (free, paid,
-//! unlimited), limits from `RATE_LIMIT_FREE` / `RATE_LIMIT_PAID`, counting in the store.
+//! unlimited), limits from `RATE_LIMIT_FREE` / `RATE_LIMIT_PAID`, counting in the store. Check and
+//! count are one atomic statement ([`reserve`]); the [`Reservation`] it returns is the one way to
+//! give the unit back ([`Reservation::refund`]).
 
-use store::{FeatureFlags, Period, Reservation, Store};
 use chrono::{DateTime, Utc};
+use store::{FeatureFlags, Period, Store};
 
 use crate::config::QuotaConfig;
 
@@ -10,9 +12,12 @@ use crate::config::QuotaConfig;
 pub const UNLIMITED: i64 = 999_999;
 
 /// A reserved message, to be refunded if the turn fails before any assistant output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Admitted {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reservation {
+    pub user_id: String,
+    /// The month the unit was taken from (a refund gives it back there, even after the month ends).
     pub period: Period,
+    /// The count including this message.
     pub usage: i64,
     pub limit: i64,
 }
@@ -42,19 +47,25 @@ pub async fn reserve(
     flags: &FeatureFlags,
     user_id: &str,
     now: DateTime<Utc>,
-) -> Result<Result<Admitted, Exceeded>, store::StoreError> {
+) -> Result<Result<Reservation, Exceeded>, store::StoreError> {
     let period = Period::of(now);
     let limit = limit_for(flags, config);
     Ok(match store.reserve_message(user_id, period, limit).await? {
-        Reservation::Admitted { usage } => Ok(Admitted { period, usage, limit }),
-        Reservation::Rejected { usage } => Err(Exceeded { usage, limit, retry_after: period.seconds_until_reset(now) }),
+        store::Reservation::Admitted { usage } => {
+            Ok(Reservation { user_id: user_id.to_string(), period, usage, limit })
+        }
+        store::Reservation::Rejected { usage } => {
+            Err(Exceeded { usage, limit, retry_after: period.seconds_until_reset(now) })
+        }
     })
 }
 
-/// Gives back the message of a turn that failed before any assistant output (the AI provider
-/// failed). The unit returns to the month it was taken from, and usage never goes below zero.
-pub async fn refund(store: &Store, user_id: &str, admitted: &Admitted) -> Result<(), store::StoreError> {
-    store.refund_message(user_id, admitted.period).await
+impl Reservation {
+    /// Gives the message back (the turn failed before any assistant output reached the user). The
+    /// unit returns to the month it was taken from, and usage never goes below zero.
+    pub async fn refund(self, store: &Store) -> Result<(), store::StoreError> {
+        store.refund_message(&self.user_id, self.period).await
+    }
 }
 
 #[cfg(test)]

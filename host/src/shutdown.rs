@@ -45,10 +45,6 @@ impl Shutdown {
     pub async fn deadline(&self) {
         self.deadline.cancelled().await
     }
-
-    pub fn deadline_passed(&self) -> bool {
-        self.deadline.is_cancelled()
-    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use store::testing::TestDatabase;
 use hdrhistogram::Histogram;
 use serde_json::json;
+use store::testing::TestDatabase;
 use tools::{Caller, HostServices, Registry, RuntimeConfig, ToolCall};
 
 const WARMUP_CALLS: usize = 2_000;

@@ -25,19 +25,25 @@ use axum::response::IntoResponse;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
-use tools::{RegistryError, ReloadReport};
+use std::sync::Arc;
 
-use crate::api::error::{ApiError, ApiJson, ApiPath};
-use crate::app::AppState;
-use crate::auth::internal::InternalCaller;
+use store::Store;
+use tools::{Registry, RegistryError, ReloadReport};
+
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiPath, InternalCaller};
 
 /// The largest upload accepted: a 64 MiB component in base64, plus the manifest.
 pub const MAX_UPLOAD_BYTES: usize = 90 << 20;
 
-pub async fn list(_: InternalCaller, State(state): State<AppState>) -> impl IntoResponse {
-    let plugins = state.tools.list().await;
+pub async fn list(
+    _: InternalCaller,
+    State(tools): State<Arc<Registry>>,
+    State(store): State<Store>,
+) -> impl IntoResponse {
+    let plugins = tools.list().await;
     // What every instance converges on; null when the database cannot be read right now.
-    let database = match (state.store.plugin_generation().await, state.store.plugin_active_set().await) {
+    let database = match (store.plugin_generation().await, store.plugin_active_set().await) {
         (Ok(generation), Ok(active)) => json!({ "generation": generation, "active": active }),
         (Err(err), _) | (_, Err(err)) => {
             tracing::warn!(error = %err, "cannot read the shared plugin set");
@@ -45,37 +51,37 @@ pub async fn list(_: InternalCaller, State(state): State<AppState>) -> impl Into
         }
     };
     Json(json!({
-        "ready": state.tools.is_ready(),
-        "pooling": state.tools.pooling(),
-        "functions": state.tools.functions().len(),
+        "ready": tools.is_ready(),
+        "pooling": tools.pooling(),
+        "functions": tools.functions().len(),
         "plugins": plugins,
         "database": database,
     }))
 }
 
-pub async fn reload_all(_: InternalCaller, State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    if state.tools.plugins_dir().is_none() {
+pub async fn reload_all(_: InternalCaller, State(tools): State<Arc<Registry>>) -> Result<impl IntoResponse, ApiError> {
+    if tools.plugins_dir().is_none() {
         return Err(ApiError::ServiceUnavailable("The tool runtime is not running".to_string()));
     }
-    let reports = state.tools.reload_all(true).await;
+    let reports = tools.reload_all(true).await;
     Ok(Json(json!({ "reports": reports })))
 }
 
 pub async fn reload(
     _: InternalCaller,
-    State(state): State<AppState>,
+    State(tools): State<Arc<Registry>>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<ReloadReport>, ApiError> {
-    let report = state.tools.reload(&name).await.map_err(registry_error)?;
+    let report = tools.reload(&name).await.map_err(registry_error)?;
     Ok(Json(report))
 }
 
 pub async fn rollback(
     _: InternalCaller,
-    State(state): State<AppState>,
+    State(tools): State<Arc<Registry>>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<ReloadReport>, ApiError> {
-    let report = state.tools.rollback(&name).await.map_err(registry_error)?;
+    let report = tools.rollback(&name).await.map_err(registry_error)?;
     Ok(Json(report))
 }
 
@@ -91,13 +97,13 @@ pub struct Upload {
 
 pub async fn upload(
     _: InternalCaller,
-    State(state): State<AppState>,
+    State(tools): State<Arc<Registry>>,
     ApiJson(upload): ApiJson<Upload>,
 ) -> Result<impl IntoResponse, ApiError> {
     let wasm = base64::engine::general_purpose::STANDARD
         .decode(upload.wasm_base64.trim())
         .map_err(|err| ApiError::validation("body.wasm_base64", format!("not base64: {err}")))?;
-    let report = state.tools.install(upload.manifest, wasm).await.map_err(registry_error)?;
+    let report = tools.install(upload.manifest, wasm).await.map_err(registry_error)?;
     Ok((StatusCode::CREATED, Json(report)))
 }
 

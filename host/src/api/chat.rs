@@ -11,41 +11,43 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures::Stream;
 use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
 
-use super::error::{ApiError, ApiJson};
-use crate::app::AppState;
+use super::chat_request::ChatRequest;
+use super::error::ApiError;
+use super::extract::ApiJson;
+use super::sse_connections::{ConnectionGuard, SseConnections};
 use crate::auth::AuthUser;
-use crate::chat::request::ChatRequest;
 use crate::chat::sink::EventSink;
 use crate::chat::sse;
-use crate::chat::turn::{self, TurnInput};
-use crate::streams::StreamGuard;
+use crate::chat::turn::{self, TurnDeps, TurnInput};
+use crate::shutdown::Shutdown;
 use crate::telemetry::TurnContext;
 
 /// Events buffered between the turn and a slow client.
 const CHANNEL_EVENTS: usize = 64;
 
 pub async fn stream(
-    State(state): State<AppState>,
+    State(deps): State<TurnDeps>,
+    State(shutdown): State<Shutdown>,
+    State(connections): State<SseConnections>,
+    State(turns): State<TaskTracker>,
     user: AuthUser,
     headers: HeaderMap,
     ApiJson(request): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
-    request.validate()?;
-    if state.shutdown.is_draining() {
+    let request = request.validate()?;
+    if shutdown.is_draining() {
         return Err(ApiError::ServiceUnavailable("Service is shutting down. Please retry.".to_string()));
     }
-    let request_id = headers
-        .get(super::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let guard = state.streams.open();
+    let request_id =
+        super::request_id::of(&headers).map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let guard = connections.open();
     let (tx, rx) = mpsc::channel(CHANNEL_EVENTS);
     // The turn runs on after the connection: it carries the request's identity itself.
     let input = TurnInput { user, request, request_id };
     let context = TurnContext::new(&input.request_id, &input.user.user_id);
-    state.turns.spawn(context.run(turn::run(state.turn_deps(), input, EventSink::new(tx))));
+    turns.spawn(context.run(turn::run(deps, input, EventSink::new(tx))));
 
     let body = Body::from_stream(sse_body(rx, guard));
     let mut response = Response::new(body);
@@ -60,7 +62,7 @@ pub async fn stream(
 
 /// The events of the turn, interleaved with keep-alive pings, ending when the turn is done. The
 /// guard keeps the stream counted until the body is finished or dropped (client gone).
-fn sse_body(rx: mpsc::Receiver<Bytes>, guard: StreamGuard) -> impl Stream<Item = Result<Bytes, Infallible>> {
+fn sse_body(rx: mpsc::Receiver<Bytes>, guard: ConnectionGuard) -> impl Stream<Item = Result<Bytes, Infallible>> {
     let ping = tokio::time::interval_at(tokio::time::Instant::now() + sse::PING_INTERVAL, sse::PING_INTERVAL);
     futures::stream::unfold((rx, ping, guard), |(mut rx, mut ping, guard)| async move {
         tokio::select! {

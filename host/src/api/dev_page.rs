@@ -15,7 +15,7 @@ use axum::routing::get;
 use serde_json::json;
 
 use super::error::ApiError;
-use crate::app::AppState;
+use super::state::AppState;
 use crate::auth::mobile;
 use crate::config::{Config, DEFAULT_JWT_SECRET, Environment};
 

@@ -2,17 +2,13 @@
 //! body (`{"detail": …}`) the original clients understand; internal errors are logged with their
 //! cause and shown to the client only as a generic message.
 
-use std::marker::PhantomData;
-
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::de::value::MapAccessDeserializer;
-use serde::de::{DeserializeOwned, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
 use serde_json::json;
+
+use crate::auth::AuthError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -71,6 +67,19 @@ impl ApiError {
 impl From<store::StoreError> for ApiError {
     fn from(err: store::StoreError) -> Self {
         ApiError::Internal(err.into())
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::TestAuthInProduction | AuthError::BadInternalKey => ApiError::Forbidden(err.to_string()),
+            AuthError::ClerkNotConfigured => ApiError::Misconfigured(err.to_string()),
+            AuthError::KeysUnavailable | AuthError::InternalKeyNotConfigured => {
+                ApiError::ServiceUnavailable(err.to_string())
+            }
+            other => ApiError::Unauthorized(other.to_string()),
+        }
     }
 }
 
@@ -182,54 +191,6 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-/// `axum::Json` whose rejections are [`ApiError`]s, for bodies that are JSON objects (every body
-/// of this API is one).
-pub struct ApiJson<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let axum::Json(JsonObject(value)) = axum::Json::<JsonObject<T>>::from_request(request, state).await?;
-        Ok(ApiJson(value))
-    }
-}
-
-/// `T` read from a JSON object only. serde's derived structs also accept an array of the field
-/// values in order (`["hi"]` would be a chat request); pydantic, and so the original, refuses
-/// anything but an object.
-struct JsonObject<T>(T);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for JsonObject<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ObjectVisitor<T>(PhantomData<T>);
-
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
-            type Value = JsonObject<T>;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                T::deserialize(MapAccessDeserializer::new(map)).map(JsonObject)
-            }
-        }
-
-        deserializer.deserialize_any(ObjectVisitor(PhantomData))
-    }
-}
-
-/// `axum::extract::Query` whose rejections are [`ApiError`]s.
-#[derive(axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct ApiQuery<T>(pub T);
-
-/// `axum::extract::Path` whose rejections are [`ApiError`]s.
-#[derive(axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct ApiPath<T>(pub T);
-
 #[cfg(test)]
 mod tests {
     //! The rejection mapping of [`ApiJson`], exercised through a real router: every bad body is a
@@ -245,6 +206,7 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
+    use crate::api::extract::ApiJson;
 
     #[derive(Deserialize)]
     struct Greeting {

@@ -3,22 +3,30 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::json;
+use store::Store;
+use tools::Registry;
 
-use crate::app::AppState;
+use crate::shutdown::Shutdown;
 
 pub async fn live() -> impl IntoResponse {
     Json(json!({"status": "ok", "service": "chat-api"}))
 }
 
-pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    let database_ok = matches!(tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await, Ok(Ok(())));
-    let tools_ok = state.tools_ready();
-    let draining = state.shutdown.is_draining();
+pub async fn ready(
+    State(store): State<Store>,
+    State(tools): State<Arc<Registry>>,
+    State(shutdown): State<Shutdown>,
+) -> impl IntoResponse {
+    let database_ok = matches!(tokio::time::timeout(Duration::from_secs(2), store.ping()).await, Ok(Ok(())));
+    let tools_ok = tools.is_ready();
+    let draining = shutdown.is_draining();
     let ok = database_ok && tools_ok && !draining;
     let mut checks = json!({
         "supabase": if database_ok { "ok" } else { "unavailable" },

@@ -7,14 +7,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use store::embeddings::SourceTable;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use store::embeddings::SourceTable;
 
-use crate::api::error::{ApiError, ApiJson, ApiPath};
-use crate::app::AppState;
-use crate::auth::internal::InternalCaller;
-use crate::embeddings::{GenerateReport, PipelineError, WebhookOutcome, Workouts};
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiPath, InternalCaller};
+use crate::embeddings::{Embeddings, GenerateReport, PipelineError, WebhookOutcome, Workouts};
 
 /// The `table` literal of the original (`"workouts"` by default).
 #[derive(Clone, Copy, Debug, Default, Deserialize)]
@@ -72,7 +71,7 @@ pub struct ProgressResponse {
 
 pub async fn generate(
     _caller: InternalCaller,
-    State(state): State<AppState>,
+    State(embeddings): State<Embeddings>,
     ApiJson(body): ApiJson<GenerateRequest>,
 ) -> Result<Json<GenerateReport>, ApiError> {
     let ids = body.workout_ids.filter(|ids| !ids.is_empty());
@@ -80,18 +79,18 @@ pub async fn generate(
         Some(workouts) => Workouts::Inline { workouts, ids },
         None => Workouts::Table { ids },
     };
-    let report = state.embeddings.pipeline.generate(body.table.into(), source).await.map_err(pipeline_error)?;
+    let report = embeddings.pipeline.generate(body.table.into(), source).await.map_err(pipeline_error)?;
     Ok(Json(report))
 }
 
 pub async fn progress(
     _caller: InternalCaller,
-    State(state): State<AppState>,
+    State(embeddings): State<Embeddings>,
     ApiPath(table): ApiPath<String>,
 ) -> Result<Json<ProgressResponse>, ApiError> {
     let table = SourceTable::parse(&table)
         .ok_or_else(|| ApiError::validation("path.table", "Input should be 'workouts' or 'follow_along_workouts'"))?;
-    let counts = state.embeddings.pipeline.progress(table).await?;
+    let counts = embeddings.pipeline.progress(table).await?;
     Ok(Json(ProgressResponse {
         table: table.as_str(),
         total: counts.total,
@@ -102,12 +101,11 @@ pub async fn progress(
 
 pub async fn webhook(
     _caller: InternalCaller,
-    State(state): State<AppState>,
+    State(embeddings): State<Embeddings>,
     ApiJson(body): ApiJson<WebhookRequest>,
 ) -> Result<Response, ApiError> {
     let table: SourceTable = body.table.into();
-    let outcome =
-        state.embeddings.pipeline.webhook(table, &body.workout_id, body.workout).await.map_err(pipeline_error)?;
+    let outcome = embeddings.pipeline.webhook(table, &body.workout_id, body.workout).await.map_err(pipeline_error)?;
     Ok(match outcome {
         WebhookOutcome::NotFound => {
             ApiError::NotFound(format!("Workout {} not found in {}", body.workout_id, table.as_str())).into_response()

@@ -6,14 +6,17 @@
 //! `Authorization: Bearer <INTERNAL_API_KEY>`, which is what Prometheus' `authorization` scrape
 //! setting sends. With `METRICS_ENABLED=false` the route does not exist.
 
-use axum::extract::FromRequestParts;
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
-use crate::app::AppState;
-use crate::auth::{self, InternalCaller, internal};
+use super::extract::InternalCaller;
+use crate::auth;
+use crate::config::Config;
 
 /// The exposition format's content type.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -26,14 +29,17 @@ pub async fn scrape(_: Scraper) -> Response {
 /// A caller holding the internal key, by either header.
 pub struct Scraper;
 
-impl FromRequestParts<AppState> for Scraper {
+impl<S: Send + Sync> FromRequestParts<S> for Scraper
+where
+    Arc<Config>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let bearer =
             parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(auth::bearer_token);
         match bearer {
-            Some(token) => internal::verify(token, state)?,
+            Some(token) => InternalCaller::verify(token, &Arc::<Config>::from_ref(state))?,
             None => InternalCaller::from_request_parts(parts, state).await?,
         };
         Ok(Scraper)

@@ -1,14 +1,22 @@
-//! The HTTP surface: one module per resource, composed into one router with the cross-cutting
-//! layers (CORS, body limit, request ids, tracing, metrics, Sentry, panic catching).
+//! The HTTP surface, and the only part of the service that knows HTTP: one module per resource,
+//! the shared state ([`state`]), the extractors ([`extract`]) and the error type ([`error`]),
+//! composed into one router with the cross-cutting layers (CORS, body limit, request ids, tracing,
+//! metrics, Sentry, panic catching). Everything below (`chat`, `llm`, `auth`, the tool runtime, the
+//! store) is called from here and never calls back.
 
 pub mod admin;
 pub mod chat;
+pub mod chat_request;
 pub mod dev_page;
 pub mod error;
+pub mod extract;
 pub mod health;
 pub mod internal;
 pub mod metrics;
+pub mod request_id;
 pub mod sessions;
+pub mod sse_connections;
+pub mod state;
 
 use std::time::Duration;
 
@@ -23,9 +31,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use crate::app::AppState;
-
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub use request_id::REQUEST_ID;
+pub use state::AppState;
 
 /// Request headers that carry credentials: marked sensitive so that neither the trace layer nor
 /// Sentry's request capture ever records them.
@@ -72,7 +79,7 @@ pub fn router(state: AppState) -> Router {
         .layer(cors(&config.server.allowed_origins))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(crate::telemetry::logs::request_span)
+                .make_span_with(request_id::request_span)
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::error::{ApiError, ApiPath, ApiQuery};
-use crate::app::AppState;
+use store::Store;
+
+use super::error::ApiError;
+use super::extract::{ApiPath, ApiQuery};
 use crate::auth::AuthUser;
 
 #[derive(Debug, Deserialize)]
@@ -30,13 +32,13 @@ pub struct SessionItem {
 
 /// `GET /chat/sessions?limit=20&offset=0`: most recently active first.
 pub async fn list(
-    State(state): State<AppState>,
+    State(store): State<Store>,
     user: AuthUser,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Vec<SessionItem>>, ApiError> {
     let limit = bounded("query.limit", params.limit.unwrap_or(20), 1, 100)?;
     let offset = bounded("query.offset", params.offset.unwrap_or(0), 0, i64::MAX)?;
-    let sessions = state.store.list_sessions(&user.user_id, limit, offset).await?;
+    let sessions = store.list_sessions(&user.user_id, limit, offset).await?;
     Ok(Json(
         sessions
             .into_iter()
@@ -72,7 +74,7 @@ pub struct MessagePageBody {
 /// `GET /chat/sessions/{id}/messages?limit=50&before=<message id>`: the newest page (oldest first
 /// inside it); `before` pages backwards.
 pub async fn messages(
-    State(state): State<AppState>,
+    State(store): State<Store>,
     user: AuthUser,
     ApiPath(session_id): ApiPath<String>,
     ApiQuery(params): ApiQuery<MessageParams>,
@@ -84,8 +86,8 @@ pub async fn messages(
             Uuid::parse_str(raw).map_err(|_| ApiError::validation("query.before", "must be a message id (UUID)"))?,
         ),
     };
-    let session_id = owned_session(&state, &user, &session_id).await?;
-    let page = state.store.message_page(session_id, limit, before).await?;
+    let session_id = owned_session(&store, &user, &session_id).await?;
+    let page = store.message_page(session_id, limit, before).await?;
     Ok(Json(MessagePageBody {
         has_more: page.has_more,
         messages: page
@@ -107,17 +109,17 @@ pub async fn messages(
 
 /// `DELETE /chat/sessions/{id}`: 204, messages removed with it.
 pub async fn delete(
-    State(state): State<AppState>,
+    State(store): State<Store>,
     user: AuthUser,
     ApiPath(session_id): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = Uuid::parse_str(session_id.trim()).map_err(|_| not_found())?;
-    if state.store.delete_session(id, &user.user_id).await? { Ok(StatusCode::NO_CONTENT) } else { Err(not_found()) }
+    if store.delete_session(id, &user.user_id).await? { Ok(StatusCode::NO_CONTENT) } else { Err(not_found()) }
 }
 
-async fn owned_session(state: &AppState, user: &AuthUser, raw_id: &str) -> Result<Uuid, ApiError> {
+async fn owned_session(store: &Store, user: &AuthUser, raw_id: &str) -> Result<Uuid, ApiError> {
     let id = Uuid::parse_str(raw_id.trim()).map_err(|_| not_found())?;
-    match state.store.get_session(id, &user.user_id).await? {
+    match store.get_session(id, &user.user_id).await? {
         Some(_) => Ok(id),
         None => Err(not_found()),
     }

@@ -1,16 +1,9 @@
-//! Service-to-service authentication: `X-Internal-Key` must equal `INTERNAL_API_KEY`, compared in
-//! constant time. Used by `/internal/*` and the plugin admin API.
+//! Service-to-service authentication: the presented key must equal the configured one, compared in
+//! constant time. Used for `INTERNAL_API_KEY` (`/internal/*`, the plugin admin API, metrics).
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use subtle::ConstantTimeEq;
 
-use crate::api::error::ApiError;
-use crate::app::AppState;
-
-/// Proof that the request carried the internal key.
-#[derive(Clone, Copy, Debug)]
-pub struct InternalCaller;
+use super::AuthError;
 
 /// Compares two secrets without leaking where they differ. Different lengths compare unequal
 /// (the length of the expected key is not secret enough to matter).
@@ -18,34 +11,9 @@ pub fn constant_time_eq(given: &str, expected: &str) -> bool {
     given.len() == expected.len() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
 }
 
-/// Checks a presented internal key against `INTERNAL_API_KEY` (503 while none is configured).
-pub fn verify(given: &str, state: &AppState) -> Result<InternalCaller, ApiError> {
-    let expected = state
-        .config
-        .auth
-        .internal_api_key
-        .as_deref()
-        .ok_or_else(|| ApiError::ServiceUnavailable("Internal API key not configured".to_string()))?;
-    if constant_time_eq(given, expected) {
-        Ok(InternalCaller)
-    } else {
-        Err(ApiError::Forbidden("Invalid internal API key".to_string()))
-    }
-}
-
-impl FromRequestParts<AppState> for InternalCaller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if state.config.auth.internal_api_key.is_none() {
-            return Err(ApiError::ServiceUnavailable("Internal API key not configured".to_string()));
-        }
-        let given = parts
-            .headers
-            .get("x-internal-key")
-            .ok_or_else(|| ApiError::validation("header.x-internal-key", "Field required"))?
-            .to_str()
-            .unwrap_or("");
-        verify(given, state)
-    }
+/// Checks a presented internal key against the configured one (`None`: none is configured, so
+/// every caller is refused).
+pub fn verify_internal_key(given: &str, expected: Option<&str>) -> Result<(), AuthError> {
+    let expected = expected.ok_or(AuthError::InternalKeyNotConfigured)?;
+    if constant_time_eq(given, expected) { Ok(()) } else { Err(AuthError::BadInternalKey) }
 }

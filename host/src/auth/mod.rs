@@ -1,9 +1,10 @@
 //! Who is calling. Users authenticate with (in order of precedence) the `X-Test-Auth` bypass
 //! (never in production), an `X-API-Key`, or `Authorization: Bearer <jwt>`: a mobile pairing token
 //! (HS256, `iss=amakaflow`, `aud=ios_companion`) or a Clerk session token (RS256 against the JWKS).
-//! Services call internal routes with `X-Internal-Key`.
+//! Services call internal routes with `X-Internal-Key` ([`internal`]).
 //!
-//! Handlers say what they need in their signature: [`AuthUser`] or [`InternalCaller`].
+//! Nothing here knows HTTP routing: the API layer turns these into extractors and maps
+//! [`AuthError`] to statuses.
 
 pub mod api_key;
 pub mod clerk;
@@ -13,15 +14,9 @@ pub mod mobile;
 
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
-use axum::http::HeaderMap;
-use axum::http::request::Parts;
+use http::HeaderMap;
 
-use crate::api::error::ApiError;
-use crate::app::AppState;
 use crate::config::{AuthConfig, Environment};
-
-pub use internal::InternalCaller;
 
 /// How the caller proved who they are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,17 +62,10 @@ pub enum AuthError {
     ClerkNotConfigured,
     #[error("Unable to verify token: signing keys unavailable")]
     KeysUnavailable,
-}
-
-impl From<AuthError> for ApiError {
-    fn from(err: AuthError) -> Self {
-        match err {
-            AuthError::TestAuthInProduction => ApiError::Forbidden(err.to_string()),
-            AuthError::ClerkNotConfigured => ApiError::Misconfigured(err.to_string()),
-            AuthError::KeysUnavailable => ApiError::ServiceUnavailable(err.to_string()),
-            other => ApiError::Unauthorized(other.to_string()),
-        }
-    }
+    #[error("Internal API key not configured")]
+    InternalKeyNotConfigured,
+    #[error("Invalid internal API key")]
+    BadInternalKey,
 }
 
 /// Verifies user credentials. Built once at start-up and shared.
@@ -165,16 +153,4 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 pub(crate) fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-impl FromRequestParts<AppState> for AuthUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let user = state.auth.authenticate(&parts.headers).await?;
-        // The request has its own Sentry hub (the tower layer's), so the user stays on this request.
-        crate::telemetry::sentry::set_user(&user.user_id);
-        crate::telemetry::logs::record_user(&user.user_id);
-        Ok(user)
-    }
 }

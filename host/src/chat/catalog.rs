@@ -1,5 +1,5 @@
 //! The tool definitions offered to Claude, built once per version of the tool set and shared by
-//! every turn (a turn used to copy ~30 KB of schemas per Claude call).
+//! every turn and every Claude call (the 27 tools' schemas are about 30 KB).
 
 use std::sync::Arc;
 

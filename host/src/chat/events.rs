@@ -41,11 +41,6 @@ impl ChatEvent {
             ChatEvent::Error(_) => "error",
         }
     }
-
-    /// Whether the stream ends after this event.
-    pub fn is_terminal(&self) -> bool {
-        matches!(self, ChatEvent::MessageEnd(_) | ChatEvent::Error(_))
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

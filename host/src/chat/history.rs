@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use store::Message;
 
-use crate::llm::{ApiMessage, ContentBlock, Role};
+use crate::llm::{ApiMessage, ContentBlock, Role, StopReason};
 
 /// How many stored rows are considered at most (the newest).
 pub const MAX_ROWS: i64 = 200;
@@ -20,15 +20,15 @@ fn estimated_tokens(messages: &[ApiMessage]) -> usize {
     messages.iter().map(|m| serde_json::to_string(m).map(|s| s.len()).unwrap_or(0) / 4 + 4).sum()
 }
 
-/// One user message and what the assistant did with it.
-struct Turn<'a> {
+/// One stored exchange: a user message and what the assistant did with it.
+struct Exchange<'a> {
     user: &'a Message,
     assistant: Option<&'a Message>,
 }
 
-impl Turn<'_> {
+impl Exchange<'_> {
     fn refused(&self) -> bool {
-        self.assistant.is_some_and(|a| a.stop_reason.as_deref() == Some("refusal"))
+        self.assistant.is_some_and(|a| a.stop_reason.as_deref().map(StopReason::parse) == Some(StopReason::Refusal))
     }
 
     fn messages(&self) -> Vec<ApiMessage> {
@@ -44,17 +44,17 @@ impl Turn<'_> {
 /// Builds the message list from a session's rows (oldest first), newest turns first into the
 /// budget; the newest turn (the current message) is always included.
 pub fn build(rows: &[Message], token_budget: usize) -> Vec<ApiMessage> {
-    let mut turns: Vec<Turn<'_>> = Vec::new();
+    let mut exchanges: Vec<Exchange<'_>> = Vec::new();
     for row in rows {
         match row.role.as_str() {
             "user" if row.content.as_deref().is_some_and(|c| !c.trim().is_empty()) => {
-                turns.push(Turn { user: row, assistant: None })
+                exchanges.push(Exchange { user: row, assistant: None })
             }
             "assistant" => {
-                if let Some(turn) = turns.last_mut()
-                    && turn.assistant.is_none()
+                if let Some(exchange) = exchanges.last_mut()
+                    && exchange.assistant.is_none()
                 {
-                    turn.assistant = Some(row);
+                    exchange.assistant = Some(row);
                 }
             }
             _ => {}
@@ -63,12 +63,12 @@ pub fn build(rows: &[Message], token_budget: usize) -> Vec<ApiMessage> {
 
     let mut kept: Vec<Vec<ApiMessage>> = Vec::new();
     let mut used = 0;
-    for (i, turn) in turns.iter().enumerate().rev() {
-        let newest = i + 1 == turns.len();
-        if turn.refused() && !newest {
+    for (i, exchange) in exchanges.iter().enumerate().rev() {
+        let newest = i + 1 == exchanges.len();
+        if exchange.refused() && !newest {
             continue;
         }
-        let messages = turn.messages();
+        let messages = exchange.messages();
         let cost = estimated_tokens(&messages);
         if !newest && used + cost > token_budget {
             break;
@@ -164,9 +164,9 @@ fn merge_roles(messages: Vec<ApiMessage>) -> Vec<ApiMessage> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use store::Json;
     use chrono::Utc;
     use serde_json::json;
+    use store::Json;
     use uuid::Uuid;
 
     fn row(role: &str, content: &str) -> Message {

@@ -1,8 +1,10 @@
-//! The chat turn: `POST /chat/stream`, the Claude tool-use loop, SSE events, history, persistence.
+//! The chat turn: the Claude tool-use loop, its events, history and persistence. It knows nothing
+//! of HTTP: the API layer validates a request into a [`request::TurnRequest`] and hands the turn an
+//! [`sink::EventSink`].
 //!
-//! `request` validates the body, `turn` runs the loop, `sink` + `sse` put events on the wire in the
-//! original framing, `history` rebuilds the conversation for Claude, `prompt` writes the system
-//! prompt and `imports` tracks previewed imports.
+//! `turn` runs the loop, `events` are what the client is sent, `sink` + `sse` frame them in the
+//! original's wire format, `history` rebuilds the conversation for Claude, `prompt` writes the
+//! system prompt, `imports` tracks previewed imports and `catalog` the tool definitions.
 
 pub mod catalog;
 pub mod events;

@@ -1,26 +1,18 @@
-//! The body of `POST /chat/stream` and its validation rules (the original pydantic `ChatRequest`):
-//! a message of 1–10,000 characters, an optional session id, and an optional page context.
-//! A request that breaks a rule is refused with 422 before any stream opens. One rule is stricter
-//! than the original: a `session_id` that is not a UUID is a 422 here, where the original answered
-//! 200 with an SSE `internal_error` ("Failed to create chat session."); clients only ever send back
-//! the id of a `message_start`, so only a broken or hostile client sees the difference.
+//! What a turn is asked to do: the user's message, the session to continue and where the user is
+//! in the app. The API layer validates the request body and hands the turn this already-valid form.
 
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::events::PendingImport;
-use crate::api::error::ApiError;
 
-pub const MAX_MESSAGE_CHARS: usize = 10_000;
-const MAX_PENDING_IMPORTS: usize = 20;
-const MAX_URL_CHARS: usize = 2_048;
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct ChatRequest {
+/// One valid chat request.
+#[derive(Clone, Debug)]
+pub struct TurnRequest {
+    /// 1–10,000 characters, not blank.
     pub message: String,
-    #[serde(default)]
-    pub session_id: Option<String>,
-    #[serde(default)]
+    /// The session to continue; `None` starts a new one.
+    pub session_id: Option<Uuid>,
     pub context: Option<ChatContext>,
 }
 
@@ -35,158 +27,4 @@ pub struct ChatContext {
     pub selected_date: Option<String>,
     #[serde(default)]
     pub pending_imports: Option<Vec<PendingImport>>,
-}
-
-impl ChatRequest {
-    /// Checks every field rule; the first broken rule is the error.
-    pub fn validate(&self) -> Result<(), ApiError> {
-        let chars = self.message.chars().count();
-        if chars == 0 || self.message.trim().is_empty() {
-            return Err(ApiError::Validation {
-                field: "body.message".into(),
-                message: "String should have at least 1 character".into(),
-                kind: "string_too_short",
-            });
-        }
-        if chars > MAX_MESSAGE_CHARS {
-            return Err(ApiError::Validation {
-                field: "body.message".into(),
-                message: format!("String should have at most {MAX_MESSAGE_CHARS} characters"),
-                kind: "string_too_long",
-            });
-        }
-        if self.message.contains('\0') {
-            // Postgres text cannot hold NUL: a clear 422 here rather than an opaque `internal_error`
-            // event when the row is written.
-            return Err(ApiError::validation("body.message", "String should not contain NUL (\\u0000) characters"));
-        }
-        if self.session_id.as_deref().is_some_and(|raw| !raw.trim().is_empty()) && self.session_uuid().is_none() {
-            return Err(ApiError::Validation {
-                field: "body.session_id".into(),
-                message: "Input should be a valid UUID (the session_id of an earlier message_start)".into(),
-                kind: "uuid_parsing",
-            });
-        }
-        if let Some(ctx) = &self.context {
-            ctx.validate()?;
-        }
-        Ok(())
-    }
-
-    /// The session to continue: `None` for a new one (absent, null or blank, as the original took
-    /// a falsy id). A malformed id is refused by [`ChatRequest::validate`], before any quota unit
-    /// or row is spent on it.
-    pub fn session_uuid(&self) -> Option<Uuid> {
-        self.session_id.as_deref().map(str::trim).filter(|s| !s.is_empty()).and_then(|s| Uuid::parse_str(s).ok())
-    }
-}
-
-impl ChatContext {
-    fn validate(&self) -> Result<(), ApiError> {
-        if let Some(page) = &self.current_page
-            && page.chars().count() > 50
-        {
-            return Err(ApiError::validation("body.context.current_page", "String should have at most 50 characters"));
-        }
-        if let Some(id) = &self.selected_workout_id
-            && (id.is_empty() || id.len() > 100 || !id.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-'))
-        {
-            return Err(ApiError::validation(
-                "body.context.selected_workout_id",
-                "String should match pattern '^[\\w-]+$' (at most 100 characters)",
-            ));
-        }
-        if let Some(date) = &self.selected_date
-            && !is_iso_date_shape(date)
-        {
-            return Err(ApiError::validation(
-                "body.context.selected_date",
-                "String should match pattern '^\\d{4}-\\d{2}-\\d{2}$'",
-            ));
-        }
-        if let Some(imports) = &self.pending_imports {
-            if imports.len() > MAX_PENDING_IMPORTS {
-                return Err(ApiError::validation(
-                    "body.context.pending_imports",
-                    format!("List should have at most {MAX_PENDING_IMPORTS} items"),
-                ));
-            }
-            for (i, import) in imports.iter().enumerate() {
-                if import.source_url.trim().is_empty() || import.source_url.len() > MAX_URL_CHARS {
-                    return Err(ApiError::validation(
-                        format!("body.context.pending_imports.{i}.source_url"),
-                        "must be a non-empty URL of at most 2048 characters",
-                    ));
-                }
-                if import.title.as_ref().is_some_and(|t| t.chars().count() > 300) {
-                    return Err(ApiError::validation(
-                        format!("body.context.pending_imports.{i}.title"),
-                        "String should have at most 300 characters",
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `^\d{4}-\d{2}-\d{2}$`, as the original checked (shape only).
-fn is_iso_date_shape(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 10 && b.iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn req(json: &str) -> ChatRequest {
-        serde_json::from_str(json).unwrap()
-    }
-
-    #[test]
-    fn valid_requests_pass() {
-        req(r#"{"message": "hi"}"#).validate().unwrap();
-        req(r#"{"message": "hi", "session_id": null, "context": {"current_page": "calendar", "selected_date": "2026-02-01",
-                "selected_workout_id": "w_abc-123", "pending_imports": [{"source_url": "https://youtu.be/x"}]}}"#)
-        .validate()
-        .unwrap();
-    }
-
-    #[test]
-    fn message_length_is_bounded() {
-        assert!(req(r#"{"message": ""}"#).validate().is_err());
-        assert!(req(r#"{"message": "   "}"#).validate().is_err());
-        let long = format!(r#"{{"message": "{}"}}"#, "a".repeat(10_001));
-        assert!(req(&long).validate().is_err());
-        let max = format!(r#"{{"message": "{}"}}"#, "é".repeat(10_000));
-        req(&max).validate().unwrap();
-    }
-
-    #[test]
-    fn session_ids_are_uuids_or_blank() {
-        let id = Uuid::new_v4();
-        let r = req(&format!(r#"{{"message": "x", "session_id": " {id} "}}"#));
-        r.validate().unwrap();
-        assert_eq!(r.session_uuid(), Some(id));
-        for blank in [r#""""#, r#"" ""#, "null"] {
-            let r = req(&format!(r#"{{"message": "x", "session_id": {blank}}}"#));
-            r.validate().unwrap();
-            assert_eq!(r.session_uuid(), None);
-        }
-        assert!(req(r#"{"message": "x", "session_id": "not-a-uuid"}"#).validate().is_err());
-        assert!(req(r#"{"message": "x\u0000"}"#).validate().is_err());
-    }
-
-    #[test]
-    fn context_fields_follow_their_patterns() {
-        assert!(req(r#"{"message": "x", "context": {"selected_workout_id": "w 1"}}"#).validate().is_err());
-        assert!(req(r#"{"message": "x", "context": {"selected_date": "2026-2-01"}}"#).validate().is_err());
-        assert!(
-            req(r#"{"message": "x", "context": {"current_page": "%s"}}"#.replace("%s", &"p".repeat(51)).as_str())
-                .validate()
-                .is_err()
-        );
-        assert!(req(r#"{"message": "x", "context": {"pending_imports": [{"source_url": ""}]}}"#).validate().is_err());
-    }
 }

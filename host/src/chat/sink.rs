@@ -40,8 +40,4 @@ impl EventSink {
             tracing::info!(turn = %self.turn, "client disconnected; the turn continues without it");
         }
     }
-
-    pub fn client_connected(&self) -> bool {
-        self.connected && !self.tx.is_closed()
-    }
 }

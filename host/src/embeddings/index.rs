@@ -14,10 +14,10 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use store::embeddings::{IndexVersion, SourceTable, StoredEmbedding};
-use store::{Store, StoreError};
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
+use store::embeddings::{IndexVersion, SourceTable, StoredEmbedding};
+use store::{Store, StoreError};
 
 /// The table whose workouts the search covers: `workouts`, like the original `match_workouts`, so
 /// every id found can be scheduled with `add_workout_to_calendar`.

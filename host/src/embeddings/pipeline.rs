@@ -11,12 +11,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
+use serde::Serialize;
+use serde_json::{Map, Value};
 use store::embeddings::{
     EmbeddingCounts, EmbeddingState, NewEmbedding, SourceSchema, SourceTable, SourceWorkout, WorkoutRecord,
 };
 use store::{Store, StoreError};
-use serde::Serialize;
-use serde_json::{Map, Value};
 
 use super::index::{SEARCHED_TABLE, WorkoutIndex};
 use super::openai::{EmbeddingError, EmbeddingsClient};

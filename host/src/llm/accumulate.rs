@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use super::stop_reason::StopReason;
 use super::stream::{BlockStart, StreamEvent};
 use super::types::ContentBlock;
 use super::usage::Usage;
@@ -31,7 +32,7 @@ pub struct AssistantTurn {
     pub content: Vec<ContentBlock>,
     /// The tool calls to run, in index order (the cut-off one excluded).
     pub tool_uses: Vec<ToolUseBlock>,
-    pub stop_reason: Option<String>,
+    pub stop_reason: Option<StopReason>,
     pub usage: Usage,
     /// A tool_use block was cut off: it started but never stopped, or it was the last block of a
     /// `max_tokens` response and its input did not parse. It must not run.
@@ -77,7 +78,7 @@ enum Block {
 #[derive(Debug, Default)]
 pub struct MessageAccumulator {
     blocks: BTreeMap<usize, Block>,
-    stop_reason: Option<String>,
+    stop_reason: Option<StopReason>,
     usage: Usage,
     message_id: Option<String>,
     model: Option<String>,
@@ -145,7 +146,7 @@ impl MessageAccumulator {
 
     /// The turn as far as it arrived.
     pub fn finish(self) -> AssistantTurn {
-        let hit_max_tokens = self.stop_reason.as_deref() == Some("max_tokens");
+        let hit_max_tokens = self.stop_reason == Some(StopReason::MaxTokens);
         let last_index = self.blocks.keys().next_back().copied();
         let mut turn = AssistantTurn {
             stop_reason: self.stop_reason,
@@ -225,7 +226,7 @@ mod tests {
         StreamEvent::ContentBlockStop { index }
     }
     fn message_delta(stop_reason: &str) -> StreamEvent {
-        StreamEvent::MessageDelta { stop_reason: Some(stop_reason.into()), usage: UsageDelta::default() }
+        StreamEvent::MessageDelta { stop_reason: Some(StopReason::parse(stop_reason)), usage: UsageDelta::default() }
     }
     fn run(events: &[StreamEvent]) -> AssistantTurn {
         let mut acc = MessageAccumulator::new();
@@ -255,7 +256,7 @@ mod tests {
             stop(2),
             stop(1),
             StreamEvent::MessageDelta {
-                stop_reason: Some("tool_use".into()),
+                stop_reason: Some(StopReason::ToolUse),
                 usage: UsageDelta { output_tokens: Some(42), ..UsageDelta::default() },
             },
             StreamEvent::MessageStop,
@@ -271,7 +272,7 @@ mod tests {
         );
         assert_eq!(turn.tool_uses.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["toolu_a", "toolu_b"]);
         assert!(turn.tool_uses.iter().all(|t| t.input_error.is_none()));
-        assert_eq!(turn.stop_reason.as_deref(), Some("tool_use"));
+        assert_eq!(turn.stop_reason, Some(StopReason::ToolUse));
         assert_eq!(turn.usage, Usage { input_tokens: 10, output_tokens: 42, ..Usage::default() });
         assert_eq!(turn.message_id.as_deref(), Some("msg_1"));
         assert!(!turn.unfinished_tool_use);
@@ -322,7 +323,7 @@ mod tests {
         assert!(turn.unfinished_tool_use);
         assert!(turn.tool_uses.is_empty());
         assert_eq!(turn.content, vec![ContentBlock::Text { text: "Here goes".into() }]);
-        assert_eq!(turn.stop_reason.as_deref(), Some("max_tokens"));
+        assert_eq!(turn.stop_reason, Some(StopReason::MaxTokens));
     }
 
     #[test]

@@ -6,12 +6,14 @@
 //! - [`client`]: sending, Helicone routing, retries.
 //! - [`stream`]: decoding the event stream into [`StreamEvent`]s.
 //! - [`accumulate`]: assembling events into an [`AssistantTurn`].
+//! - [`stop_reason`]: why Claude stopped, as an enum.
 //! - [`usage`], [`retry`], [`error`]: token accounting, backoff policy, the error type.
 
 pub mod accumulate;
 pub mod client;
 pub mod error;
 pub mod retry;
+pub mod stop_reason;
 pub mod stream;
 pub mod types;
 pub mod usage;
@@ -20,6 +22,7 @@ pub use accumulate::{AssistantTurn, MessageAccumulator, ToolUseBlock};
 pub use client::{ANTHROPIC_VERSION, AnthropicClient, ClientOptions};
 pub use error::{LlmError, SPEND_LIMIT_ERROR_CODE};
 pub use retry::RetryPolicy;
+pub use stop_reason::StopReason;
 pub use stream::{BlockStart, MessageStream, StreamEvent};
 pub use types::{ApiMessage, ContentBlock, MessagesRequest, RequestMeta, Role, ToolDef};
 pub use usage::{Usage, UsageDelta};

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::{ErrorBody, LlmError, error_chain};
+use super::stop_reason::StopReason;
 use super::usage::UsageDelta;
 
 /// One event of a streamed Claude response, in wire order.
@@ -50,7 +51,7 @@ pub enum StreamEvent {
     },
     /// `usage` is a running total: apply it with [`super::Usage::apply`], never add it.
     MessageDelta {
-        stop_reason: Option<String>,
+        stop_reason: Option<StopReason>,
         usage: UsageDelta,
     },
     MessageStop,
@@ -138,7 +139,7 @@ enum WireDelta {
 #[derive(Deserialize)]
 struct WireMessageDelta {
     #[serde(default)]
-    stop_reason: Option<String>,
+    stop_reason: Option<StopReason>,
 }
 
 /// What one SSE frame means to the caller.

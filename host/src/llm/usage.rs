@@ -43,6 +43,15 @@ impl Usage {
         }
     }
 
+    /// Adds the final usage of another call (a turn's total over its Claude calls). Within one call
+    /// usage is a running total and is [`Usage::apply`]d, never added.
+    pub fn add_call(&mut self, call: &Usage) {
+        self.input_tokens += call.input_tokens;
+        self.output_tokens += call.output_tokens;
+        self.cache_creation_input_tokens += call.cache_creation_input_tokens;
+        self.cache_read_input_tokens += call.cache_read_input_tokens;
+    }
+
     /// All prompt tokens: uncached input plus cache writes plus cache reads.
     pub fn prompt_tokens(&self) -> u64 {
         self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens

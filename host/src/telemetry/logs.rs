@@ -1,20 +1,17 @@
 //! Logs through `tracing`: JSON lines in production (`LOG_JSON`, on by default there), compact text
 //! in development; the filter from `RUST_LOG`. Every request runs in a `request` span carrying its
-//! `x-request-id`, and every chat turn in a `turn` span carrying the same id, so each line of a turn
+//! `x-request-id` (made by the API layer), and every chat turn in a `turn` span carrying the same id, so each line of a turn
 //! (tool calls and Anthropic calls included) names the request it belongs to. JSON lines list
 //! their spans under `spans`.
 //!
 //! Nothing secret is logged: request spans name the route, never headers or bodies; the Anthropic
 //! client redacts keys from upstream messages; a test drives a whole turn and checks the output.
 
-use axum::extract::{MatchedPath, Request};
 use tracing::Span;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::prelude::*;
 
-use super::metrics::UNMATCHED_ROUTE;
-use crate::api::REQUEST_ID;
 use crate::config::Config;
 
 /// The filter when `RUST_LOG` is unset.
@@ -46,23 +43,6 @@ where
     } else {
         registry.with(tracing_subscriber::fmt::layer().compact().with_writer(writer)).try_init()
     };
-}
-
-/// The span of one HTTP request: its id, method and route template (never the raw path or query,
-/// which may carry identifiers). The user is recorded once authenticated. The request id also
-/// goes on the request's Sentry scope (a no-op without Sentry), so its errors can be found from a
-/// log line and back.
-pub fn request_span(request: &Request) -> Span {
-    let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-    sentry::configure_scope(|scope| scope.set_tag("request_id", request_id));
-    let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or(UNMATCHED_ROUTE);
-    tracing::info_span!(
-        "request",
-        request_id,
-        method = %request.method(),
-        route,
-        user_id = tracing::field::Empty,
-    )
 }
 
 /// Records the authenticated user on the current request span.

@@ -3,6 +3,7 @@
 pub mod logs;
 pub mod metrics;
 pub mod sentry;
+pub mod turn_metrics;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -19,9 +19,7 @@ async fn function_limits_admit_exactly_the_limit_per_hour() {
         let hits: Vec<_> = (0..12)
             .map(|_| {
                 let store = db.store.clone();
-                tokio::spawn(
-                    async move { store.hit_function_limit("user_sync", "sync_strava", 3, at).await.unwrap() },
-                )
+                tokio::spawn(async move { store.hit_function_limit("user_sync", "sync_strava", 3, at).await.unwrap() })
             })
             .collect();
         let decisions: Vec<_> = futures::future::join_all(hits).await.into_iter().map(Result::unwrap).collect();
@@ -46,10 +44,7 @@ async fn tool_state_is_scoped_expires_and_is_taken_once() {
         let now = Utc::now();
         let later = now + Duration::minutes(15);
         s.tool_state_put("mapper", "user_a", "preview:1", "{\"w\":1}", later).await.unwrap();
-        assert_eq!(
-            s.tool_state_get("mapper", "user_a", "preview:1", now).await.unwrap().as_deref(),
-            Some("{\"w\":1}")
-        );
+        assert_eq!(s.tool_state_get("mapper", "user_a", "preview:1", now).await.unwrap().as_deref(), Some("{\"w\":1}"));
         assert_eq!(
             s.tool_state_get("mapper", "user_b", "preview:1", now).await.unwrap(),
             None,
@@ -67,17 +62,12 @@ async fn tool_state_is_scoped_expires_and_is_taken_once() {
         );
 
         s.tool_state_put("mapper", "user_a", "preview:1", "{\"w\":2}", later).await.unwrap();
-        assert_eq!(
-            s.tool_state_get("mapper", "user_a", "preview:1", now).await.unwrap().as_deref(),
-            Some("{\"w\":2}")
-        );
+        assert_eq!(s.tool_state_get("mapper", "user_a", "preview:1", now).await.unwrap().as_deref(), Some("{\"w\":2}"));
 
         let takes: Vec<_> = (0..10)
             .map(|_| {
                 let store = s.clone();
-                tokio::spawn(
-                    async move { store.tool_state_take("mapper", "user_a", "preview:1", now).await.unwrap() },
-                )
+                tokio::spawn(async move { store.tool_state_take("mapper", "user_a", "preview:1", now).await.unwrap() })
             })
             .collect();
         let taken: Vec<_> = futures::future::join_all(takes).await.into_iter().filter_map(Result::unwrap).collect();
@@ -98,7 +88,8 @@ async fn messages_keep_their_fields_and_move_the_session() {
         let db = database(backend).await;
         let s = &db.store;
         let session = s.create_session("user_a", "New Chat").await.unwrap();
-        let calls = json!([{"id": "toolu_1", "name": "search_workout_library", "input": {"query": "légs"}, "result": "[]"}]);
+        let calls =
+            json!([{"id": "toolu_1", "name": "search_workout_library", "input": {"query": "légs"}, "result": "[]"}]);
         s.insert_message(&NewMessage {
             session_id: session.id,
             user_id: "user_a".into(),

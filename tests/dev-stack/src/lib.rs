@@ -31,7 +31,7 @@ pub struct DevStack {
     pub token: Option<String>,
     /// What runs as a stand-in, for the banner.
     pub stand_ins: Vec<String>,
-    pub app_state: host::app::AppState,
+    pub app_state: host::api::AppState,
     serve: tokio::task::JoinHandle<anyhow::Result<()>>,
     _anthropic: Option<StandIn>,
     _clerk: Option<ClerkStandIn>,
@@ -147,7 +147,7 @@ impl DevStack {
         // Plugins compile in the background on the first run (cached afterwards): wait for them so
         // the first message already has its tools.
         let loading = std::time::Instant::now();
-        while !app_state.tools_ready() && loading.elapsed() < std::time::Duration::from_secs(120) {
+        while !app_state.tools.is_ready() && loading.elapsed() < std::time::Duration::from_secs(120) {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         Ok(DevStack {
@@ -191,7 +191,7 @@ impl DevStack {
     }
 
     /// The shared state of the running service.
-    pub fn state(&self) -> &host::app::AppState {
+    pub fn state(&self) -> &host::api::AppState {
         &self.app_state
     }
 }

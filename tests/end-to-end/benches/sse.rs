@@ -21,12 +21,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use stand_ins::anthropic::{NOW_MARKER, Reply, Split, StandIn};
-use stand_ins::sentry::SentryStandIn;
 use end_to_end::sse_client::{SseTranscript, parse_blocks};
 use futures::StreamExt;
 use hdrhistogram::Histogram;
 use serde_json::json;
+use stand_ins::anthropic::{NOW_MARKER, Reply, Split, StandIn};
+use stand_ins::sentry::SentryStandIn;
 
 const TEST_AUTH: &str = "bench-test-auth-secret";
 const INTERNAL_KEY: &str = "bench-internal-key";

@@ -7,12 +7,12 @@
 
 use std::time::Instant;
 
-use host::embeddings::Workouts;
-use store::embeddings::SourceTable;
-use store::flags::FlagScope;
 use end_to_end::tool_world::{ToolWorld, USER, expect_ok};
 use hdrhistogram::Histogram;
+use host::embeddings::Workouts;
 use serde_json::{Value, json};
+use store::embeddings::SourceTable;
+use store::flags::FlagScope;
 
 const CALLS: usize = 200;
 const WARMUP: usize = 10;

@@ -8,6 +8,10 @@ pub fn chat_api_binary() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let dir = exe.parent().and_then(|d| d.parent()).ok_or_else(|| anyhow::anyhow!("no target dir"))?;
     let binary = dir.join("chat-api");
-    anyhow::ensure!(binary.exists(), "{} is missing: run `cargo build --release -p host --bin chat-api` first", binary.display());
+    anyhow::ensure!(
+        binary.exists(),
+        "{} is missing: run `cargo build --release -p host --bin chat-api` first",
+        binary.display()
+    );
     Ok(binary)
 }

@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use host::app::{App, AppState};
+use host::api::AppState;
+use host::app::App;
 use host::config::{Config, ConfigError};
 use store::Store;
 use store::testing::TestDatabase;
@@ -93,7 +94,7 @@ impl TestServer {
     /// Waits until the tool set finished loading (the plugins load in the background at start-up).
     pub async fn wait_for_tools(&self) {
         for _ in 0..600 {
-            if self.state.tools_ready() {
+            if self.state.tools.is_ready() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

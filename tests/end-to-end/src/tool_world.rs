@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use host::embeddings::{Embeddings, EmbeddingsClient, IndexOptions, RetryPolicy};
+use serde_json::{Value, json};
 use store::Backend;
 use store::testing::TestDatabase;
-use serde_json::{Value, json};
 use tools::{Caller, HostServices, Registry, RuntimeConfig, ToolCall, ToolOutcome};
 
+use crate::plugins::PluginsDir;
 use stand_ins::downstream::{Downstream, Service};
 use stand_ins::openai::OpenAiStandIn;
-use crate::plugins::PluginsDir;
 
 /// The plugins of the service.
 pub const PLUGINS: [&str; 6] = ["mapper", "calendar", "workout-ingestor", "embedding-search", "navigation", "sync"];

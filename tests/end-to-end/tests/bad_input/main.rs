@@ -6,18 +6,18 @@
 //! on SQLite and on the local Postgres.
 
 use base64::Engine as _;
-use store::testing::TestDatabase;
-use store::{Backend, Period};
-use stand_ins::anthropic::StandIn;
 use end_to_end::on_both_backends;
-use stand_ins::openai::OpenAiStandIn;
 use end_to_end::plugins::PluginsDir;
 use end_to_end::server::{TestServer, as_test_user, read_json};
 use end_to_end::sse_client::{SseTranscript, read_stream};
 use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
+use stand_ins::anthropic::StandIn;
+use stand_ins::openai::OpenAiStandIn;
 use std::time::Duration;
+use store::testing::TestDatabase;
+use store::{Backend, Period};
 
 const INTERNAL_KEY: &str = "bad-input-internal-key";
 const JSON: &str = "application/json";

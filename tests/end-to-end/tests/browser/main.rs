@@ -8,11 +8,11 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use host::api::dev_page::DEV_USER;
-use store::testing::TestDatabase;
 use end_to_end::server::TestServer;
+use host::api::dev_page::DEV_USER;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use store::testing::TestDatabase;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";

@@ -6,14 +6,14 @@
 
 use std::time::Duration;
 
-use store::testing::TestDatabase;
-use store::{Backend, Message, Period, Store};
-use stand_ins::anthropic::{Chunking, Reply, Split, StandIn};
 use end_to_end::on_both_backends;
 use end_to_end::plugins::PluginsDir;
 use end_to_end::server::{TestServer, as_test_user};
 use end_to_end::sse_client::{SseTranscript, read_stream, read_stream_until};
 use serde_json::{Value, json};
+use stand_ins::anthropic::{Chunking, Reply, Split, StandIn};
+use store::testing::TestDatabase;
+use store::{Backend, Message, Period, Store};
 use uuid::Uuid;
 
 const API_KEY: &str = "sk-ant-chat-suite-key";

@@ -64,7 +64,9 @@ fn render_yaml_is_a_web_service_that_builds_host_and_plugins() {
     match web["runtime"].as_str() {
         Some("rust") => {
             let build = web["buildCommand"].as_str().expect("buildCommand");
-            for step in ["rustup target add wasm32-wasip2", "make plugins", "cargo build --release", "-p host --bin chat-api"] {
+            for step in
+                ["rustup target add wasm32-wasip2", "make plugins", "cargo build --release", "-p host --bin chat-api"]
+            {
                 assert!(build.contains(step), "buildCommand lacks {step:?}: {build}");
             }
             let start = web["startCommand"].as_str().expect("startCommand");
@@ -226,6 +228,26 @@ fn only_config_reads_the_environment() {
             assert!(ENV_VARS.iter().any(|v| v.name == "RUST_LOG"), "{}: RUST_LOG is read", file.display());
         }
     }
+}
+
+/// The host's layering (`host/src/lib.rs`): only `api` (and `app`, which assembles it) knows HTTP
+/// and the shared state; the layers below it never name them, so dependencies flow one way.
+#[test]
+fn layers_below_the_api_never_name_the_api_or_the_app() {
+    let mut checked = 0;
+    for layer in ["chat", "llm", "auth", "embeddings", "telemetry"] {
+        let mut files = Vec::new();
+        rust_files(&repo().join("host/src").join(layer), &mut files);
+        assert!(!files.is_empty(), "host/src/{layer} has no files");
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for forbidden in ["crate::api", "crate::app", "super::super::api", "axum::extract::State"] {
+                assert!(!text.contains(forbidden), "{} names `{forbidden}`", file.display());
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "checked only {checked} files");
 }
 
 #[test]

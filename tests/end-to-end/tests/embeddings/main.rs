@@ -8,14 +8,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use end_to_end::on_both_backends;
 use host::app::App;
 use host::config::Config;
 use host::embeddings::{Embeddings, EmbeddingsClient, IndexOptions, RetryPolicy, WorkoutIndex};
+use serde_json::{Value, json};
+use stand_ins::openai::{DEFAULT_DIMS, Failure, OpenAiStandIn, embed_text};
 use store::Backend;
 use store::testing::TestDatabase;
-use end_to_end::on_both_backends;
-use stand_ins::openai::{DEFAULT_DIMS, Failure, OpenAiStandIn, embed_text};
-use serde_json::{Value, json};
 
 const INTERNAL_KEY: &str = "internal-test-key-0123456789";
 

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use host::app::AppState;
-use host::auth::InternalCaller;
-use stand_ins::clerk::{ClerkStandIn, mint_mobile};
 use end_to_end::server::{TEST_AUTH_SECRET, TestServer};
+use host::api::AppState;
+use host::api::extract::InternalCaller;
 use serde_json::json;
+use stand_ins::clerk::{ClerkStandIn, mint_mobile};
 
 use super::*;
 
@@ -95,12 +95,7 @@ async fn every_token_of_the_attack_set_is_refused_with_401() {
         ("two segments", format!("{}.{}", parts[0], parts[1]), "Invalid token format"),
         (
             "payload swapped",
-            format!(
-                "{}.{}.{}",
-                parts[0],
-                clerk.mint("user_2mallory", json!({})).split('.').nth(1).unwrap(),
-                parts[2]
-            ),
+            format!("{}.{}.{}", parts[0], clerk.mint("user_2mallory", json!({})).split('.').nth(1).unwrap(), parts[2]),
             "Signature",
         ),
         ("garbage", "not-a-jwt-at-all".to_string(), "Invalid token format"),
@@ -194,11 +189,7 @@ async fn mobile_pairing_tokens_are_verified_with_the_jwt_secret() {
 
     let refused = [
         ("wrong secret", mint_mobile("another-secret-of-thirty-two-characters!", USER, json!({})), "Signature"),
-        (
-            "expired",
-            mint_mobile(MOBILE_SECRET, USER, json!({"exp": chrono::Utc::now().timestamp() - 60})),
-            "expired",
-        ),
+        ("expired", mint_mobile(MOBILE_SECRET, USER, json!({"exp": chrono::Utc::now().timestamp() - 60})), "expired"),
         ("no sub", mint_mobile(MOBILE_SECRET, USER, json!({"sub": null})), "sub"),
     ];
     for (name, token, expected) in refused {
@@ -310,21 +301,14 @@ async fn the_internal_key_is_required_compared_and_configured() {
     assert_eq!(body["detail"][0]["loc"], json!(["header", "x-internal-key"]));
     for wrong in ["internal-key-012345678", "internal-key-0123456789x", "INTERNAL-KEY-0123456789", ""] {
         let (status, body) = read(client.get(&url).header("X-Internal-Key", wrong).send().await.unwrap()).await;
-        assert_eq!(
-            (status, body),
-            (StatusCode::FORBIDDEN, json!({"detail": "Invalid internal API key"})),
-            "{wrong:?}"
-        );
+        assert_eq!((status, body), (StatusCode::FORBIDDEN, json!({"detail": "Invalid internal API key"})), "{wrong:?}");
     }
 
     // Staging has no default key: until one is set, internal routes are unavailable.
     let unset = server_without_internal_key().await;
     let url = internal_route(unset.state.clone()).await;
     let (status, body) = read(client.get(&url).header("X-Internal-Key", "anything").send().await.unwrap()).await;
-    assert_eq!(
-        (status, body),
-        (StatusCode::SERVICE_UNAVAILABLE, json!({"detail": "Internal API key not configured"}))
-    );
+    assert_eq!((status, body), (StatusCode::SERVICE_UNAVAILABLE, json!({"detail": "Internal API key not configured"})));
 }
 
 async fn server_without_internal_key() -> TestServer {

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use store::StoreOptions;
 use end_to_end::server::TestServer;
 use end_to_end::tcp_proxy::TcpProxy;
 use serde_json::json;
+use store::StoreOptions;
 
 use super::*;
 

@@ -1,12 +1,12 @@
 //! The monthly message quota at the edge: atomic reservation under contention, refunds, the
 //! month boundary, and the tier and chat gate read from feature flags.
 
+use chrono::{DateTime, TimeZone, Utc};
 use host::config::QuotaConfig;
 use host::quota::{self, UNLIMITED, limit_for};
+use serde_json::json;
 use store::Period;
 use store::flags::FlagScope;
-use chrono::{DateTime, TimeZone, Utc};
-use serde_json::json;
 
 use super::*;
 
@@ -17,7 +17,7 @@ async fn reserve_many(
     user: &str,
     n: usize,
     at: DateTime<Utc>,
-) -> Vec<Result<quota::Admitted, quota::Exceeded>> {
+) -> Vec<Result<quota::Reservation, quota::Exceeded>> {
     let flags = store.feature_flags(user).await.unwrap();
     let tasks: Vec<_> = (0..n)
         .map(|_| {
@@ -55,11 +55,11 @@ async fn refunds_racing_reserves_keep_the_count_exact_and_within_bounds() {
         let now = Utc::now();
         let first = reserve_many(&db.store, "user_busy", 50, now).await;
         assert!(first.iter().all(Result::is_ok));
-        let admitted = first[0].unwrap();
+        let admitted = first[0].clone().unwrap();
         let refunds: Vec<_> = (0..30)
             .map(|_| {
-                let store = db.store.clone();
-                tokio::spawn(async move { quota::refund(&store, "user_busy", &admitted).await.unwrap() })
+                let (store, admitted) = (db.store.clone(), admitted.clone());
+                tokio::spawn(async move { admitted.refund(&store).await.unwrap() })
             })
             .collect();
         let reserves = reserve_many(&db.store, "user_busy", 30, now);
@@ -79,14 +79,15 @@ async fn refunds_never_go_below_zero() {
         let admitted: Vec<_> =
             reserve_many(&db.store, "user_refund", 2, now).await.into_iter().map(Result::unwrap).collect();
         for _ in 0..5 {
-            quota::refund(&db.store, "user_refund", &admitted[0]).await.unwrap();
+            admitted[0].clone().refund(&db.store).await.unwrap();
         }
         assert_eq!(db.store.message_usage("user_refund", Period::of(now)).await.unwrap(), 0, "{backend:?}");
         // A refund for a user who never reserved creates nothing.
-        quota::refund(&db.store, "user_never", &admitted[0]).await.unwrap();
+        let never = quota::Reservation { user_id: "user_never".into(), ..admitted[0].clone() };
+        never.refund(&db.store).await.unwrap();
         assert_eq!(db.store.message_usage("user_never", Period::of(now)).await.unwrap(), 0);
         let again = reserve_many(&db.store, "user_refund", 1, now).await;
-        assert_eq!(again[0].unwrap().usage, 1, "{backend:?}: counting restarts from zero");
+        assert_eq!(again[0].as_ref().unwrap().usage, 1, "{backend:?}: counting restarts from zero");
     }
 }
 
@@ -99,24 +100,20 @@ async fn the_month_boundary_resets_usage() {
         let january_end = Utc.with_ymd_and_hms(2026, 1, 31, 23, 59, 58).unwrap();
         let mut january = Vec::new();
         for _ in 0..3 {
-            january.push(
-                quota::reserve(&db.store, &config, &flags, "user_month", january_end).await.unwrap().unwrap(),
-            );
+            january.push(quota::reserve(&db.store, &config, &flags, "user_month", january_end).await.unwrap().unwrap());
         }
         let exceeded =
             quota::reserve(&db.store, &config, &flags, "user_month", january_end).await.unwrap().unwrap_err();
         assert_eq!((exceeded.usage, exceeded.limit, exceeded.retry_after), (3, 3, 2), "{backend:?}");
 
         let february_start = Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap();
-        let february =
-            quota::reserve(&db.store, &config, &flags, "user_month", february_start).await.unwrap().unwrap();
+        let february = quota::reserve(&db.store, &config, &flags, "user_month", february_start).await.unwrap().unwrap();
         assert_eq!(february.usage, 1, "{backend:?}: a new month starts from zero");
-        let after =
-            quota::reserve(&db.store, &config, &flags, "user_month", february_start).await.unwrap().unwrap();
+        let after = quota::reserve(&db.store, &config, &flags, "user_month", february_start).await.unwrap().unwrap();
         assert_eq!(after.usage, 2);
 
         // A January turn that fails in February gives its unit back to January.
-        quota::refund(&db.store, "user_month", &january[2]).await.unwrap();
+        january[2].clone().refund(&db.store).await.unwrap();
         assert_eq!(db.store.message_usage("user_month", Period::of(january_end)).await.unwrap(), 2);
         assert_eq!(db.store.message_usage("user_month", Period::of(february_start)).await.unwrap(), 2);
 
@@ -125,12 +122,8 @@ async fn the_month_boundary_resets_usage() {
         for _ in 0..3 {
             quota::reserve(&db.store, &config, &flags, "user_month", december).await.unwrap().unwrap();
         }
-        let exceeded =
-            quota::reserve(&db.store, &config, &flags, "user_month", december).await.unwrap().unwrap_err();
-        assert_eq!(
-            exceeded.retry_after,
-            (Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap() - december).num_seconds()
-        );
+        let exceeded = quota::reserve(&db.store, &config, &flags, "user_month", december).await.unwrap().unwrap_err();
+        assert_eq!(exceeded.retry_after, (Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap() - december).num_seconds());
     }
 }
 
@@ -142,10 +135,7 @@ async fn the_tier_comes_from_flags_and_the_user_flag_wins() {
         let config = QuotaConfig { free: 1, paid: 2 };
         store.set_feature_flag("chat_rate_limit_tier", FlagScope::Global, json!("paid")).await.unwrap();
         store.set_feature_flag("chat_rate_limit_tier", FlagScope::User("user_free"), json!("free")).await.unwrap();
-        store
-            .set_feature_flag("chat_rate_limit_tier", FlagScope::User("user_vip"), json!("unlimited"))
-            .await
-            .unwrap();
+        store.set_feature_flag("chat_rate_limit_tier", FlagScope::User("user_vip"), json!("unlimited")).await.unwrap();
 
         let flags = |user: &'static str| async move { store.feature_flags(user).await.unwrap() };
         assert_eq!(limit_for(&flags("user_plain").await, &config), 2, "{backend:?}: global tier");

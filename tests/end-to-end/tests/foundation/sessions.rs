@@ -1,9 +1,9 @@
 //! `GET /chat/sessions`, `GET /chat/sessions/{id}/messages`, `DELETE /chat/sessions/{id}` over
 //! HTTP, on both backends.
 
-use store::{NewMessage, Role};
 use end_to_end::server::TestServer;
 use serde_json::json;
+use store::{NewMessage, Role};
 use uuid::Uuid;
 
 use super::*;
@@ -107,8 +107,7 @@ async fn messages_page_backwards_from_the_newest() {
                 read(server.get_as(ALICE, &path(&format!("?before={cursor}"))).send().await.unwrap()).await;
             assert_eq!((status, page), (StatusCode::OK, json!({"messages": [], "has_more": false})), "{backend:?}");
         }
-        for bad in ["?before=not-a-uuid", "?limit=0", "?limit=201", "?limit=abc", "?limit=99999999999999999999999"]
-        {
+        for bad in ["?before=not-a-uuid", "?limit=0", "?limit=201", "?limit=abc", "?limit=99999999999999999999999"] {
             let (status, body) = read(server.get_as(ALICE, &path(bad)).send().await.unwrap()).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
             assert!(body["detail"][0]["msg"].is_string(), "{bad}: {body}");
@@ -167,8 +166,7 @@ async fn deleting_a_session_removes_its_messages() {
 
         let again = server.delete_as(ALICE, &format!("/chat/sessions/{}", doomed.id)).send().await.unwrap();
         assert_eq!(again.status(), StatusCode::NOT_FOUND);
-        let messages =
-            server.get_as(ALICE, &format!("/chat/sessions/{}/messages", doomed.id)).send().await.unwrap();
+        let messages = server.get_as(ALICE, &format!("/chat/sessions/{}/messages", doomed.id)).send().await.unwrap();
         assert_eq!(messages.status(), StatusCode::NOT_FOUND);
     }
 }

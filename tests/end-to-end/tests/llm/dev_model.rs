@@ -7,7 +7,7 @@ async fn a_request_for_a_search_calls_the_search_tool_then_summarises_its_result
     let mut req = request("Find me a 30-minute leg workout");
     let first = client.stream(&req, &meta()).await.unwrap().collect_turn().await.unwrap();
     assert!(first.text().starts_with(STAND_IN_LABEL), "{}", first.text());
-    assert_eq!(first.stop_reason.as_deref(), Some("tool_use"));
+    assert_eq!(first.stop_reason, Some(StopReason::parse("tool_use")));
     assert_eq!(first.tool_uses.len(), 1);
     assert_eq!(first.tool_uses[0].name, "search_workout_library");
     assert_eq!(first.tool_uses[0].input, json!({"query":"30-minute leg workout"}));
@@ -23,7 +23,7 @@ async fn a_request_for_a_search_calls_the_search_tool_then_summarises_its_result
         }],
     });
     let second = client.stream(&req, &meta()).await.unwrap().collect_turn().await.unwrap();
-    assert_eq!(second.stop_reason.as_deref(), Some("end_turn"));
+    assert_eq!(second.stop_reason, Some(StopReason::parse("end_turn")));
     assert!(second.tool_uses.is_empty());
     assert!(
         second.text().contains("search_workout_library returned: 2 workout(s) (Leg Day, Quad Burner)"),

@@ -36,16 +36,14 @@ async fn every_event_kind_is_parsed() {
     );
     let has = |pred: fn(&StreamEvent) -> bool| events.iter().any(pred);
     assert!(has(|e| matches!(e, StreamEvent::ThinkingDelta { index: 0, .. })));
-    assert!(has(
-        |e| matches!(e, StreamEvent::SignatureDelta { index: 0, signature } if signature == "EqQBCgIYAhIM")
-    ));
+    assert!(has(|e| matches!(e, StreamEvent::SignatureDelta { index: 0, signature } if signature == "EqQBCgIYAhIM")));
     assert!(has(|e| matches!(e, StreamEvent::TextDelta { index: 2, .. })));
     assert!(has(|e| matches!(e, StreamEvent::InputJsonDelta { index: 3, .. })));
     assert_eq!(events.iter().filter(|e| matches!(e, StreamEvent::ContentBlockStop { .. })).count(), 4);
     assert_eq!(
         events[events.len() - 2],
         StreamEvent::MessageDelta {
-            stop_reason: Some("tool_use".into()),
+            stop_reason: Some(StopReason::ToolUse),
             usage: host::llm::UsageDelta {
                 input_tokens: Some(321),
                 output_tokens: Some(54),
@@ -81,10 +79,7 @@ async fn unknown_event_and_delta_types_are_ignored() {
     anthropic.push(Reply::text("Hello there").with_unknown_events());
     anthropic.push(Reply::text("Hello there"));
     let kinds = |events: Vec<Result<StreamEvent, LlmError>>| -> Vec<String> {
-        events
-            .into_iter()
-            .map(|e| format!("{:?}", e.unwrap()).split([' ', '{']).next().unwrap().to_string())
-            .collect()
+        events.into_iter().map(|e| format!("{:?}", e.unwrap()).split([' ', '{']).next().unwrap().to_string()).collect()
     };
     let with_unknown = kinds(events(&anthropic).await);
     let without = kinds(events(&anthropic).await);
@@ -98,12 +93,8 @@ async fn usage_is_a_running_total_never_doubled() {
     anthropic.push(Reply::text("Hi").usage(1200, 87).cache_tokens(30, 4000));
     // Older streams send only output_tokens there.
     anthropic.push(Reply::text("Hi").usage(1200, 87).cache_tokens(30, 4000).legacy_usage());
-    let expected = Usage {
-        input_tokens: 1200,
-        output_tokens: 87,
-        cache_creation_input_tokens: 30,
-        cache_read_input_tokens: 4000,
-    };
+    let expected =
+        Usage { input_tokens: 1200, output_tokens: 87, cache_creation_input_tokens: 30, cache_read_input_tokens: 4000 };
     assert_eq!(turn(&anthropic).await.unwrap().usage, expected);
     assert_eq!(turn(&anthropic).await.unwrap().usage, expected);
     assert_eq!(expected.prompt_tokens(), 5230);
@@ -174,7 +165,7 @@ async fn text_and_parallel_tool_calls_come_back_in_index_order() {
     assert_eq!(turn.text(), "Checking both.");
     let calls: Vec<(&str, &Value)> = turn.tool_uses.iter().map(|t| (t.id.as_str(), &t.input)).collect();
     assert_eq!(calls, [("toolu_a", &json!({"query":"core"})), ("toolu_b", &json!({"limit":5}))]);
-    assert_eq!(turn.stop_reason.as_deref(), Some("tool_use"));
+    assert_eq!(turn.stop_reason, Some(StopReason::parse("tool_use")));
     assert!(!turn.unfinished_tool_use);
 }
 
@@ -187,7 +178,7 @@ async fn max_tokens_inside_a_tool_call_leaves_it_unfinished() {
         r#"{"description": "a long"#,
     ));
     let turn = turn(&anthropic).await.unwrap();
-    assert_eq!(turn.stop_reason.as_deref(), Some("max_tokens"));
+    assert_eq!(turn.stop_reason, Some(StopReason::parse("max_tokens")));
     assert!(turn.unfinished_tool_use);
     assert!(turn.tool_uses.is_empty());
     assert_eq!(turn.content, vec![ContentBlock::Text { text: "Building your plan".into() }]);
@@ -198,6 +189,6 @@ async fn refusal_and_pause_turn_stop_reasons_are_reported() {
     let anthropic = StandIn::start().await;
     anthropic.push(Reply::text("I can't help with").stop_reason("refusal"));
     anthropic.push(Reply::text("Searching the web").stop_reason("pause_turn"));
-    assert_eq!(turn(&anthropic).await.unwrap().stop_reason.as_deref(), Some("refusal"));
-    assert_eq!(turn(&anthropic).await.unwrap().stop_reason.as_deref(), Some("pause_turn"));
+    assert_eq!(turn(&anthropic).await.unwrap().stop_reason, Some(StopReason::parse("refusal")));
+    assert_eq!(turn(&anthropic).await.unwrap().stop_reason, Some(StopReason::parse("pause_turn")));
 }

@@ -4,14 +4,14 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use host::config::AnthropicConfig;
 use host::llm::{
     AnthropicClient, ApiMessage, AssistantTurn, BlockStart, ClientOptions, ContentBlock, LlmError, MessageAccumulator,
-    MessageStream, MessagesRequest, RequestMeta, RetryPolicy, Role, StreamEvent, ToolDef, Usage,
+    MessageStream, MessagesRequest, RequestMeta, RetryPolicy, Role, StopReason, StreamEvent, ToolDef, Usage,
 };
-use stand_ins::anthropic::{Chunking, Frame, Reply, STAND_IN_LABEL, Split, StandIn};
-use futures::StreamExt;
 use serde_json::{Value, json};
+use stand_ins::anthropic::{Chunking, Frame, Reply, STAND_IN_LABEL, Split, StandIn};
 
 const API_KEY: &str = "sk-ant-test-3f9c2b7d-never-show-me";
 const HELICONE_KEY: &str = "sk-helicone-test-81ac-never-show-me";

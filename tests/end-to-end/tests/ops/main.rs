@@ -14,15 +14,15 @@ use std::io::Write;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use store::Backend;
-use store::testing::TestDatabase;
-use stand_ins::anthropic::{Reply, StandIn};
-use stand_ins::clerk::mint_mobile;
 use end_to_end::plugins::PluginsDir;
-use stand_ins::sentry::SentryStandIn;
 use end_to_end::server::{TEST_AUTH_SECRET, TestServer, as_test_user, test_config};
 use end_to_end::sse_client::{SseTranscript, read_stream};
 use serde_json::{Value, json};
+use stand_ins::anthropic::{Reply, StandIn};
+use stand_ins::clerk::mint_mobile;
+use stand_ins::sentry::SentryStandIn;
+use store::Backend;
+use store::testing::TestDatabase;
 
 const ANTHROPIC_KEY: &str = "sk-ant-api03-ops-suite-anthropic-key-0001";
 const OPENAI_KEY: &str = "sk-proj-ops-suite-openai-key-00000001";

@@ -9,12 +9,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use store::testing::{BACKENDS, TestDatabase};
-use store::{Backend, NewPluginVersion, PluginVersionKey, Store};
 use end_to_end::plugins::{PluginsDir, built_plugin};
 use end_to_end::server::TestServer;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use store::testing::{BACKENDS, TestDatabase};
+use store::{Backend, NewPluginVersion, PluginVersionKey, Store};
 use tools::{Caller, ToolCall};
 
 const KEY: &str = "plugin-sync-internal-key";

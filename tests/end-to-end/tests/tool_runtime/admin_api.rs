@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
+use end_to_end::plugins::PluginsDir;
 use host::app::App;
 use host::config::Config;
-use store::testing::TestDatabase;
-use end_to_end::plugins::PluginsDir;
 use serde_json::{Value, json};
+use store::testing::TestDatabase;
 
 const KEY: &str = "test-internal-key";
 

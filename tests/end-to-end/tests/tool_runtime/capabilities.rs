@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use store::Backend;
-use store::flags::FlagScope;
-use store::testing::TestDatabase;
 use end_to_end::plugins::PluginsDir;
 use futures::future::BoxFuture;
 use serde_json::json;
+use store::Backend;
+use store::flags::FlagScope;
+use store::testing::TestDatabase;
 use tools::{HostServices, Registry, WorkoutIndex, WorkoutMatch};
 
 use crate::support::{Harness, call_as};

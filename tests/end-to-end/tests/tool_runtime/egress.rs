@@ -3,8 +3,8 @@
 //! set; the guest sees neither, wherever it looks.
 
 use end_to_end::plugins::PluginsDir;
-use stand_ins::recording_server::{RecordingServer, reply};
 use serde_json::{Value, json};
+use stand_ins::recording_server::{RecordingServer, reply};
 use tools::Caller;
 
 use crate::support::{Harness, env};

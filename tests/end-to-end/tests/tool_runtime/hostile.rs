@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use end_to_end::plugins::PluginsDir;
-use stand_ins::recording_server::{RecordingServer, reply};
 use serde_json::json;
+use stand_ins::recording_server::{RecordingServer, reply};
 
 use crate::support::{Harness, env};
 

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use store::testing::TestDatabase;
 use end_to_end::plugins::PluginsDir;
-use stand_ins::recording_server::{RecordingServer, reply};
 use serde_json::Value;
+use stand_ins::recording_server::{RecordingServer, reply};
+use store::testing::TestDatabase;
 use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, Semaphore};
 use tools::{HostServices, Registry, RuntimeConfig, ToolCall, ToolOutcome};
 

@@ -1,8 +1,8 @@
 //! The calendar plugin: add_workout_to_calendar, get_calendar_events, reschedule_workout,
 //! cancel_scheduled_workout (with its confirmation rule).
 
-use stand_ins::downstream::Reply;
 use serde_json::json;
+use stand_ins::downstream::Reply;
 
 use crate::support::*;
 

@@ -5,15 +5,15 @@
 
 use std::time::Duration;
 
-use store::testing::TestDatabase;
-use stand_ins::anthropic::{Reply, StandIn};
-use stand_ins::downstream::{Downstream, Service};
-use stand_ins::openai::OpenAiStandIn;
 use end_to_end::plugins::PluginsDir;
 use end_to_end::server::{TestServer, as_test_user};
 use end_to_end::sse_client::read_stream;
 use end_to_end::tool_world::PLUGINS;
 use serde_json::{Value, json};
+use stand_ins::anthropic::{Reply, StandIn};
+use stand_ins::downstream::{Downstream, Service};
+use stand_ins::openai::OpenAiStandIn;
+use store::testing::TestDatabase;
 
 const INTERNAL_KEY: &str = "internal-key-of-the-chat-turn-test";
 

@@ -4,8 +4,8 @@
 //! once. The result is the original's error for each tool: `execution_error` with the mapped
 //! message for most, the tool's own code and wording where the original had one.
 
-use stand_ins::downstream::Reply;
 use serde_json::{Value, json};
+use stand_ins::downstream::Reply;
 
 use crate::support::*;
 

@@ -3,8 +3,8 @@
 //! 10 MB cap), import_workout_from_url, save_imported_workout; and generate_workout's request.
 
 use base64::Engine;
-use stand_ins::downstream::Reply;
 use serde_json::{Value, json};
+use stand_ins::downstream::Reply;
 
 use crate::support::*;
 

@@ -2,8 +2,8 @@
 //! get_workout_history, get_workout_details, and the program steps generate_program,
 //! generate_program_workouts, save_program.
 
-use stand_ins::downstream::Reply;
 use serde_json::{Value, json};
+use stand_ins::downstream::Reply;
 
 use crate::support::*;
 

@@ -2,9 +2,9 @@
 //! kept in host state for 15 minutes, scoped to its user, consumed by the save; expired previews are
 //! `not_found`; on both backends.
 
-use store::Backend;
-use stand_ins::downstream::Reply;
 use serde_json::json;
+use stand_ins::downstream::Reply;
+use store::Backend;
 
 use crate::support::*;
 
@@ -80,11 +80,8 @@ async fn an_expired_preview_is_not_found(backend: Backend) {
     let id = preview_id(&generate(&t, USER).await);
     let key = format!("workout:{id}");
     let store = &t.db.store;
-    let value = store
-        .tool_state_get("workout-ingestor", USER, &key, store::now())
-        .await
-        .expect("state")
-        .expect("the preview");
+    let value =
+        store.tool_state_get("workout-ingestor", USER, &key, store::now()).await.expect("state").expect("the preview");
     // Fifteen minutes later: the same preview, expired a second ago.
     let expired = store::now() - chrono::TimeDelta::seconds(1);
     store.tool_state_put("workout-ingestor", USER, &key, &value, expired).await.expect("state");

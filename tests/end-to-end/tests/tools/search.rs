@@ -3,9 +3,9 @@
 //! keyword search when nothing is indexed, the embedding fails or nothing is similar enough.
 
 use host::embeddings::Workouts;
-use store::embeddings::SourceTable;
-use stand_ins::openai::Failure;
 use serde_json::{Value, json};
+use stand_ins::openai::Failure;
+use store::embeddings::SourceTable;
 
 use crate::support::*;
 

@@ -1,8 +1,8 @@
 //! The sync plugin: sync_strava and get_strava_activities (Strava sync service), sync_garmin (gated
 //! by `garmin_sync` in the `chat_functions_enabled` flag), and the limit of 3 syncs per user and hour.
 
-use store::Backend;
 use serde_json::json;
+use store::Backend;
 
 use crate::support::*;
 

@@ -1,0 +1,127 @@
+//! One Claude call of a turn, streamed to the client as it arrives: text as `content_delta`, a tool
+//! block as `function_call` the moment it opens. A call that fails before anything of it reached the
+//! client is tried again (the client already retried HTTP-level failures); one that fails after
+//! keeps what the user saw.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+
+use super::Turn;
+use crate::chat::events::{ChatEvent, ContentDelta, FunctionCall};
+use crate::chat::prompt;
+use crate::chat::sink::EventSink;
+use crate::llm::{AssistantTurn, BlockStart, LlmError, MessageAccumulator, MessagesRequest, RequestMeta, StreamEvent};
+use crate::telemetry::turn_metrics::TurnMetrics;
+
+/// Retries of a Claude call that failed mid-stream before anything reached the client.
+const MID_STREAM_RETRIES: u32 = 2;
+
+/// A Claude call that did not complete.
+pub(super) struct CallFailure {
+    /// `None` when the shutdown deadline interrupted it.
+    pub(super) error: Option<LlmError>,
+    /// Text of this call already forwarded to the client.
+    pub(super) partial_text: String,
+}
+
+/// What one attempt of a Claude call has forwarded to the client so far.
+#[derive(Default)]
+struct Forwarded {
+    text: String,
+    /// Any event (text or `function_call`) went out: the attempt can no longer be retried.
+    any: bool,
+}
+
+impl Turn {
+    /// One Claude call over the conversation so far.
+    pub(super) async fn call_claude(
+        &mut self,
+        sink: &mut EventSink,
+        metrics: &TurnMetrics,
+    ) -> Result<AssistantTurn, CallFailure> {
+        let conversation = &self.conversation;
+        let mut messages = conversation.history.clone();
+        messages.extend(conversation.transcript.iter().cloned());
+        let request = MessagesRequest {
+            model: self.deps.config.anthropic.model.clone(),
+            max_tokens: self.deps.config.anthropic.max_tokens,
+            system: prompt::system_prompt(conversation.context.as_ref(), conversation.pending.items()),
+            messages,
+            tools: conversation.tool_defs.clone(),
+        };
+        let meta = RequestMeta {
+            user_id: self.who.user.user_id.clone(),
+            session_id: Some(self.who.session_id.to_string()),
+            request_id: self.who.request_id.clone(),
+        };
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut forwarded = Forwarded::default();
+            let shutdown = self.deps.shutdown.clone();
+            let result = tokio::select! {
+                result = self.stream_once(&request, &meta, sink, &mut forwarded) => result,
+                _ = shutdown.deadline() => Err(None),
+            };
+            match result {
+                Ok(reply) => {
+                    let elapsed = started.elapsed();
+                    self.tally.latency += elapsed;
+                    self.tally.usage.add_call(&reply.usage);
+                    metrics.claude_call("ok", elapsed);
+                    if let Some(reason) = &reply.stop_reason {
+                        metrics.stop_reason(reason);
+                    }
+                    return Ok(reply);
+                }
+                Err(Some(err)) if !forwarded.any && err.is_retryable() && attempt <= MID_STREAM_RETRIES => {
+                    tracing::warn!(error = %err, anthropic_request_id = err.request_id(), attempt, "Claude stream failed before output; retrying");
+                    tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await;
+                }
+                Err(error) => {
+                    self.tally.latency += started.elapsed();
+                    metrics.claude_call(error.as_ref().map_or("shutdown", LlmError::kind), started.elapsed());
+                    return Err(CallFailure { error, partial_text: forwarded.text });
+                }
+            }
+        }
+    }
+
+    /// Streams one attempt; `forwarded` records what reached the client.
+    async fn stream_once(
+        &mut self,
+        request: &MessagesRequest,
+        meta: &RequestMeta,
+        sink: &mut EventSink,
+        forwarded: &mut Forwarded,
+    ) -> Result<AssistantTurn, Option<LlmError>> {
+        let mut stream = self.deps.llm.stream(request, meta).await.map_err(Some)?;
+        let mut acc = MessageAccumulator::new();
+        while let Some(event) = stream.next().await {
+            let event = event.map_err(Some)?;
+            match &event {
+                StreamEvent::TextDelta { text, .. } => {
+                    sink.send(ChatEvent::ContentDelta(ContentDelta { text: text.clone() })).await;
+                    forwarded.text.push_str(text);
+                    forwarded.any = true;
+                    self.tally.output_seen = true;
+                }
+                StreamEvent::ContentBlockStart { block: BlockStart::ToolUse { id, name }, .. } => {
+                    sink.send(ChatEvent::FunctionCall(FunctionCall { id: id.clone(), name: name.clone() })).await;
+                    forwarded.any = true;
+                }
+                _ => {}
+            }
+            let stop = matches!(event, StreamEvent::MessageStop);
+            acc.push(&event);
+            if stop {
+                break;
+            }
+        }
+        let reply = acc.finish();
+        self.tally.text.push_str(&std::mem::take(&mut forwarded.text));
+        Ok(reply)
+    }
+}
