@@ -22,6 +22,7 @@ pub mod plugin_versions;
 pub mod quota;
 pub mod sessions;
 pub mod testing;
+pub mod text;
 pub mod tool_state;
 
 pub use flags::FeatureFlags;

@@ -6,6 +6,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::text::{storable, storable_json};
 use crate::{Result, Store, with_pool};
 
 /// Who wrote a message. `tool_result` rows record one executed tool call each.
@@ -83,7 +84,8 @@ const COLUMNS: &str = "id, session_id, role, content, tool_calls, tool_results, 
      latency_ms, input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens, incomplete, stop_reason, transcript, created_at";
 
 impl Store {
-    /// Writes a message and moves the session's `updated_at` with it, in one transaction.
+    /// Writes a message and moves the session's `updated_at` with it, in one transaction. NUL
+    /// characters in its texts are replaced ([`crate::text`]), so the write never fails on them.
     pub async fn insert_message(&self, msg: &NewMessage) -> Result<Uuid> {
         let id = Uuid::new_v4();
         let now = crate::now();
@@ -104,8 +106,8 @@ impl Store {
             .bind(msg.session_id)
             .bind(&msg.user_id)
             .bind(role)
-            .bind(&msg.content)
-            .bind(msg.tool_calls.as_ref().map(Json))
+            .bind(msg.content.as_deref().map(storable))
+            .bind(msg.tool_calls.as_ref().map(|v| Json(storable_json(v))))
             .bind(&msg.tool_use_id)
             .bind(&msg.model)
             .bind(tokens_used)
@@ -116,7 +118,7 @@ impl Store {
             .bind(msg.cache_creation_input_tokens)
             .bind(msg.incomplete)
             .bind(&msg.stop_reason)
-            .bind(msg.transcript.as_ref().map(Json))
+            .bind(msg.transcript.as_ref().map(|v| Json(storable_json(v))))
             .bind(now)
             .execute(&mut *tx)
             .await?;

@@ -25,7 +25,7 @@ impl Store {
         let session = Session {
             id: Uuid::new_v4(),
             user_id: user_id.to_string(),
-            title: Some(title.to_string()),
+            title: Some(crate::text::storable(title).into_owned()),
             created_at: now,
             updated_at: now,
         };
@@ -92,7 +92,7 @@ impl Store {
     pub async fn set_session_title(&self, id: Uuid, title: &str) -> Result<()> {
         with_pool!(self, pool => {
             sqlx::query("UPDATE chat_sessions SET title = $1, updated_at = $2 WHERE id = $3")
-                .bind(title)
+                .bind(crate::text::storable(title))
                 .bind(crate::now())
                 .bind(id)
                 .execute(pool)

@@ -9,11 +9,11 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::error::ApiError;
+use crate::chat::imports::{MAX_EXERCISE_COUNT, breaks_lines, source_url_problem, title_problem};
 use crate::chat::request::{ChatContext, TurnRequest};
 
 pub const MAX_MESSAGE_CHARS: usize = 10_000;
 const MAX_PENDING_IMPORTS: usize = 20;
-const MAX_URL_CHARS: usize = 2_048;
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct ChatRequest {
@@ -70,10 +70,16 @@ impl ChatRequest {
 
 /// The rules of the page context (the original's patterns and lengths).
 fn validate_context(ctx: &ChatContext) -> Result<(), ApiError> {
-    if let Some(page) = &ctx.current_page
-        && page.chars().count() > 50
-    {
-        return Err(ApiError::validation("body.context.current_page", "String should have at most 50 characters"));
+    if let Some(page) = &ctx.current_page {
+        if page.chars().count() > 50 {
+            return Err(ApiError::validation("body.context.current_page", "String should have at most 50 characters"));
+        }
+        if page.chars().any(breaks_lines) {
+            return Err(ApiError::validation(
+                "body.context.current_page",
+                "must not contain control characters or line breaks",
+            ));
+        }
     }
     if let Some(id) = &ctx.selected_workout_id
         && (id.is_empty() || id.len() > 100 || !id.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-'))
@@ -98,17 +104,19 @@ fn validate_context(ctx: &ChatContext) -> Result<(), ApiError> {
                 format!("List should have at most {MAX_PENDING_IMPORTS} items"),
             ));
         }
+        // Each field ends up in the system prompt: the same rules as for an import a tool reports.
         for (i, import) in imports.iter().enumerate() {
-            if import.source_url.trim().is_empty() || import.source_url.len() > MAX_URL_CHARS {
-                return Err(ApiError::validation(
-                    format!("body.context.pending_imports.{i}.source_url"),
-                    "must be a non-empty URL of at most 2048 characters",
-                ));
+            let field = |name: &str| format!("body.context.pending_imports.{i}.{name}");
+            if let Some(problem) = source_url_problem(&import.source_url) {
+                return Err(ApiError::validation(field("source_url"), problem));
             }
-            if import.title.as_ref().is_some_and(|t| t.chars().count() > 300) {
+            if let Some(problem) = import.title.as_deref().and_then(title_problem) {
+                return Err(ApiError::validation(field("title"), problem));
+            }
+            if import.exercise_count.is_some_and(|n| !(0..=MAX_EXERCISE_COUNT).contains(&n)) {
                 return Err(ApiError::validation(
-                    format!("body.context.pending_imports.{i}.title"),
-                    "String should have at most 300 characters",
+                    field("exercise_count"),
+                    format!("Input should be between 0 and {MAX_EXERCISE_COUNT}"),
                 ));
             }
         }

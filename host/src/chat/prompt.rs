@@ -44,7 +44,8 @@ pub fn system_prompt(context: Option<&ChatContext>, pending: &[PendingImport]) -
         for import in pending {
             prompt.push_str(&format!("- URL: {}", import.source_url));
             if let Some(title) = &import.title {
-                prompt.push_str(&format!(" | title: {title}"));
+                // Quoted (JSON string rules), so no title can begin a line of its own.
+                prompt.push_str(&format!(" | title: {}", serde_json::Value::from(title.as_str())));
             }
             if let Some(n) = import.exercise_count {
                 prompt.push_str(&format!(" | exercises: {n}"));
@@ -98,7 +99,7 @@ mod tests {
         let p = system_prompt(Some(&ctx), &pending);
         assert!(p.starts_with(BASE_PROMPT));
         assert!(p.contains("## Pending Import State\n"));
-        assert!(p.contains("- URL: https://youtu.be/x | title: Leg Day | exercises: 5"));
+        assert!(p.contains("- URL: https://youtu.be/x | title: \"Leg Day\" | exercises: 5"), "{p}");
         assert!(p.contains("## Current Context\nThe user is viewing their calendar for 2026-02-01."));
     }
 

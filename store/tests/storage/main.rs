@@ -178,3 +178,32 @@ async fn migrations_extend_the_original_supabase_tables() {
     store.close().await;
     sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&mut admin).await.unwrap();
 }
+
+#[tokio::test]
+async fn nul_characters_are_stored_as_replacement_characters_on_both_backends() {
+    for backend in BACKENDS {
+        let db = database(backend).await;
+        let s = &db.store;
+        let session = s.create_session("user_nul", "a\0title").await.unwrap();
+        s.insert_message(&NewMessage {
+            session_id: session.id,
+            user_id: "user_nul".into(),
+            role: Some(Role::Assistant),
+            content: Some("model\0text".into()),
+            tool_calls: Some(json!([{"name": "echo", "input": {"te\0xt": "x\0y"}}])),
+            transcript: Some(json!([{"role": "assistant", "content": [{"type": "text", "text": "model\0text"}]}])),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{backend:?}: a NUL must not fail the write: {e}"));
+        let m = &s.message_page(session.id, 10, None).await.unwrap().messages[0];
+        assert_eq!(m.content.as_deref(), Some("model\u{FFFD}text"), "{backend:?}");
+        assert_eq!(
+            m.tool_calls.as_ref().unwrap().0,
+            json!([{"name": "echo", "input": {"te\u{FFFD}xt": "x\u{FFFD}y"}}])
+        );
+        assert_eq!(m.transcript.as_ref().unwrap().0[0]["content"][0]["text"], "model\u{FFFD}text");
+        let title = s.get_session(session.id, "user_nul").await.unwrap().unwrap().title;
+        assert_eq!(title.as_deref(), Some("a\u{FFFD}title"), "{backend:?}");
+    }
+}

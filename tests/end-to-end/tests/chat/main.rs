@@ -94,6 +94,7 @@ on_both_backends!(
     shutdown_mid_stream_ends_with_an_error_and_persists_the_partial_reply,
     concurrent_turns_of_different_users_do_not_cross_talk,
     one_tool_call_runs_in_the_sandbox_and_is_persisted,
+    nul_characters_in_model_text_and_tool_input_are_persisted,
     parallel_tool_calls_run_concurrently_and_answer_in_one_message,
     a_tool_that_times_out_sends_heartbeats_and_an_error_result,
 );
@@ -486,6 +487,27 @@ async fn concurrent_turns_of_different_users_do_not_cross_talk(backend: Backend)
         assert_eq!(messages.len(), 1);
     }
     assert_eq!(h.anthropic.request_count(), 100);
+}
+
+/// Postgres cannot store U+0000 in `text` or `jsonb`: the reply the user saw must still land in the
+/// history, with each NUL replaced by U+FFFD on both backends alike.
+async fn nul_characters_in_model_text_and_tool_input_are_persisted(backend: Backend) {
+    let plugins = tool_plugins();
+    let dir = plugins.path().to_string_lossy().into_owned();
+    let h = Harness::start(backend, &[("PLUGINS_DIR", &dir)]).await;
+    h.anthropic.push(Reply::text("before\u{0}after").and_tool_use("toolu_nul_1", "echo", r#"{"text": "x\u0000y"}"#));
+    h.anthropic.push(Reply::text("done\u{0}"));
+    let t = h.chat("user_nul_1", json!({"message": "echo a NUL"})).await;
+
+    assert_eq!(t.names().last(), Some(&"message_end"), "{:?}", t.names());
+    assert_eq!(t.text(), "before\u{0}afterdone\u{0}", "the client sees what the model said");
+    let rows = h.rows(Harness::session_of(&t)).await;
+    assert_eq!(roles(&rows), ["user", "tool_result", "assistant"]);
+    assert_eq!(rows[1].tool_calls.as_ref().unwrap().0[0]["input"]["text"], "x\u{FFFD}y");
+    let reply = &rows[2];
+    assert_eq!(reply.content.as_deref(), Some("before\u{FFFD}afterdone\u{FFFD}"));
+    assert!(!reply.incomplete);
+    assert_eq!(reply.tool_calls.as_ref().unwrap().0[0]["input"]["text"], "x\u{FFFD}y");
 }
 
 async fn one_tool_call_runs_in_the_sandbox_and_is_persisted(backend: Backend) {
