@@ -201,23 +201,6 @@ pub struct TelemetryConfig {
     pub json_logs: bool,
 }
 
-/// Supabase project settings of the original deployment. The service reaches Supabase's Postgres
-/// through `DATABASE_URL`; these are kept for the runbook and future REST use.
-#[derive(Clone)]
-pub struct SupabaseConfig {
-    pub url: Option<String>,
-    pub service_role_key: Option<String>,
-}
-
-impl fmt::Debug for SupabaseConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SupabaseConfig")
-            .field("url", &self.url)
-            .field("service_role_key", &self.service_role_key.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
-}
-
 /// The whole configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -231,7 +214,6 @@ pub struct Config {
     pub plugins: PluginsConfig,
     pub quota: QuotaConfig,
     pub telemetry: TelemetryConfig,
-    pub supabase: SupabaseConfig,
 }
 
 /// Every problem found in the environment, one line per variable.
@@ -449,9 +431,6 @@ impl Config {
             json_logs: r.bool("LOG_JSON", production),
         };
 
-        let supabase =
-            SupabaseConfig { url: r.string("SUPABASE_URL"), service_role_key: r.string("SUPABASE_SERVICE_ROLE_KEY") };
-
         if production {
             let problems = check_production(&r, &auth);
             r.problems.extend(problems);
@@ -469,7 +448,6 @@ impl Config {
                 plugins,
                 quota,
                 telemetry,
-                supabase,
             })
         } else {
             Err(ConfigError { problems: r.problems })
@@ -483,7 +461,6 @@ impl Config {
             self.anthropic.api_key.as_deref(),
             self.anthropic.helicone_api_key.as_deref(),
             self.openai.api_key.as_deref(),
-            self.supabase.service_role_key.as_deref(),
             auth.internal_api_key.as_deref(),
             auth.test_auth_secret.as_deref(),
             Some(auth.jwt_secret.as_str()),
@@ -647,13 +624,6 @@ pub const ENV_VARS: &[EnvVar] = {
             "info,sqlx=warn,wasmtime=warn,cranelift=warn",
             "log filter (tracing EnvFilter syntax)",
         ),
-        var(
-            "SUPABASE_URL",
-            Setting,
-            "",
-            "the Supabase project URL (the database itself is reached through DATABASE_URL)",
-        ),
-        var("SUPABASE_SERVICE_ROLE_KEY", Secret, "", "Supabase service role key (kept for the runbook; unused today)"),
     ]
 };
 
