@@ -7,6 +7,7 @@ use subtle::ConstantTimeEq;
 
 use crate::api::error::ApiError;
 use crate::app::AppState;
+use crate::config::Secret;
 
 /// Proof that the request carried the internal key.
 #[derive(Clone, Copy, Debug)]
@@ -24,7 +25,8 @@ pub fn verify(given: &str, state: &AppState) -> Result<InternalCaller, ApiError>
         .config
         .auth
         .internal_api_key
-        .as_deref()
+        .as_ref()
+        .map(Secret::expose)
         .ok_or_else(|| ApiError::ServiceUnavailable("Internal API key not configured".to_string()))?;
     if constant_time_eq(given, expected) {
         Ok(InternalCaller)

@@ -19,7 +19,7 @@ use axum::http::request::Parts;
 
 use crate::api::error::ApiError;
 use crate::app::AppState;
-use crate::config::{AuthConfig, Environment};
+use crate::config::{AuthConfig, Environment, Secret};
 
 pub use internal::InternalCaller;
 
@@ -83,7 +83,7 @@ impl From<AuthError> for ApiError {
 /// Verifies user credentials. Built once at start-up and shared.
 pub struct Authenticator {
     environment: Environment,
-    test_auth_secret: Option<String>,
+    test_auth_secret: Option<Secret>,
     api_keys: api_key::ApiKeys,
     mobile: mobile::MobileVerifier,
     clerk: Option<clerk::ClerkVerifier>,
@@ -100,7 +100,7 @@ impl Authenticator {
             environment,
             test_auth_secret: config.test_auth_secret.clone(),
             api_keys: api_key::ApiKeys::new(&config.api_keys),
-            mobile: mobile::MobileVerifier::new(&config.jwt_secret),
+            mobile: mobile::MobileVerifier::new(config.jwt_secret.expose()),
             clerk: config.clerk_domain.as_deref().map(|domain| {
                 clerk::ClerkVerifier::new(
                     domain,
@@ -144,7 +144,7 @@ impl Authenticator {
         if self.environment.is_production() {
             return Err(AuthError::TestAuthInProduction);
         }
-        let expected = self.test_auth_secret.as_deref().ok_or(AuthError::BadTestAuth)?;
+        let expected = self.test_auth_secret.as_ref().map(Secret::expose).ok_or(AuthError::BadTestAuth)?;
         if !internal::constant_time_eq(given, expected) {
             return Err(AuthError::BadTestAuth);
         }
