@@ -168,7 +168,7 @@ async fn embedding_throughput() {
     println!("\nembedding throughput against the OpenAI stand-in (loopback HTTP, 1536 dims)");
     let openai = OpenAiStandIn::start().await;
     let config = OpenAiConfig {
-        api_key: Some(openai.api_key()),
+        api_key: Some(openai.api_key().into()),
         base_url: openai.base_url(),
         embedding_model: "text-embedding-3-small".into(),
         embedding_batch_size: 2048,

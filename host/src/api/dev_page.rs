@@ -29,7 +29,7 @@ const PAGE: &str = include_str!("dev_page.html");
 
 /// Whether this configuration serves the page and the token.
 pub fn enabled(config: &Config) -> bool {
-    config.environment == Environment::Development && config.auth.jwt_secret == DEFAULT_JWT_SECRET
+    config.environment == Environment::Development && config.auth.jwt_secret.expose() == DEFAULT_JWT_SECRET
 }
 
 /// The page's routes, or none when [`enabled`] is false (then `/` is the usual 404).

@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::error::ApiError;
 use crate::auth::{AuthUser, Authenticator, internal};
-use crate::config::Config;
+use crate::config::{Config, Secret};
 
 impl<S: Send + Sync> FromRequestParts<S> for AuthUser
 where
@@ -39,7 +39,7 @@ pub struct InternalCaller;
 impl InternalCaller {
     /// Checks a key presented some other way (a bearer token) against `INTERNAL_API_KEY`.
     pub fn verify(given: &str, config: &Config) -> Result<InternalCaller, ApiError> {
-        internal::verify_internal_key(given, config.auth.internal_api_key.as_deref())?;
+        internal::verify_internal_key(given, config.auth.internal_api_key.as_ref().map(Secret::expose))?;
         Ok(InternalCaller)
     }
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
-use crate::config::{AuthConfig, Environment};
+use crate::config::{AuthConfig, Environment, Secret};
 
 /// How the caller proved who they are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +71,7 @@ pub enum AuthError {
 /// Verifies user credentials. Built once at start-up and shared.
 pub struct Authenticator {
     environment: Environment,
-    test_auth_secret: Option<String>,
+    test_auth_secret: Option<Secret>,
     api_keys: api_key::ApiKeys,
     mobile: mobile::MobileVerifier,
     clerk: Option<clerk::ClerkVerifier>,
@@ -88,7 +88,7 @@ impl Authenticator {
             environment,
             test_auth_secret: config.test_auth_secret.clone(),
             api_keys: api_key::ApiKeys::new(&config.api_keys),
-            mobile: mobile::MobileVerifier::new(&config.jwt_secret),
+            mobile: mobile::MobileVerifier::new(config.jwt_secret.expose()),
             clerk: config.clerk_domain.as_deref().map(|domain| {
                 clerk::ClerkVerifier::new(
                     domain,
@@ -132,7 +132,7 @@ impl Authenticator {
         if self.environment.is_production() {
             return Err(AuthError::TestAuthInProduction);
         }
-        let expected = self.test_auth_secret.as_deref().ok_or(AuthError::BadTestAuth)?;
+        let expected = self.test_auth_secret.as_ref().map(Secret::expose).ok_or(AuthError::BadTestAuth)?;
         if !internal::constant_time_eq(given, expected) {
             return Err(AuthError::BadTestAuth);
         }

@@ -5,7 +5,6 @@
 //! key is only ever put in the `Authorization` header (marked sensitive): it is never logged and never
 //! part of an error message, even when OpenAI echoes it back.
 
-use std::fmt;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -13,7 +12,7 @@ use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::config::OpenAiConfig;
+use crate::config::{OpenAiConfig, Secret};
 
 /// OpenAI accepts at most 2048 inputs per request.
 pub const MAX_INPUTS_PER_REQUEST: usize = 2048;
@@ -48,16 +47,6 @@ impl Default for RetryPolicy {
     }
 }
 
-/// The secret, kept out of `Debug` output.
-#[derive(Clone)]
-struct ApiKey(String);
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
 /// Why an embeddings call failed. Every message is safe to log and to return to a caller.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EmbeddingError {
@@ -85,7 +74,7 @@ fn detail_suffix(detail: &Option<String>) -> String {
 pub struct EmbeddingsClient {
     http: reqwest::Client,
     endpoint: String,
-    api_key: Option<ApiKey>,
+    api_key: Option<Secret>,
     model: String,
     batch_size: usize,
     retry: RetryPolicy,
@@ -124,7 +113,7 @@ impl EmbeddingsClient {
         EmbeddingsClient {
             http,
             endpoint,
-            api_key: config.api_key.clone().map(ApiKey),
+            api_key: config.api_key.clone(),
             model: config.embedding_model.clone(),
             batch_size: config.embedding_batch_size.clamp(1, MAX_INPUTS_PER_REQUEST),
             retry: RetryPolicy::default(),
@@ -212,8 +201,8 @@ impl EmbeddingsClient {
         }
     }
 
-    async fn attempt(&self, key: &ApiKey, body: &serde_json::Value, expected: usize) -> Attempt {
-        let mut auth = match HeaderValue::from_str(&format!("Bearer {}", key.0)) {
+    async fn attempt(&self, key: &Secret, body: &serde_json::Value, expected: usize) -> Attempt {
+        let mut auth = match HeaderValue::from_str(&format!("Bearer {}", key.expose())) {
             Ok(value) => value,
             Err(_) => return Attempt::Fail(EmbeddingError::InvalidKey),
         };
@@ -246,7 +235,7 @@ impl EmbeddingsClient {
             return Attempt::Retry { why: format!("HTTP {}", status.as_u16()), wait: retry_after };
         }
         if !status.is_success() {
-            let detail = error_detail(&bytes, self.api_key.as_ref().map(|k| k.0.as_str()));
+            let detail = error_detail(&bytes, self.api_key.as_ref().map(Secret::expose));
             return Attempt::Fail(EmbeddingError::Rejected { status: status.as_u16(), detail });
         }
         match parse_embeddings(&bytes, expected) {

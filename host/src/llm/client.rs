@@ -15,7 +15,7 @@ use super::error::{ErrorBody, LlmError, error_chain, truncate_chars};
 use super::retry::{RetryPolicy, retry_after, should_retry_header};
 use super::stream::MessageStream;
 use super::types::{MessagesRequest, RequestMeta};
-use crate::config::AnthropicConfig;
+use crate::config::{AnthropicConfig, Secret};
 
 /// The API version this client speaks.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -74,7 +74,7 @@ impl AnthropicClient {
     /// `environment` becomes Helicone's `Environment` property. The `reqwest::Client` is shared with
     /// the rest of the service (connection pool, connect timeout).
     pub fn new(config: &AnthropicConfig, environment: &str, http: reqwest::Client) -> AnthropicClient {
-        let api_key = config.api_key.as_deref().map(str::trim).filter(|k| !k.is_empty());
+        let api_key = config.api_key.as_ref().map(Secret::expose).map(str::trim).filter(|k| !k.is_empty());
         let mut headers = HeaderMap::new();
         headers.insert("anthropic-version", HeaderValue::from_static(ANTHROPIC_VERSION));
         headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -85,7 +85,8 @@ impl AnthropicClient {
         let direct =
             Route { messages_url: messages_url(&config.base_url), headers: headers.clone(), via_helicone: false };
 
-        let helicone_key = config.helicone_api_key.as_deref().map(str::trim).filter(|k| !k.is_empty());
+        let helicone_key =
+            config.helicone_api_key.as_ref().map(Secret::expose).map(str::trim).filter(|k| !k.is_empty());
         let helicone = match (config.helicone_enabled, helicone_key) {
             (true, Some(key)) => {
                 let mut headers = headers;

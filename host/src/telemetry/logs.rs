@@ -14,9 +14,6 @@ use tracing_subscriber::prelude::*;
 
 use crate::config::Config;
 
-/// The filter when `RUST_LOG` is unset.
-const DEFAULT_FILTER: &str = "info,sqlx=warn,wasmtime=warn,cranelift=warn";
-
 /// Installs the global subscriber writing to stdout; later calls (tests building several apps) are
 /// no-ops.
 pub fn init_logging(config: &Config) {
@@ -28,7 +25,10 @@ pub fn init_logging_to<W>(config: &Config, writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        // The filter when `RUST_LOG` is unset: its default in the variable catalogue.
+        EnvFilter::new(crate::config::default_value("RUST_LOG", config.environment).unwrap_or_default())
+    });
     // Breadcrumbs and error events for Sentry, only when it is configured.
     let sentry = config.telemetry.sentry_dsn.is_some().then(sentry::integrations::tracing::layer);
     let registry = tracing_subscriber::registry().with(filter).with(sentry);

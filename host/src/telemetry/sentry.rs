@@ -27,7 +27,7 @@ const FILTERED: &str = "[Filtered]";
 /// Call it before other threads touch Sentry (in `main`, before the async runtime starts): every
 /// thread's hub is a copy of the process hub taken on first use.
 pub fn init(config: &Config) -> Option<ClientInitGuard> {
-    let dsn = config.telemetry.sentry_dsn.as_deref()?.parse().ok()?;
+    let dsn = config.telemetry.sentry_dsn.as_ref()?.expose().parse().ok()?;
     let scrubber = Arc::new(Scrubber::new(config.secret_values()));
     let for_breadcrumbs = scrubber.clone();
     let guard = sentry::init(ClientOptions {

@@ -84,7 +84,7 @@ impl ToolWorld {
         ]);
 
         let openai_config = host::config::OpenAiConfig {
-            api_key: Some(openai.api_key()),
+            api_key: Some(openai.api_key().into()),
             base_url: openai.base_url(),
             embedding_model: "text-embedding-3-small".to_string(),
             embedding_batch_size: 100,

@@ -424,7 +424,7 @@ async fn a_batch_rejected_as_a_whole_is_retried_text_by_text(backend: Backend) {
 
 async fn a_wrong_key_is_reported_without_the_key(backend: Backend) {
     let secret = "sk-live-very-secret-key-123";
-    let h = Harness::start_with(backend, |c| c.openai.api_key = Some(secret.to_string())).await;
+    let h = Harness::start_with(backend, |c| c.openai.api_key = Some(secret.into())).await;
     let report = h.generate(json!({"workouts": [inline("w1", "alice", "Leg Day", "")]})).await;
     let error = report["errors"][0]["error"].as_str().expect("an error").to_string();
     assert!(error.starts_with("OpenAI embeddings request rejected (401)"), "{error}");

@@ -19,7 +19,7 @@ const MODEL: &str = "claude-test-model";
 
 fn config(base_url: &str) -> AnthropicConfig {
     AnthropicConfig {
-        api_key: Some(API_KEY.to_string()),
+        api_key: Some(API_KEY.into()),
         base_url: base_url.to_string(),
         model: MODEL.to_string(),
         max_tokens: 4096,

@@ -76,7 +76,7 @@ async fn a_request_the_real_api_would_refuse_is_refused() {
 fn helicone_config(direct_url: &str, helicone_url: &str) -> AnthropicConfig {
     AnthropicConfig {
         helicone_enabled: true,
-        helicone_api_key: Some(HELICONE_KEY.to_string()),
+        helicone_api_key: Some(HELICONE_KEY.into()),
         helicone_base_url: helicone_url.to_string(),
         ..config(direct_url)
     }

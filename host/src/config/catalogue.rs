@@ -1,0 +1,257 @@
+//! The catalogue of environment variables: every variable the service reads, how a deployment
+//! provides it, and what it is when unset.
+//!
+//! It exists so there is one list to check everything else against: the reader takes each default
+//! from here (a default is written nowhere else), a unit test holds the list equal to what
+//! `Config::from_lookup` reads, and the `deploy` suite checks `render.yaml`, the README and
+//! `docs/operations.md` against it.
+
+use super::production::PRODUCTION_REQUIRED;
+use super::settings::Environment;
+
+/// The mobile pairing secret of the original service: `JWT_SECRET` when unset. Public, so production
+/// refuses it and the documentation calls it the "development default" instead of printing it.
+pub const DEFAULT_JWT_SECRET: &str = "amakaflow-mobile-jwt-secret-change-in-production";
+/// `INTERNAL_API_KEY` when unset in development and test; staging and production have no default
+/// (internal routes answer 503 until one is configured) and production refuses this value.
+pub const DEFAULT_INTERNAL_API_KEY: &str = "dev-internal-key";
+
+/// How a deployment provides a variable (`render.yaml` and `docs/operations.md` follow it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnvKind {
+    /// A plain setting with a default; safe to show in a blueprint.
+    Setting,
+    /// A credential or a value containing one: entered in the platform's dashboard, never committed.
+    Secret,
+    /// Set by the platform itself (Render sets `RENDER_GIT_COMMIT`); not declared by us.
+    Platform,
+    /// Only meaningful outside production; a deployment leaves it unset.
+    DevOnly,
+}
+
+/// What the service uses for a variable that is unset (or blank).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhenUnset {
+    /// Nothing: the feature stays off, or production refuses to start without it.
+    Nothing,
+    /// This value, read exactly as if an operator had set it.
+    Value(&'static str),
+    /// This value in development and test; nothing in staging and production.
+    DevelopmentValue(&'static str),
+    /// Worked out by the service from other settings (or not worth printing); described for operators.
+    Described(&'static str),
+}
+
+/// One environment variable the service reads.
+#[derive(Clone, Copy, Debug)]
+pub struct EnvVar {
+    pub name: &'static str,
+    pub kind: EnvKind,
+    pub default: WhenUnset,
+    pub description: &'static str,
+}
+
+impl EnvVar {
+    pub fn required_in_production(&self) -> bool {
+        PRODUCTION_REQUIRED.contains(&self.name)
+    }
+
+    /// The value the variable takes when unset in `environment`, if there is one to read.
+    pub fn default_in(&self, environment: Environment) -> Option<&'static str> {
+        match self.default {
+            WhenUnset::Value(value) => Some(value),
+            WhenUnset::DevelopmentValue(value) => {
+                matches!(environment, Environment::Development | Environment::Test).then_some(value)
+            }
+            WhenUnset::Nothing | WhenUnset::Described(_) => None,
+        }
+    }
+}
+
+/// The value `name` takes when unset in `environment` (see [`EnvVar::default_in`]).
+///
+/// Panics for a name missing from [`ENV_VARS`]: reading an unlisted variable is a bug, and the
+/// unit test that loads a configuration with nothing set finds it.
+pub fn default_value(name: &str, environment: Environment) -> Option<&'static str> {
+    let var = ENV_VARS.iter().find(|v| v.name == name);
+    var.unwrap_or_else(|| panic!("{name} is read but not listed in ENV_VARS")).default_in(environment)
+}
+
+const fn var(name: &'static str, kind: EnvKind, default: WhenUnset, description: &'static str) -> EnvVar {
+    EnvVar { name, kind, default, description }
+}
+
+/// Every variable [`Config::from_lookup`](super::Config::from_lookup) reads (a unit test holds the
+/// two together), so the README, `docs/operations.md` and `render.yaml` can be checked against the code.
+pub const ENV_VARS: &[EnvVar] = {
+    use EnvKind::*;
+    use WhenUnset::*;
+    &[
+        var("ENVIRONMENT", Setting, Value("development"), "development, test, staging or production"),
+        var("PORT", Setting, Value("8005"), "listen port on 0.0.0.0"),
+        var(
+            "ALLOWED_ORIGINS",
+            Setting,
+            Nothing,
+            "CORS origins and allowed Clerk azp values (comma-separated or JSON array)",
+        ),
+        var("MAX_BODY_BYTES", Setting, Value("262144"), "request body limit"),
+        var("SSE_CONNECTIONS_WARN", Setting, Value("150"), "open streams at which a warning is logged"),
+        var("SSE_CONNECTIONS_CRITICAL", Setting, Value("200"), "open streams at which an error is logged"),
+        var("SHUTDOWN_GRACE_SECONDS", Setting, Value("5"), "how long streams may finish after SIGTERM"),
+        var(
+            "DATABASE_URL",
+            Secret,
+            Value("sqlite://data/chat.db"),
+            "postgres://… (Supabase's connection string) or sqlite:…",
+        ),
+        var("RUN_MIGRATIONS", Setting, Value("true"), "apply migrations at start-up"),
+        var("DATABASE_MAX_CONNECTIONS", Setting, Value("16"), "database pool size"),
+        var("API_KEYS", Secret, Nothing, "key:user_id pairs accepted in X-API-Key (comma-separated)"),
+        var(
+            "CLERK_DOMAIN",
+            Setting,
+            Nothing,
+            "Clerk Frontend API host; JWKS at https://$CLERK_DOMAIN/.well-known/jwks.json",
+        ),
+        var("CLERK_ISSUER", Setting, Described("https://$CLERK_DOMAIN"), "expected iss of Clerk tokens"),
+        var(
+            "JWT_SECRET",
+            Secret,
+            Described("development default"),
+            "HS256 secret of mobile pairing tokens (≥ 32 characters in production)",
+        ),
+        var("TEST_AUTH_SECRET", DevOnly, Nothing, "enables the X-Test-Auth bypass outside production"),
+        var(
+            "INTERNAL_API_KEY",
+            Secret,
+            DevelopmentValue(DEFAULT_INTERNAL_API_KEY),
+            "X-Internal-Key for /internal/* and /admin/*",
+        ),
+        var(
+            "CLERK_JWKS_MIN_REFRESH_SECONDS",
+            Setting,
+            Value("300"),
+            "least time between JWKS fetches caused by unknown key ids",
+        ),
+        var("HELICONE_ENABLED", Setting, Value("false"), "route Claude calls through Helicone"),
+        var("ANTHROPIC_API_KEY", Secret, Nothing, "Anthropic API key"),
+        var("ANTHROPIC_BASE_URL", Setting, Value("https://api.anthropic.com"), "Anthropic endpoint"),
+        var("DEFAULT_MODEL", Setting, Value("claude-sonnet-4-20250514"), "Claude model id"),
+        var("ANTHROPIC_MAX_TOKENS", Setting, Value("4096"), "max_tokens of each Claude call"),
+        var("HELICONE_API_KEY", Secret, Nothing, "Helicone key (required when HELICONE_ENABLED=true)"),
+        var("HELICONE_BASE_URL", Setting, Value("https://anthropic.helicone.ai"), "Helicone's Anthropic gateway"),
+        var(
+            "HISTORY_TOKEN_BUDGET",
+            Setting,
+            Value("30000"),
+            "estimated tokens of earlier conversation sent with each call",
+        ),
+        var(
+            "ANTHROPIC_MAX_RETRIES",
+            Setting,
+            Value("3"),
+            "retries of a Claude request that failed before its first byte",
+        ),
+        var(
+            "ANTHROPIC_RETRY_BASE_SECONDS",
+            Setting,
+            Value("0.5"),
+            "first retry backoff (doubled each time, with jitter)",
+        ),
+        var("ANTHROPIC_STALL_TIMEOUT_SECONDS", Setting, Value("60"), "longest silence tolerated on a Claude stream"),
+        var("OPENAI_API_KEY", Secret, Nothing, "OpenAI key (embeddings)"),
+        var("OPENAI_BASE_URL", Setting, Value("https://api.openai.com"), "OpenAI endpoint"),
+        var("EMBEDDING_MODEL", Setting, Value("text-embedding-3-small"), "embedding model"),
+        var("EMBEDDING_BATCH_SIZE", Setting, Value("100"), "texts per embeddings request"),
+        var("MAPPER_API_URL", Setting, Value("http://localhost:8001"), "mapper-api base URL"),
+        var("CALENDAR_API_URL", Setting, Value("http://localhost:8002"), "calendar-api base URL"),
+        var("WORKOUT_INGESTOR_API_URL", Setting, Value("http://localhost:8003"), "workout-ingestor-api base URL"),
+        var("STRAVA_SYNC_API_URL", Setting, Value("http://localhost:8000"), "strava-sync-api base URL"),
+        var("GARMIN_SYNC_API_URL", Setting, Value("http://localhost:8006"), "garmin-sync-api base URL"),
+        var("PLUGINS_DIR", Setting, Value("plugins.d"), "where plugins are loaded from (and watched)"),
+        var("FUNCTION_TIMEOUT_SECONDS", Setting, Value("30"), "default wall-clock budget of one tool call"),
+        var("PLUGIN_CACHE_DIR", Setting, Described("$PLUGINS_DIR/.cache"), "compiled-plugin cache"),
+        var("PLUGINS_WATCH", Setting, Value("true"), "watch PLUGINS_DIR and reload changed plugins"),
+        var("TOOL_HTTP_TIMEOUT_SECONDS", Setting, Value("25"), "per-request timeout of the plugins' downstream calls"),
+        var("SYNC_RATE_LIMIT_PER_HOUR", Setting, Value("3"), "Strava/Garmin syncs per user and hour"),
+        var(
+            "PLUGINS_SYNC_SECONDS",
+            Setting,
+            Value("10"),
+            "how often each instance checks the database for plugins uploaded or rolled back elsewhere (0: never)",
+        ),
+        var("RATE_LIMIT_FREE", Setting, Value("50"), "monthly messages of the free tier"),
+        var("RATE_LIMIT_PAID", Setting, Value("500"), "monthly messages of the paid tiers"),
+        var("SENTRY_DSN", Secret, Nothing, "Sentry DSN (error tracking off when unset)"),
+        var("RENDER_GIT_COMMIT", Platform, Nothing, "the deployed commit, reported as the Sentry release"),
+        var("SENTRY_TRACES_SAMPLE_RATE", Setting, Value("0.1"), "share of requests traced in Sentry (0 to 1)"),
+        var("METRICS_ENABLED", Setting, Value("true"), "record metrics and serve GET /metrics"),
+        var("LOG_JSON", Setting, Described("true in production, else false"), "JSON logs"),
+        // Read by tracing's `EnvFilter` (telemetry/logs.rs), not by `Config`.
+        var(
+            "RUST_LOG",
+            Setting,
+            Value("info,sqlx=warn,wasmtime=warn,cranelift=warn"),
+            "log filter (tracing EnvFilter syntax)",
+        ),
+    ]
+};
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::config::{Config, load};
+
+    /// The names `from_lookup` asks for, in development and in production.
+    fn names_read() -> BTreeSet<String> {
+        let asked = Mutex::new(BTreeSet::new());
+        for environment in ["development", "production"] {
+            let _ = Config::from_lookup(&|name| {
+                asked.lock().unwrap().insert(name.to_string());
+                (name == "ENVIRONMENT").then(|| environment.to_string())
+            });
+        }
+        asked.into_inner().unwrap()
+    }
+
+    #[test]
+    fn env_vars_lists_exactly_the_variables_read() {
+        let listed: BTreeSet<String> = ENV_VARS.iter().map(|v| v.name.to_string()).collect();
+        assert_eq!(listed.len(), ENV_VARS.len(), "a variable is listed twice");
+        let read_elsewhere = BTreeSet::from(["RUST_LOG".to_string()]);
+        let listed_for_config = listed.difference(&read_elsewhere).cloned().collect();
+        assert_eq!(names_read(), listed_for_config, "ENV_VARS and Config::from_lookup disagree");
+        for name in PRODUCTION_REQUIRED {
+            let var = ENV_VARS.iter().find(|v| v.name == *name).unwrap();
+            assert!(var.required_in_production());
+            assert_ne!(var.kind, EnvKind::DevOnly, "{name}");
+        }
+    }
+
+    #[test]
+    fn every_default_value_is_valid_in_every_environment() {
+        // The reader parses a default exactly like a set value, so an unset variable can never be
+        // worse than one an operator set to the documented default.
+        for environment in ["development", "test", "staging"] {
+            let config = load(&[("ENVIRONMENT", environment)]);
+            assert!(config.is_ok(), "{environment}: {config:?}");
+        }
+        let explicit: Vec<(&str, &str)> = ENV_VARS
+            .iter()
+            .filter_map(|v| v.default_in(Environment::Development).map(|value| (v.name, value)))
+            .collect();
+        assert!(load(&explicit).is_ok(), "setting every default explicitly is accepted");
+    }
+
+    #[test]
+    fn the_development_internal_key_applies_in_development_and_test_only() {
+        assert_eq!(default_value("INTERNAL_API_KEY", Environment::Development), Some(DEFAULT_INTERNAL_API_KEY));
+        assert_eq!(default_value("INTERNAL_API_KEY", Environment::Test), Some(DEFAULT_INTERNAL_API_KEY));
+        assert_eq!(default_value("INTERNAL_API_KEY", Environment::Staging), None);
+        assert_eq!(default_value("INTERNAL_API_KEY", Environment::Production), None);
+    }
+}

@@ -1,0 +1,358 @@
+//! Every setting of the service, read from the environment once at start-up into one typed struct.
+//!
+//! Parsing collects every problem before failing, so an operator sees all bad variables in one
+//! error. `ENVIRONMENT=production` additionally requires the production variables and refuses
+//! secrets that are known development defaults. Development needs no variables at all.
+//!
+//! The parts: `settings` (the typed sections), `catalogue` (every variable with its kind and
+//! default), `reading` (the reader and the parsers of formatted values), `production` (what a
+//! deployment must get right) and `secret` (the type every credential is held in). This file puts
+//! them together: which variable fills which field.
+
+mod catalogue;
+mod production;
+mod reading;
+mod secret;
+mod settings;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+pub use catalogue::{
+    DEFAULT_INTERNAL_API_KEY, DEFAULT_JWT_SECRET, ENV_VARS, EnvKind, EnvVar, WhenUnset, default_value,
+};
+pub use production::PRODUCTION_REQUIRED;
+pub use reading::{parse_api_keys, parse_origins};
+pub use secret::Secret;
+pub use settings::{
+    AnthropicConfig, ApiKey, AuthConfig, DatabaseConfig, DownstreamConfig, Environment, OpenAiConfig, PluginsConfig,
+    QuotaConfig, ServerConfig, TelemetryConfig,
+};
+
+use reading::{Lowest, Reader};
+
+/// The whole configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub environment: Environment,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+    pub anthropic: AnthropicConfig,
+    pub openai: OpenAiConfig,
+    pub downstream: DownstreamConfig,
+    pub plugins: PluginsConfig,
+    pub quota: QuotaConfig,
+    pub telemetry: TelemetryConfig,
+}
+
+/// Every problem found in the environment, one line per variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration ({} problem(s)):", self.problems.len())?;
+        for p in &self.problems {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Reads from any lookup (tests pass a map).
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut r = Reader::new(get);
+        let environment = r.environment;
+        let server = read_server(&mut r);
+        let database = read_database(&mut r);
+        let auth = read_auth(&mut r);
+        let anthropic = read_anthropic(&mut r);
+        let openai = read_openai(&mut r);
+        let downstream = read_downstream(&mut r);
+        let plugins = read_plugins(&mut r);
+        let quota = QuotaConfig {
+            free: r.parsed("RATE_LIMIT_FREE", "a message count"),
+            paid: r.parsed("RATE_LIMIT_PAID", "a message count"),
+        };
+        let telemetry = read_telemetry(&mut r);
+
+        if environment.is_production() {
+            let problems = production::check_production(&r, &auth);
+            r.problems.extend(problems);
+        }
+
+        if r.problems.is_empty() {
+            Ok(Config { environment, server, database, auth, anthropic, openai, downstream, plugins, quota, telemetry })
+        } else {
+            Err(ConfigError { problems: r.problems })
+        }
+    }
+
+    /// Every configured secret value: error reports and logs must never contain one.
+    pub fn secret_values(&self) -> Vec<String> {
+        let auth = &self.auth;
+        let mut secrets: Vec<String> = [
+            self.anthropic.api_key.as_ref(),
+            self.anthropic.helicone_api_key.as_ref(),
+            self.openai.api_key.as_ref(),
+            auth.internal_api_key.as_ref(),
+            auth.test_auth_secret.as_ref(),
+            Some(&auth.jwt_secret),
+        ]
+        .into_iter()
+        .flatten()
+        .map(Secret::expose)
+        .chain(reading::database_password(&self.database.url))
+        .chain(auth.api_keys.iter().map(|k| k.key.expose()))
+        .map(str::to_string)
+        .collect();
+        // Replacing a very short value would mangle unrelated text (and it is no real secret).
+        secrets.retain(|s| s.len() >= 6);
+        secrets
+    }
+
+    /// The environment variables a plugin manifest may interpolate with `${NAME}`. Secrets are
+    /// included because manifests inject them into outgoing headers; the host never passes them
+    /// into the guest.
+    pub fn plugin_env(&self) -> HashMap<String, String> {
+        let mut env = HashMap::new();
+        let d = &self.downstream;
+        env.insert("MAPPER_API_URL".into(), d.mapper_api_url.clone());
+        env.insert("CALENDAR_API_URL".into(), d.calendar_api_url.clone());
+        env.insert("WORKOUT_INGESTOR_API_URL".into(), d.workout_ingestor_api_url.clone());
+        env.insert("STRAVA_SYNC_API_URL".into(), d.strava_sync_api_url.clone());
+        env.insert("GARMIN_SYNC_API_URL".into(), d.garmin_sync_api_url.clone());
+        env.insert("OPENAI_BASE_URL".into(), self.openai.base_url.clone());
+        env.insert("EMBEDDING_MODEL".into(), self.openai.embedding_model.clone());
+        env.insert("TOOL_HTTP_TIMEOUT_SECONDS".into(), self.plugins.http_timeout.as_secs_f64().to_string());
+        env.insert("SYNC_RATE_LIMIT_PER_HOUR".into(), self.plugins.sync_limit_per_hour.to_string());
+        if let Some(key) = &self.openai.api_key {
+            env.insert("OPENAI_API_KEY".into(), key.expose().to_string());
+        }
+        env
+    }
+}
+
+fn read_server(r: &mut Reader<'_>) -> ServerConfig {
+    let port: u16 = r.parsed("PORT", "a port number");
+    let allowed_origins = parse_origins(&r.optional("ALLOWED_ORIGINS").unwrap_or_default());
+    for origin in &allowed_origins {
+        if let Err(why) = reading::check_origin(origin) {
+            r.problems.push(format!("ALLOWED_ORIGINS: {origin:?} {why}"));
+        }
+    }
+    ServerConfig {
+        listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+        allowed_origins,
+        max_body_bytes: r.parsed("MAX_BODY_BYTES", "a byte count"),
+        sse_warn_connections: r.parsed("SSE_CONNECTIONS_WARN", "a count"),
+        sse_critical_connections: r.parsed("SSE_CONNECTIONS_CRITICAL", "a count"),
+        shutdown_grace: r.seconds("SHUTDOWN_GRACE_SECONDS", Lowest::AtLeast(0.0), 300.0),
+    }
+}
+
+fn read_database(r: &mut Reader<'_>) -> DatabaseConfig {
+    let database = DatabaseConfig {
+        url: r.text("DATABASE_URL"),
+        run_migrations: r.bool("RUN_MIGRATIONS"),
+        max_connections: r.parsed("DATABASE_MAX_CONNECTIONS", "a count"),
+    };
+    if !(database.url.starts_with("postgres://")
+        || database.url.starts_with("postgresql://")
+        || database.url.starts_with("sqlite:"))
+    {
+        r.problems.push("DATABASE_URL: expected postgres://… or sqlite:…".to_string());
+    }
+    database
+}
+
+fn read_auth(r: &mut Reader<'_>) -> AuthConfig {
+    AuthConfig {
+        clerk_domain: r.optional("CLERK_DOMAIN").map(|d| d.trim_end_matches('/').to_string()),
+        clerk_issuer: r.optional("CLERK_ISSUER"),
+        jwt_secret: r.secret("JWT_SECRET").unwrap_or_else(|| Secret::from(DEFAULT_JWT_SECRET)),
+        api_keys: parse_api_keys(&r.optional("API_KEYS").unwrap_or_default()),
+        test_auth_secret: r.secret("TEST_AUTH_SECRET"),
+        internal_api_key: r.secret("INTERNAL_API_KEY"),
+        jwks_min_refresh: r.seconds("CLERK_JWKS_MIN_REFRESH_SECONDS", Lowest::AtLeast(0.0), 86_400.0),
+    }
+}
+
+fn read_anthropic(r: &mut Reader<'_>) -> AnthropicConfig {
+    let anthropic = AnthropicConfig {
+        helicone_enabled: r.bool("HELICONE_ENABLED"),
+        api_key: r.secret("ANTHROPIC_API_KEY"),
+        base_url: r.url("ANTHROPIC_BASE_URL"),
+        model: r.text("DEFAULT_MODEL"),
+        max_tokens: r.parsed("ANTHROPIC_MAX_TOKENS", "a token count"),
+        helicone_api_key: r.secret("HELICONE_API_KEY"),
+        helicone_base_url: r.url("HELICONE_BASE_URL"),
+        history_token_budget: r.parsed("HISTORY_TOKEN_BUDGET", "a token count"),
+        max_retries: r.parsed("ANTHROPIC_MAX_RETRIES", "a count"),
+        retry_base: r.seconds("ANTHROPIC_RETRY_BASE_SECONDS", Lowest::AtLeast(0.0), 60.0),
+        stall_timeout: r.seconds("ANTHROPIC_STALL_TIMEOUT_SECONDS", Lowest::MoreThan(0.0), 600.0),
+    };
+    if anthropic.helicone_enabled && anthropic.helicone_api_key.is_none() {
+        r.problems.push("HELICONE_API_KEY: required when HELICONE_ENABLED=true".to_string());
+    }
+    anthropic
+}
+
+fn read_openai(r: &mut Reader<'_>) -> OpenAiConfig {
+    OpenAiConfig {
+        api_key: r.secret("OPENAI_API_KEY"),
+        base_url: r.url("OPENAI_BASE_URL"),
+        embedding_model: r.text("EMBEDDING_MODEL"),
+        embedding_batch_size: r.parsed("EMBEDDING_BATCH_SIZE", "a count"),
+    }
+}
+
+fn read_downstream(r: &mut Reader<'_>) -> DownstreamConfig {
+    DownstreamConfig {
+        mapper_api_url: r.url("MAPPER_API_URL"),
+        calendar_api_url: r.url("CALENDAR_API_URL"),
+        workout_ingestor_api_url: r.url("WORKOUT_INGESTOR_API_URL"),
+        strava_sync_api_url: r.url("STRAVA_SYNC_API_URL"),
+        garmin_sync_api_url: r.url("GARMIN_SYNC_API_URL"),
+    }
+}
+
+fn read_plugins(r: &mut Reader<'_>) -> PluginsConfig {
+    let dir = PathBuf::from(r.text("PLUGINS_DIR"));
+    PluginsConfig {
+        function_timeout: r.seconds("FUNCTION_TIMEOUT_SECONDS", Lowest::MoreThan(0.0), 600.0),
+        cache_dir: r.optional("PLUGIN_CACHE_DIR").map(PathBuf::from).unwrap_or_else(|| dir.join(".cache")),
+        dir,
+        watch: r.bool("PLUGINS_WATCH"),
+        http_timeout: r.seconds("TOOL_HTTP_TIMEOUT_SECONDS", Lowest::MoreThan(0.0), 600.0),
+        sync_limit_per_hour: r.parsed("SYNC_RATE_LIMIT_PER_HOUR", "a count"),
+        sync_interval: r.seconds("PLUGINS_SYNC_SECONDS", Lowest::AtLeast(0.0), 3600.0),
+    }
+}
+
+fn read_telemetry(r: &mut Reader<'_>) -> TelemetryConfig {
+    let sentry_dsn = r.secret("SENTRY_DSN");
+    if let Some(dsn) = &sentry_dsn
+        && dsn.expose().parse::<sentry::types::Dsn>().is_err()
+    {
+        // The DSN holds a key: the value is not echoed.
+        r.problems.push("SENTRY_DSN: not a valid Sentry DSN (https://<key>@<host>/<project>)".to_string());
+    }
+    let traces_sample_rate: f32 = r.parsed("SENTRY_TRACES_SAMPLE_RATE", "a rate between 0 and 1");
+    if !(0.0..=1.0).contains(&traces_sample_rate) {
+        r.problems
+            .push(format!("SENTRY_TRACES_SAMPLE_RATE: expected a rate between 0 and 1, got {traces_sample_rate}"));
+    }
+    TelemetryConfig {
+        sentry_dsn,
+        release: r.optional("RENDER_GIT_COMMIT"),
+        traces_sample_rate,
+        metrics_enabled: r.bool("METRICS_ENABLED"),
+        json_logs: r.flag("LOG_JSON").unwrap_or(r.environment.is_production()),
+    }
+}
+
+/// A configuration from `vars` alone, for the unit tests of every part.
+#[cfg(test)]
+fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Config::from_lookup(&move |k| map.get(k).cloned())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn development_needs_no_variables() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.environment, Environment::Development);
+        assert_eq!(c.server.listen.port(), 8005);
+        assert!(c.database.url.starts_with("sqlite:"));
+        assert_eq!(c.quota.free, 50);
+        assert_eq!(c.quota.paid, 500);
+        assert_eq!(c.plugins.function_timeout, Duration::from_secs(30));
+        assert_eq!(c.plugins.sync_interval, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn only_development_and_test_get_a_default_internal_key() {
+        let internal_key = |c: Config| c.auth.internal_api_key.map(|k| k.expose().to_string());
+        assert_eq!(internal_key(load(&[]).unwrap()).as_deref(), Some(DEFAULT_INTERNAL_API_KEY));
+        assert_eq!(internal_key(load(&[("ENVIRONMENT", "test")]).unwrap()).as_deref(), Some(DEFAULT_INTERNAL_API_KEY));
+        assert_eq!(internal_key(load(&[("ENVIRONMENT", "staging")]).unwrap()), None);
+        assert_eq!(
+            internal_key(load(&[("ENVIRONMENT", "staging"), ("INTERNAL_API_KEY", "k")]).unwrap()).as_deref(),
+            Some("k")
+        );
+    }
+
+    #[test]
+    fn telemetry_settings_are_validated() {
+        let c = load(&[]).unwrap();
+        assert!(c.telemetry.metrics_enabled);
+        assert_eq!(c.telemetry.traces_sample_rate, 0.1);
+        let c = load(&[("METRICS_ENABLED", "false"), ("SENTRY_DSN", "https://public@o1.ingest.sentry.io/42")]).unwrap();
+        assert!(!c.telemetry.metrics_enabled);
+        for (name, value) in [("SENTRY_DSN", "not-a-dsn-secretish"), ("SENTRY_TRACES_SAMPLE_RATE", "1.5")] {
+            let err = load(&[(name, value)]).unwrap_err();
+            assert_eq!(err.problems.len(), 1, "{err}");
+            assert!(err.problems[0].starts_with(name), "{err}");
+            assert!(!err.to_string().contains("secretish"), "{err}");
+        }
+    }
+
+    #[test]
+    fn secret_values_lists_every_configured_secret() {
+        let c = load(&[
+            ("ANTHROPIC_API_KEY", "sk-ant-secret"),
+            ("OPENAI_API_KEY", "sk-openai-secret"),
+            ("INTERNAL_API_KEY", "internal-secret"),
+            ("API_KEYS", "apikey-secret:user_1"),
+            ("DATABASE_URL", "postgres://chat:db-password@db.example.com/chat"),
+        ])
+        .unwrap();
+        let secrets = c.secret_values();
+        for s in
+            ["sk-ant-secret", "sk-openai-secret", "internal-secret", "apikey-secret", "db-password", DEFAULT_JWT_SECRET]
+        {
+            assert!(secrets.iter().any(|v| v == s), "{s} missing");
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_appear_in_debug_output() {
+        let c = load(&[
+            ("ANTHROPIC_API_KEY", "sk-ant-secret"),
+            ("JWT_SECRET", "jwt-secret-value"),
+            ("OPENAI_API_KEY", "sk-openai"),
+            ("HELICONE_ENABLED", "true"),
+            ("HELICONE_API_KEY", "helicone-secret"),
+            ("INTERNAL_API_KEY", "internal-secret"),
+            ("TEST_AUTH_SECRET", "test-auth-secret"),
+            ("API_KEYS", "apikey-secret:user_1"),
+            ("SENTRY_DSN", "https://dsnkey@o1.ingest.sentry.io/42"),
+        ])
+        .unwrap();
+        let dump = format!("{c:?}");
+        assert!(!dump.contains("sk-ant-secret") && !dump.contains("jwt-secret-value") && !dump.contains("sk-openai"));
+        for secret in ["helicone-secret", "internal-secret", "test-auth-secret", "apikey-secret", "dsnkey"] {
+            assert!(!dump.contains(secret), "{secret} in {dump}");
+        }
+    }
+}

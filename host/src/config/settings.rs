@@ -1,0 +1,163 @@
+//! The typed settings, one section per concern (server, database, auth, Claude, OpenAI, downstream
+//! services, plugins, quotas, telemetry), so each part of the service receives only the section it
+//! needs. What fills them, and with which defaults, is in `mod.rs` and `catalogue.rs`; every
+//! credential is a [`Secret`], so deriving `Debug` here never prints one.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::secret::Secret;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Test,
+    Staging,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Test => "test",
+            Environment::Staging => "staging",
+            Environment::Production => "production",
+        }
+    }
+
+    pub fn is_production(self) -> bool {
+        self == Environment::Production
+    }
+}
+
+/// Where the database lives. `DATABASE_URL` unset means a SQLite file under `data/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatabaseConfig {
+    pub url: String,
+    /// Apply migrations at start-up. Off (`RUN_MIGRATIONS=false`) for a shared database whose schema
+    /// is managed elsewhere.
+    pub run_migrations: bool,
+    pub max_connections: u32,
+}
+
+/// How users and services authenticate.
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    /// Clerk frontend API host (`clerk.example.com`) or, for local stand-ins, a full `http://` origin.
+    pub clerk_domain: Option<String>,
+    /// Expected `iss` of Clerk tokens; defaults to `https://$CLERK_DOMAIN`.
+    pub clerk_issuer: Option<String>,
+    /// Secret of the HS256 mobile pairing tokens.
+    pub jwt_secret: Secret,
+    /// The `X-API-Key` values, each with the user it authenticates as.
+    pub api_keys: Vec<ApiKey>,
+    /// Shared secret of the `X-Test-Auth` bypass; ignored in production.
+    pub test_auth_secret: Option<Secret>,
+    /// `X-Internal-Key` for service-to-service routes and the plugin admin API.
+    pub internal_api_key: Option<Secret>,
+    /// Least time between two JWKS fetches triggered by unknown key ids.
+    pub jwks_min_refresh: Duration,
+}
+
+/// One entry of `API_KEYS`.
+#[derive(Clone, Debug)]
+pub struct ApiKey {
+    pub key: Secret,
+    /// The user the key authenticates as (`"admin"` for a key listed without `:user`).
+    pub user_id: String,
+}
+
+/// The Anthropic connection, optionally through Helicone.
+#[derive(Clone, Debug)]
+pub struct AnthropicConfig {
+    pub api_key: Option<Secret>,
+    /// `https://api.anthropic.com` unless a stand-in or Helicone is used.
+    pub base_url: String,
+    pub model: String,
+    pub max_tokens: u32,
+    pub helicone_enabled: bool,
+    pub helicone_api_key: Option<Secret>,
+    pub helicone_base_url: String,
+    /// Estimated tokens of earlier conversation sent with each call (newest turns first).
+    pub history_token_budget: usize,
+    /// Retries of a request that failed before its first byte (429, 5xx, 529, connection errors).
+    pub max_retries: u32,
+    /// The first backoff between retries (doubled each time, with jitter).
+    pub retry_base: Duration,
+    /// The longest silence tolerated on a stream before it counts as failed.
+    pub stall_timeout: Duration,
+}
+
+/// OpenAI, used for embeddings.
+#[derive(Clone, Debug)]
+pub struct OpenAiConfig {
+    pub api_key: Option<Secret>,
+    pub base_url: String,
+    pub embedding_model: String,
+    pub embedding_batch_size: usize,
+}
+
+/// The downstream services the tool plugins call (their manifests interpolate these).
+#[derive(Clone, Debug)]
+pub struct DownstreamConfig {
+    pub mapper_api_url: String,
+    pub calendar_api_url: String,
+    pub workout_ingestor_api_url: String,
+    pub strava_sync_api_url: String,
+    pub garmin_sync_api_url: String,
+}
+
+/// Where plugins come from and how long a call may take by default.
+#[derive(Clone, Debug)]
+pub struct PluginsConfig {
+    pub dir: PathBuf,
+    /// Compiled-artifact cache; defaults to `<PLUGINS_DIR>/.cache`.
+    pub cache_dir: PathBuf,
+    pub function_timeout: Duration,
+    /// Watch `dir` and reload changed plugins.
+    pub watch: bool,
+    /// Per-request HTTP timeout of the plugins' downstream calls (manifests: `${TOOL_HTTP_TIMEOUT_SECONDS}`).
+    pub http_timeout: Duration,
+    /// Strava/Garmin syncs per user and hour (the `sync` manifest: `${SYNC_RATE_LIMIT_PER_HOUR}`).
+    pub sync_limit_per_hour: u32,
+    /// How often to check the database for plugins uploaded or rolled back through another
+    /// instance (`PLUGINS_SYNC_SECONDS`, fractional; zero disables the check).
+    pub sync_interval: Duration,
+}
+
+/// Limits on the HTTP and SSE side.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub allowed_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    pub sse_warn_connections: usize,
+    pub sse_critical_connections: usize,
+    /// How long running streams may continue after SIGTERM before they are ended.
+    pub shutdown_grace: Duration,
+}
+
+/// Monthly message limits per tier.
+#[derive(Clone, Copy, Debug)]
+pub struct QuotaConfig {
+    pub free: u32,
+    pub paid: u32,
+}
+
+/// Error tracking, metrics and logs.
+#[derive(Clone, Debug)]
+pub struct TelemetryConfig {
+    /// Validated at start-up: a DSN Sentry's client would silently ignore is an error instead. A
+    /// secret because it carries the project's key.
+    pub sentry_dsn: Option<Secret>,
+    /// `RENDER_GIT_COMMIT`: Sentry's release.
+    pub release: Option<String>,
+    /// The share of requests traced as Sentry transactions (`SENTRY_TRACES_SAMPLE_RATE`).
+    pub traces_sample_rate: f32,
+    /// `METRICS_ENABLED=false` installs no recorder and serves no `/metrics` (the overhead benchmark's
+    /// baseline).
+    pub metrics_enabled: bool,
+    pub json_logs: bool,
+}
