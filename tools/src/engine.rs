@@ -77,6 +77,15 @@ pub fn wasmtime_error(err: wasmtime::Error) -> anyhow::Error {
 fn base_config() -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
+    // The smallest surface plugins need (Rust, Python and JavaScript components alike): no GC,
+    // exceptions or threads (not compiled in), and no 64-bit or multiple memories, stack switching,
+    // wide arithmetic or custom page sizes.
+    config.wasm_gc(false);
+    config.wasm_memory64(false);
+    config.wasm_multi_memory(false);
+    config.wasm_stack_switching(false);
+    config.wasm_wide_arithmetic(false);
+    config.wasm_custom_page_sizes(false);
     config.epoch_interruption(true);
     config.consume_fuel(true);
     // Trap backtraces cost time on every trap and tell the model nothing; panics reach the log
@@ -111,7 +120,6 @@ fn pooling_config(runtime: &RuntimeConfig) -> PoolingAllocationConfig {
         .total_memories(calls * 2)
         .total_tables(calls * 16)
         .total_stacks(calls)
-        .total_gc_heaps(calls)
         .max_memory_size(usize::try_from(runtime.max_memory_bytes).unwrap_or(usize::MAX))
         .max_core_instances_per_component(64)
         .max_memories_per_component(16)

@@ -1,6 +1,8 @@
 //! Which IP addresses a plugin may never reach through a host name: loopback, private networks,
 //! link-local (including the cloud metadata service at 169.254.169.254), and the unspecified,
-//! multicast, shared (CGNAT), benchmarking and reserved ranges. A rule that names an address
+//! multicast, shared (CGNAT, where some clouds keep their metadata), benchmarking and reserved
+//! ranges, and the IPv6 ranges that embed an IPv4 address (6to4, Teredo, NAT64, IPv4-compatible)
+//! or are deprecated site-local. A rule that names an address
 //! literally (or `localhost`) opts in to exactly that; `private_network = true` opts in to the
 //! private ranges only.
 
@@ -23,7 +25,7 @@ pub enum AddressClass {
     Loopback,
     Private,
     LinkLocal,
-    /// The cloud metadata service (169.254.169.254, fd00:ec2::254).
+    /// The cloud metadata service (169.254.169.254, 100.100.100.200, fd00:ec2::254).
     Metadata,
     /// Unspecified, broadcast, multicast, documentation, benchmarking, reserved.
     Special,
@@ -43,11 +45,11 @@ impl AddressClass {
 
 fn classify_v4(ip: Ipv4Addr) -> Option<AddressClass> {
     let [a, b, c, _] = ip.octets();
-    if ip == Ipv4Addr::new(169, 254, 169, 254) {
+    if ip == Ipv4Addr::new(169, 254, 169, 254) || ip == Ipv4Addr::new(100, 100, 100, 200) {
         Some(AddressClass::Metadata)
     } else if ip.is_loopback() {
         Some(AddressClass::Loopback)
-    } else if ip.is_private() || (a == 100 && (64..128).contains(&b)) {
+    } else if ip.is_private() {
         Some(AddressClass::Private)
     } else if ip.is_link_local() {
         Some(AddressClass::LinkLocal)
@@ -57,6 +59,9 @@ fn classify_v4(ip: Ipv4Addr) -> Option<AddressClass> {
         || ip.is_documentation()
         || a == 0
         || a >= 240
+        // Shared (CGNAT) 100.64.0.0/10: not a private network an operator opts in to; some clouds
+        // serve metadata there.
+        || (a == 100 && (64..128).contains(&b))
         || (a == 198 && (b == 18 || b == 19))
         || (a == 192 && b == 0 && c == 0)
     {
@@ -72,7 +77,8 @@ fn classify_v6(ip: Ipv6Addr) -> Option<AddressClass> {
         Some(AddressClass::Metadata)
     } else if ip.is_loopback() {
         Some(AddressClass::Loopback)
-    } else if (segments[0] & 0xfe00) == 0xfc00 {
+    } else if (segments[0] & 0xfe00) == 0xfc00 || (segments[0] & 0xffc0) == 0xfec0 {
+        // Unique local, and the deprecated site-local fec0::/10 that some stacks still route.
         Some(AddressClass::Private)
     } else if (segments[0] & 0xffc0) == 0xfe80 {
         Some(AddressClass::LinkLocal)
@@ -80,9 +86,12 @@ fn classify_v6(ip: Ipv6Addr) -> Option<AddressClass> {
         || ip.is_multicast()
         || (segments[0] == 0x2001 && segments[1] == 0x0db8)
         || (segments[0] == 0x0064 && segments[1] == 0xff9b)
+        || segments[0] == 0x2002
+        || (segments[0] == 0x2001 && segments[1] == 0x0000)
         || ip.to_ipv4().is_some()
     {
-        // Documentation, NAT64 and IPv4-compatible addresses could smuggle an internal IPv4 address.
+        // Documentation, and the ranges that carry an IPv4 address inside (NAT64, 6to4 2002::/16,
+        // Teredo 2001::/32, IPv4-compatible), which could smuggle an internal IPv4 address.
         Some(AddressClass::Special)
     } else {
         None
@@ -113,10 +122,25 @@ mod tests {
         assert_eq!(class("fd00:ec2::254"), Some(AddressClass::Metadata));
         assert_eq!(class("169.254.1.1"), Some(AddressClass::LinkLocal));
         assert_eq!(class("fe80::1"), Some(AddressClass::LinkLocal));
-        for ip in ["10.0.0.1", "172.16.5.4", "192.168.1.1", "100.64.0.1", "fd12::1"] {
+        assert_eq!(class("100.100.100.200"), Some(AddressClass::Metadata));
+        for ip in ["10.0.0.1", "172.16.5.4", "192.168.1.1", "fd12::1", "fec0::1"] {
             assert_eq!(class(ip), Some(AddressClass::Private), "{ip}");
         }
-        for ip in ["0.0.0.0", "255.255.255.255", "224.0.0.1", "::", "ff02::1", "240.0.0.1", "198.18.0.1", "::7f00:1"] {
+        for ip in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::",
+            "ff02::1",
+            "240.0.0.1",
+            "198.18.0.1",
+            "::7f00:1",
+            "100.64.0.1",
+        ] {
+            assert_eq!(class(ip), Some(AddressClass::Special), "{ip}");
+        }
+        // 6to4 of 127.0.0.1 and 169.254.169.254, Teredo, NAT64 of 10.0.0.1.
+        for ip in ["2002:7f00:1::", "2002:a9fe:a9fe::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "64:ff9b::a00:1"] {
             assert_eq!(class(ip), Some(AddressClass::Special), "{ip}");
         }
     }
