@@ -169,7 +169,7 @@ async fn embedding_throughput() {
     let openai = OpenAiStandIn::start().await;
     let config = OpenAiConfig {
         api_key: Some(openai.api_key().into()),
-        base_url: openai.base_url(),
+        base_url: openai.url(),
         embedding_model: "text-embedding-3-small".into(),
         embedding_batch_size: 2048,
     };

@@ -83,9 +83,9 @@ impl DevStack {
         };
         let openai = if env("OPENAI_API_KEY").is_none() {
             let openai = OpenAiStandIn::start().await;
-            vars.insert("OPENAI_BASE_URL".into(), openai.base_url());
+            vars.insert("OPENAI_BASE_URL".into(), openai.url());
             vars.insert("OPENAI_API_KEY".into(), openai.api_key());
-            stand_ins.push(format!("OpenAI         {} (hashed bag-of-words embeddings)", openai.base_url()));
+            stand_ins.push(format!("OpenAI         {} (hashed bag-of-words embeddings)", openai.url()));
             Some(openai)
         } else {
             None
@@ -95,8 +95,8 @@ impl DevStack {
         for service in [Service::Mapper, Service::Calendar, Service::Ingestor, Service::Strava, Service::Garmin] {
             if env(service.env_var()).is_none() {
                 let stand_in = Downstream::start(service).await;
-                vars.insert(service.env_var().into(), stand_in.base_url());
-                stand_ins.push(format!("{:<14} {}", format!("{service:?}"), stand_in.base_url()));
+                vars.insert(service.env_var().into(), stand_in.url());
+                stand_ins.push(format!("{:<14} {}", format!("{service:?}"), stand_in.url()));
                 services.push(stand_in);
             }
         }

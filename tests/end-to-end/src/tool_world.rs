@@ -29,9 +29,8 @@ pub fn token(user: &str) -> String {
 }
 
 /// The per-request HTTP timeout the plugins get (`TOOL_HTTP_TIMEOUT_SECONDS`): short, so the
-/// timeout tests are quick; stand-ins delay longer than this to time out.
+/// timeout tests (a stand-in that holds its answer and never lets it go) are quick.
 pub const HTTP_TIMEOUT_SECONDS: &str = "1";
-pub const SLOWER_THAN_TIMEOUT: Duration = Duration::from_millis(2500);
 
 /// Compiled plugins are cached here across tests (keyed by the wasm's hash, so never stale).
 fn cache_dir() -> std::path::PathBuf {
@@ -74,10 +73,10 @@ impl ToolWorld {
         );
         let mut env: Vec<(String, String)> = [&mapper, &calendar, &ingestor, &strava, &garmin]
             .iter()
-            .map(|d| (d.service().env_var().to_string(), d.base_url()))
+            .map(|d| (d.service().env_var().to_string(), d.url()))
             .collect();
         env.extend([
-            ("OPENAI_BASE_URL".to_string(), openai.base_url()),
+            ("OPENAI_BASE_URL".to_string(), openai.url()),
             ("OPENAI_API_KEY".to_string(), openai.api_key()),
             ("EMBEDDING_MODEL".to_string(), "text-embedding-3-small".to_string()),
             ("TOOL_HTTP_TIMEOUT_SECONDS".to_string(), HTTP_TIMEOUT_SECONDS.to_string()),
@@ -85,7 +84,7 @@ impl ToolWorld {
 
         let openai_config = host::config::OpenAiConfig {
             api_key: Some(openai.api_key().into()),
-            base_url: openai.base_url(),
+            base_url: openai.url(),
             embedding_model: "text-embedding-3-small".to_string(),
             embedding_batch_size: 100,
         };

@@ -1,7 +1,8 @@
 //! A stand-in for the Anthropic Messages API: a real HTTP server on loopback that speaks the
-//! streaming wire format byte for byte. Tests script it reply by reply ([`Reply`]) and read back every
-//! request it received; in dev mode ([`StandIn::dev_model`]) it is the deterministic scripted model of
-//! the offline dev stack (`make run`). It is a stand-in, and says so in its logs and texts.
+//! streaming wire format byte for byte. Tests script it reply by reply ([`Reply`]) and read back
+//! every request it received (it runs on the shared [`crate::recording_server::RecordingServer`]);
+//! in dev mode ([`StandIn::dev_model`]) it is the deterministic scripted model of the offline dev
+//! stack (`make run`). It is a stand-in, and says so in its logs and texts.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -21,7 +22,7 @@ mod wire;
 
 pub use dev_model::STAND_IN_LABEL;
 pub use reply::{Chunking, Frame, Reply, Split};
-pub use server::{NOW_MARKER, RecordedRequest, StandIn, StandInBuilder};
+pub use server::{NOW_MARKER, StandIn, StandInBuilder};
 
 /// A random id in Anthropic's style: `prefix` + 24 base62 characters.
 pub(crate) fn new_id(prefix: &str) -> String {

@@ -4,17 +4,15 @@
 //!
 //! Besides valid tokens it mints the hostile ones an attacker would try (`alg: none`, HS256 signed
 //! with the public key, an unknown `kid`, a forged signature, a 100 KB token), and it can rotate
-//! its key or stop answering, so the JWKS cache is tested against a real server.
+//! its key or stop answering, so the JWKS cache is tested against a real server. It runs on the
+//! shared [`RecordingServer`]: the JWKS fetches it counts are the requests it recorded.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::Router;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -24,8 +22,11 @@ use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Map, Value, json};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
+
+use crate::recording_server::{RecordingServer, runs_on_recording_server};
+
+/// Where Clerk publishes its keys.
+const JWKS_PATH: &str = "/.well-known/jwks.json";
 
 /// Token lifetime of minted tokens; Clerk's session tokens live about a minute.
 pub const TOKEN_LIFETIME_SECONDS: i64 = 60;
@@ -85,18 +86,19 @@ struct Keys {
 
 struct Shared {
     keys: RwLock<Keys>,
-    fetches: AtomicUsize,
     available: AtomicBool,
 }
 
-/// The running stand-in. Dropping it stops the server.
+/// The running stand-in. Dropping it stops the server; it derefs to the [`RecordingServer`] it
+/// runs on.
 pub struct ClerkStandIn {
-    addr: SocketAddr,
+    server: RecordingServer,
     shared: Arc<Shared>,
     /// A key that is never published (tokens with an unknown `kid`, forged signatures).
     outsider: Arc<SigningKey>,
-    server: JoinHandle<()>,
 }
+
+runs_on_recording_server!(ClerkStandIn);
 
 impl ClerkStandIn {
     /// Starts on a free loopback port with one published key.
@@ -112,21 +114,25 @@ impl ClerkStandIn {
                 .expect("key generation task");
         let shared = Arc::new(Shared {
             keys: RwLock::new(Keys { published: vec![current.clone()], current }),
-            fetches: AtomicUsize::new(0),
             available: AtomicBool::new(true),
         });
-        let listener = TcpListener::bind(addr).await.expect("bind the Clerk stand-in");
-        let addr = listener.local_addr().expect("local address");
-        let app = Router::new().route("/.well-known/jwks.json", get(jwks)).with_state(shared.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        ClerkStandIn { addr, shared, outsider, server }
+        let answering = shared.clone();
+        let server = RecordingServer::start_on(addr, move |request| {
+            let shared = answering.clone();
+            async move {
+                match (request.method.as_str(), request.path.as_str()) {
+                    ("GET" | "HEAD", JWKS_PATH) => jwks(&shared),
+                    _ => StatusCode::NOT_FOUND.into_response(),
+                }
+            }
+        })
+        .await;
+        ClerkStandIn { server, shared, outsider }
     }
 
     /// The value for `CLERK_DOMAIN` (a full `http://` origin, which only non-production accepts).
     pub fn domain(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// The `iss` of minted tokens; the service expects `https://$CLERK_DOMAIN`, or the origin itself
@@ -136,12 +142,12 @@ impl ClerkStandIn {
     }
 
     pub fn jwks_url(&self) -> String {
-        format!("{}/.well-known/jwks.json", self.domain())
+        format!("{}{JWKS_PATH}", self.domain())
     }
 
     /// How many times the JWKS was requested.
     pub fn fetch_count(&self) -> usize {
-        self.shared.fetches.load(Ordering::SeqCst)
+        self.server.requests().iter().filter(|r| r.path == JWKS_PATH).count()
     }
 
     /// While unavailable, the JWKS endpoint answers 503.
@@ -220,14 +226,7 @@ impl ClerkStandIn {
     }
 }
 
-impl Drop for ClerkStandIn {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
-    shared.fetches.fetch_add(1, Ordering::SeqCst);
+fn jwks(shared: &Shared) -> Response {
     if !shared.available.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "unavailable").into_response();
     }

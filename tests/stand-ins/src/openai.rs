@@ -5,25 +5,22 @@
 //! Vectors are deterministic and meaningful: a hashed bag of words, normalised, so texts sharing
 //! words are similar ([`embed_text`] gives tests the same vector). Failures are scriptable per test
 //! ([`OpenAiStandIn::fail_next`]): rate limits with `Retry-After`, server errors, malformed bodies,
-//! delays. Every request is recorded. The dev stack (`make run`) uses it too, as a labelled stand-in.
+//! delays. It runs on the shared [`RecordingServer`], so every request is recorded; the embeddings
+//! view of one is [`RecordedRequest::embedding_inputs`]. The dev stack (`make run`) uses it too, as
+//! a labelled stand-in.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use base64::Engine;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+
+use crate::recording_server::{RecordedRequest, RecordingServer, runs_on_recording_server};
 
 /// The dimension of `text-embedding-3-small`.
 pub const DEFAULT_DIMS: usize = 1536;
@@ -45,14 +42,21 @@ pub enum Failure {
     Delay(Duration),
 }
 
-/// One request as received.
-#[derive(Clone, Debug)]
-pub struct EmbeddingRequest {
-    pub authorization: Option<String>,
-    pub model: Option<String>,
-    pub encoding_format: Option<String>,
-    pub inputs: Vec<String>,
-    pub body: Value,
+/// The embeddings API's reading of a recorded request.
+impl RecordedRequest {
+    /// The texts to embed (`input` as a string or a list of strings); empty when there are none.
+    pub fn embedding_inputs(&self) -> Vec<String> {
+        inputs_of(&self.json()).unwrap_or_default()
+    }
+}
+
+/// `input` as a list of texts; `None` when it is neither a string nor a list of strings.
+fn inputs_of(body: &Value) -> Option<Vec<String>> {
+    match body.get("input") {
+        Some(Value::String(s)) => Some(vec![s.clone()]),
+        Some(Value::Array(items)) => items.iter().map(|i| i.as_str().map(str::to_string)).collect(),
+        _ => None,
+    }
 }
 
 struct Shared {
@@ -61,15 +65,18 @@ struct Shared {
     /// Answer with `data` in reverse order (clients must map by `index`).
     reversed: bool,
     script: VecDeque<Failure>,
-    requests: Vec<EmbeddingRequest>,
 }
 
 /// A running stand-in; stops when dropped.
+///
+/// It is a [`RecordingServer`] underneath and derefs to it: `url()` (the value of
+/// `OPENAI_BASE_URL`), `requests()` and `clear_requests()` come from there.
 pub struct OpenAiStandIn {
-    addr: SocketAddr,
+    server: RecordingServer,
     shared: Arc<Mutex<Shared>>,
-    _stop: oneshot::Sender<()>,
 }
+
+runs_on_recording_server!(OpenAiStandIn);
 
 impl OpenAiStandIn {
     /// Starts on 127.0.0.1 with 1536-dimensional vectors and [`DEFAULT_KEY`].
@@ -83,28 +90,19 @@ impl OpenAiStandIn {
             dims,
             reversed: true,
             script: VecDeque::new(),
-            requests: Vec::new(),
         }));
-        let app = Router::new()
-            .route("/v1/embeddings", post(embeddings))
-            .route("/embeddings", post(embeddings))
-            .with_state(shared.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding the OpenAI stand-in");
-        let addr = listener.local_addr().expect("stand-in address");
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        OpenAiStandIn { addr, shared, _stop: stop }
-    }
-
-    /// The value for `OPENAI_BASE_URL`.
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let answering = shared.clone();
+        let server = RecordingServer::start(move |request| {
+            let shared = answering.clone();
+            async move {
+                match (request.method.as_str(), request.path.as_str()) {
+                    ("POST", "/v1/embeddings" | "/embeddings") => embeddings(&shared, &request).await,
+                    _ => StatusCode::NOT_FOUND.into_response(),
+                }
+            }
+        })
+        .await;
+        OpenAiStandIn { server, shared }
     }
 
     /// The key requests must carry (`Authorization: Bearer <key>`).
@@ -127,18 +125,9 @@ impl OpenAiStandIn {
         self.shared.lock().reversed = false;
     }
 
-    /// Every request received so far.
-    pub fn requests(&self) -> Vec<EmbeddingRequest> {
-        self.shared.lock().requests.clone()
-    }
-
     /// How many texts were embedded in total (inputs of successful and failed requests alike).
     pub fn input_count(&self) -> usize {
-        self.shared.lock().requests.iter().map(|r| r.inputs.len()).sum()
-    }
-
-    pub fn clear_requests(&self) {
-        self.shared.lock().requests.clear();
+        self.requests().iter().map(|r| r.embedding_inputs().len()).sum()
     }
 }
 
@@ -171,33 +160,17 @@ fn openai_error(status: StatusCode, message: &str, kind: &str, code: Option<&str
     (status, axum::Json(body)).into_response()
 }
 
-async fn embeddings(State(shared): State<Arc<Mutex<Shared>>>, headers: HeaderMap, body: Bytes) -> Response {
-    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let parsed: Option<Value> = serde_json::from_slice(&body).ok();
-    let inputs: Option<Vec<String>> = parsed.as_ref().and_then(|b| match b.get("input") {
-        Some(Value::String(s)) => Some(vec![s.clone()]),
-        Some(Value::Array(items)) => items.iter().map(|i| i.as_str().map(str::to_string)).collect(),
-        _ => None,
-    });
+async fn embeddings(shared: &Mutex<Shared>, request: &RecordedRequest) -> Response {
+    let authorization = request.header("authorization");
+    let parsed: Option<Value> = serde_json::from_slice(&request.body).ok();
+    let inputs = parsed.as_ref().and_then(inputs_of);
     let (key, dims, reversed, scripted) = {
         let mut s = shared.lock();
-        s.requests.push(EmbeddingRequest {
-            authorization: authorization.clone(),
-            model: parsed.as_ref().and_then(|b| b.get("model")).and_then(Value::as_str).map(str::to_string),
-            encoding_format: parsed
-                .as_ref()
-                .and_then(|b| b.get("encoding_format"))
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            inputs: inputs.clone().unwrap_or_default(),
-            body: parsed.clone().unwrap_or(Value::Null),
-        });
         (s.key.clone(), s.dims, s.reversed, s.script.pop_front())
     };
 
-    if authorization.as_deref() != Some(format!("Bearer {key}").as_str()) {
+    if authorization != Some(format!("Bearer {key}").as_str()) {
         let shown = authorization
-            .as_deref()
             .and_then(|a| a.strip_prefix("Bearer "))
             .map(|k| format!("{}***{}", &k[..k.len().min(5)], &k[k.len().saturating_sub(3)..]))
             .unwrap_or_default();

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use crate::recording_server::{RecordedRequest, RecordingServer, reply};
+use crate::recording_server::{RecordedRequest, RecordingServer, reply, runs_on_recording_server};
 
 /// The public key of the stand-in's DSN.
 pub const PUBLIC_KEY: &str = "0123456789abcdef0123456789abcdef";
@@ -51,10 +51,12 @@ impl Item {
     }
 }
 
-/// A running stand-in; dropping it stops it.
+/// A running stand-in; dropping it stops it. It derefs to the [`RecordingServer`] it runs on.
 pub struct SentryStandIn {
     server: RecordingServer,
 }
+
+runs_on_recording_server!(SentryStandIn);
 
 impl SentryStandIn {
     pub async fn start() -> SentryStandIn {
@@ -84,32 +86,33 @@ impl SentryStandIn {
 
     /// The payloads of every `event` item received so far.
     pub fn events(&self) -> Vec<Value> {
-        self.envelopes().iter().flat_map(|e| e.items.iter()).filter(|i| i.kind() == "event").map(Item::json).collect()
+        events_in(&self.server.requests())
     }
 
-    /// Waits until an `event` item matching `predicate` arrived; panics after `within`.
+    /// Waits until an `event` item matching `predicate` arrived (checked as each envelope arrives);
+    /// panics after `within`.
     pub async fn wait_for_event(&self, within: Duration, predicate: impl Fn(&Value) -> bool) -> Value {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            if let Some(event) = self.events().into_iter().find(|e| predicate(e)) {
-                return event;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                panic!("no matching Sentry event within {within:?}; received: {:#?}", self.events());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.server
+            .wait_until(within, "a matching Sentry event", |requests| {
+                events_in(requests).into_iter().find(|e| predicate(e))
+            })
+            .await
     }
+}
+
+/// The payloads of every `event` item of the envelopes among `requests`.
+fn events_in(requests: &[RecordedRequest]) -> Vec<Value> {
+    let envelopes = requests.iter().filter_map(|r| decode_request(r).ok());
+    envelopes.flat_map(|e| e.items).filter(|i| i.kind() == "event").map(|i| i.json()).collect()
 }
 
 /// Decodes a request as an envelope post, checking what Sentry's ingestion checks first.
 fn decode_request(request: &RecordedRequest) -> Result<Envelope, String> {
-    let path = request.path.split('?').next().unwrap_or_default();
-    if request.method != "POST" || path != format!("/api/{PROJECT}/envelope/") {
-        return Err(format!("expected POST /api/{PROJECT}/envelope/, got {} {path}", request.method));
+    if request.method != "POST" || request.path != format!("/api/{PROJECT}/envelope/") {
+        return Err(format!("expected POST /api/{PROJECT}/envelope/, got {} {}", request.method, request.path));
     }
     let auth = request.header("x-sentry-auth").map(str::to_string);
-    let key_in_query = request.path.contains(&format!("sentry_key={PUBLIC_KEY}"));
+    let key_in_query = request.query_param("sentry_key").as_deref() == Some(PUBLIC_KEY);
     if !key_in_query && !auth.as_deref().is_some_and(|a| a.contains(&format!("sentry_key={PUBLIC_KEY}"))) {
         return Err("missing sentry_key".into());
     }

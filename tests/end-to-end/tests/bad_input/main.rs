@@ -34,7 +34,7 @@ impl Service {
     async fn start(backend: Backend, extra: &[(&str, &str)]) -> Service {
         let anthropic = StandIn::dev_model().await;
         let openai = OpenAiStandIn::start().await;
-        let (anthropic_url, openai_url, openai_key) = (anthropic.url(), openai.base_url(), openai.api_key());
+        let (anthropic_url, openai_url, openai_key) = (anthropic.url(), openai.url(), openai.api_key());
         let mut vars = vec![
             ("ANTHROPIC_BASE_URL", anthropic_url.as_str()),
             ("ANTHROPIC_API_KEY", "sk-ant-bad-input-suite"),

@@ -149,10 +149,10 @@ async fn plain_text_streams_and_persists(backend: Backend) {
     // What Claude received: the system prompt and tools marked for caching, the user's message.
     let sent = h.anthropic.last_request();
     assert_eq!(sent.header("x-api-key"), Some(API_KEY));
-    assert_eq!(sent.body["stream"], json!(true));
-    assert_eq!(sent.body["max_tokens"], json!(4096));
-    assert_eq!(sent.body["system"][0]["cache_control"]["type"], json!("ephemeral"));
-    assert!(sent.body["system"][0]["text"].as_str().unwrap().contains("confirm-before-save"));
+    assert_eq!(sent.json()["stream"], json!(true));
+    assert_eq!(sent.json()["max_tokens"], json!(4096));
+    assert_eq!(sent.json()["system"][0]["cache_control"]["type"], json!("ephemeral"));
+    assert!(sent.json()["system"][0]["text"].as_str().unwrap().contains("confirm-before-save"));
     assert_eq!(sent.last_message_text(), "Hi coach");
 }
 
@@ -192,7 +192,8 @@ async fn follow_up_message_continues_the_session_with_history(backend: Backend) 
     assert_eq!(second.names().last(), Some(&"message_end"));
 
     let sent = h.anthropic.last_request();
-    let messages = sent.body["messages"].as_array().unwrap();
+    let body = sent.json();
+    let messages = body["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 3);
     assert_eq!(messages[0]["role"], "user");
     assert_eq!(messages[1]["role"], "assistant");
@@ -225,7 +226,7 @@ async fn tool_input_split_at_awkward_positions_is_reassembled(backend: Backend) 
     assert_eq!(recorded["input"], serde_json::from_str::<Value>(input).unwrap());
     // Claude got the exact input back in the next call.
     let second = &h.anthropic.requests()[1];
-    assert_eq!(second.body["messages"][1]["content"][1]["input"], serde_json::from_str::<Value>(input).unwrap());
+    assert_eq!(second.json()["messages"][1]["content"][1]["input"], serde_json::from_str::<Value>(input).unwrap());
 }
 
 async fn a_tool_with_no_input_gets_an_empty_object(backend: Backend) {
@@ -235,10 +236,10 @@ async fn a_tool_with_no_input_gets_an_empty_object(backend: Backend) {
     let t = h.chat("user_noargs_1", json!({"message": "history"})).await;
     assert_eq!(t.shape(), ["message_start", "function_call", "function_result", "content_delta", "message_end"]);
     let second = &h.anthropic.requests()[1];
-    assert_eq!(second.body["messages"][1]["content"][0]["input"], json!({}));
+    assert_eq!(second.json()["messages"][1]["content"][0]["input"], json!({}));
     // The result block follows in the next user message.
-    assert_eq!(second.body["messages"][2]["content"][0]["type"], "tool_result");
-    assert_eq!(second.body["messages"][2]["content"][0]["tool_use_id"], "toolu_noargs");
+    assert_eq!(second.json()["messages"][2]["content"][0]["type"], "tool_result");
+    assert_eq!(second.json()["messages"][2]["content"][0]["tool_use_id"], "toolu_noargs");
 }
 
 async fn the_loop_stops_after_ten_claude_calls(backend: Backend) {
@@ -337,7 +338,7 @@ async fn a_refusal_ends_the_turn_and_is_left_out_of_later_context(backend: Backe
 
     h.anthropic.push(Reply::text("Sure, let's train."));
     h.chat("user_refuse_1", json!({"message": "ok, legs then", "session_id": session.to_string()})).await;
-    let messages = h.anthropic.last_request().body["messages"].as_array().unwrap().clone();
+    let messages = h.anthropic.last_request().json()["messages"].as_array().unwrap().clone();
     assert_eq!(messages.len(), 1, "the refused turn is not sent again: {messages:?}");
     assert_eq!(h.anthropic.last_request().last_message_text(), "ok, legs then");
 }
@@ -483,8 +484,7 @@ async fn concurrent_turns_of_different_users_do_not_cross_talk(backend: Backend)
     }
     // Each request to Claude carried exactly one user's message.
     for request in h.anthropic.requests() {
-        let messages = request.body["messages"].as_array().unwrap();
-        assert_eq!(messages.len(), 1);
+        assert_eq!(request.json()["messages"].as_array().unwrap().len(), 1);
     }
     assert_eq!(h.anthropic.request_count(), 100);
 }
@@ -531,13 +531,13 @@ async fn one_tool_call_runs_in_the_sandbox_and_is_persisted(backend: Backend) {
     assert_eq!(parsed["user_id"], "user_tool_1");
 
     // Claude's first request offered the plugin's tools, the last one marked for caching.
-    let first = &h.anthropic.requests()[0];
-    let tools = first.body["tools"].as_array().unwrap();
+    let first = h.anthropic.requests()[0].json();
+    let tools = first["tools"].as_array().unwrap();
     assert!(tools.iter().any(|t| t["name"] == "echo"));
     assert_eq!(tools.last().unwrap()["cache_control"]["type"], "ephemeral");
     // The second carried the result right after the tool_use, as a non-error tool_result.
     let second = &h.anthropic.requests()[1];
-    let block = &second.body["messages"][2]["content"][0];
+    let block = &second.json()["messages"][2]["content"][0];
     assert_eq!(block["type"], "tool_result");
     assert_eq!(block["tool_use_id"], "toolu_echo_1");
     assert_eq!(block["content"], text);
@@ -574,8 +574,8 @@ async fn parallel_tool_calls_run_concurrently_and_answer_in_one_message(backend:
     let results: Vec<&str> = t.all("function_result").iter().map(|e| e.data["tool_use_id"].as_str().unwrap()).collect();
     assert_eq!(results.len(), 3);
     assert_eq!(results.last(), Some(&"toolu_slow"), "fast results are sent as they finish: {results:?}");
-    let second = &h.anthropic.requests()[1];
-    let messages = second.body["messages"].as_array().unwrap();
+    let second = h.anthropic.requests()[1].json();
+    let messages = second["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 3, "all results in one user message");
     let blocks = messages[2]["content"].as_array().unwrap();
     let ids: Vec<&str> = blocks.iter().map(|b| b["tool_use_id"].as_str().unwrap()).collect();
@@ -603,7 +603,7 @@ async fn a_tool_that_times_out_sends_heartbeats_and_an_error_result(backend: Bac
     assert_eq!(result["error"], true);
     assert_eq!(result["code"], "timeout");
     let second = &h.anthropic.requests()[1];
-    assert_eq!(second.body["messages"][2]["content"][0]["is_error"], true);
+    assert_eq!(second.json()["messages"][2]["content"][0]["is_error"], true);
     let rows = h.rows(Harness::session_of(&t)).await;
     assert_eq!(rows[1].tool_calls.as_ref().unwrap().0[0]["is_error"], true);
 }

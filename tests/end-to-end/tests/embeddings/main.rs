@@ -50,7 +50,7 @@ impl Harness {
             ("ENVIRONMENT", "test".to_string()),
             ("INTERNAL_API_KEY", INTERNAL_KEY.to_string()),
             ("OPENAI_API_KEY", openai.api_key()),
-            ("OPENAI_BASE_URL", openai.base_url()),
+            ("OPENAI_BASE_URL", openai.url()),
             ("EMBEDDING_BATCH_SIZE", "3".to_string()),
             ("PLUGINS_WATCH", "false".to_string()),
         ]);
@@ -214,12 +214,12 @@ async fn generate_embeds_inline_workouts_and_reports_counts(backend: Backend) {
 
     // The original's text and request shape: batches of EMBEDDING_BATCH_SIZE (3), floats, bearer key.
     let requests = h.openai.requests();
-    assert_eq!(requests.iter().map(|r| r.inputs.len()).collect::<Vec<_>>(), vec![3, 1]);
-    assert_eq!(requests[0].inputs[0], "Leg Day | Heavy squats | quads, glutes | 45 minutes | strength");
+    assert_eq!(requests.iter().map(|r| r.embedding_inputs().len()).collect::<Vec<_>>(), vec![3, 1]);
+    assert_eq!(requests[0].embedding_inputs()[0], "Leg Day | Heavy squats | quads, glutes | 45 minutes | strength");
     for r in &requests {
-        assert_eq!(r.model.as_deref(), Some("text-embedding-3-small"));
-        assert_eq!(r.encoding_format.as_deref(), Some("float"));
-        assert_eq!(r.authorization, Some(format!("Bearer {}", h.openai.api_key())));
+        assert_eq!(r.json()["model"], "text-embedding-3-small");
+        assert_eq!(r.json()["encoding_format"], "float");
+        assert_eq!(r.header("authorization"), Some(format!("Bearer {}", h.openai.api_key()).as_str()));
     }
     // The stand-in answers in reverse order: results are mapped back by index.
     assert_eq!(h.search("alice", "Leg Day Heavy squats quads glutes", 1).await, vec!["w1"]);
@@ -246,7 +246,7 @@ async fn generate_skips_workouts_whose_text_did_not_change(backend: Backend) {
         json!([inline("w1", "alice", "Leg Day", "Squats and lunges"), inline("w2", "alice", "Cardio", "Bike")]);
     let third = h.generate(json!({"workouts": changed, "workout_ids": ["w1"]})).await;
     assert_eq!((third["total_processed"].as_u64(), third["total_embedded"].as_u64()), (Some(1), Some(1)));
-    assert_eq!(h.openai.requests().last().expect("request").inputs, vec!["Leg Day | Squats and lunges"]);
+    assert_eq!(h.openai.last_request().embedding_inputs(), vec!["Leg Day | Squats and lunges"]);
 }
 
 async fn generate_reads_the_shared_workouts_table_in_pages(backend: Backend) {
@@ -264,7 +264,7 @@ async fn generate_reads_the_shared_workouts_table_in_pages(backend: Backend) {
     assert_eq!(report["total_processed"], 7, "{report}");
     assert_eq!(report["total_embedded"], 6);
     assert_eq!(report["total_skipped"], 1);
-    let texts: Vec<String> = h.openai.requests().iter().flat_map(|r| r.inputs.clone()).collect();
+    let texts: Vec<String> = h.openai.requests().iter().flat_map(|r| r.embedding_inputs()).collect();
     assert!(texts.contains(&"Leg Day | quads | 45 minutes | from the table".to_string()), "{texts:?}");
 
     let (_, progress) = h.get("/internal/embeddings/progress/workouts").await;
@@ -290,7 +290,7 @@ async fn follow_along_table_without_content_columns_is_embedded_from_title_and_d
         .await;
     let report = h.generate(json!({"table": "follow_along_workouts"})).await;
     assert_eq!(report["total_embedded"], 1, "{report}");
-    assert_eq!(h.openai.requests()[0].inputs, vec!["Mobility Flow | Hips and shoulders"]);
+    assert_eq!(h.openai.requests()[0].embedding_inputs(), vec!["Mobility Flow | Hips and shoulders"]);
     let (_, progress) = h.get("/internal/embeddings/progress/follow_along_workouts").await;
     assert_eq!(progress, json!({"table": "follow_along_workouts", "total": 1, "embedded": 1, "remaining": 0}));
     // The search covers `workouts` only (ids must be schedulable), as the original match_workouts.
@@ -419,7 +419,7 @@ async fn a_batch_rejected_as_a_whole_is_retried_text_by_text(backend: Backend) {
     h.openai.fail_next(Failure::Status(400), 1);
     let report = h.generate(json!({"workouts": [inline("w1", "a", "One", ""), inline("w2", "a", "Two", "")]})).await;
     assert_eq!(report["total_embedded"], 2, "{report}");
-    assert_eq!(h.openai.requests().iter().map(|r| r.inputs.len()).collect::<Vec<_>>(), vec![2, 1, 1]);
+    assert_eq!(h.openai.requests().iter().map(|r| r.embedding_inputs().len()).collect::<Vec<_>>(), vec![2, 1, 1]);
 }
 
 async fn a_wrong_key_is_reported_without_the_key(backend: Backend) {

@@ -55,7 +55,8 @@ async fn a_broken_connection_mid_stream_is_a_connection_error() {
 #[tokio::test]
 async fn a_stalled_stream_is_a_timeout() {
     let anthropic = StandIn::start().await;
-    anthropic.push(Reply::text("Hello").stall_after(3, Duration::from_secs(5)));
+    // After three events the stream stalls for good: its gate is never opened.
+    anthropic.push(Reply::text("Hello").hold_after(3, Gate::new()));
     let options = ClientOptions { stall_timeout: Duration::from_millis(200), ..fast_options() };
     let stream = client(&anthropic).with_options(options).stream(&request("hi"), &meta()).await.unwrap();
     let (_, err) = turn_until_error(stream).await;

@@ -12,6 +12,7 @@ use host::llm::{
 };
 use serde_json::{Value, json};
 use stand_ins::anthropic::{Chunking, Frame, Reply, STAND_IN_LABEL, Split, StandIn};
+use stand_ins::gate::Gate;
 
 const API_KEY: &str = "sk-ant-test-3f9c2b7d-never-show-me";
 const HELICONE_KEY: &str = "sk-helicone-test-81ac-never-show-me";

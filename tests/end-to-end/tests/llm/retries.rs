@@ -115,9 +115,11 @@ async fn a_refused_connection_is_retried_then_reported() {
 #[tokio::test]
 async fn slow_response_headers_time_out_and_are_retried() {
     let anthropic = StandIn::start().await;
-    anthropic.push(Reply::text("too late").response_delay(Duration::from_secs(3)));
+    // The first response never comes (its gate is never opened); the retry's comes at once, far
+    // within the stall limit.
+    anthropic.push(Reply::text("too late").hold_headers_until(Gate::new()));
     anthropic.push(Reply::text("in time"));
-    let options = ClientOptions { stall_timeout: Duration::from_millis(300), ..fast_options() };
+    let options = ClientOptions { stall_timeout: Duration::from_secs(2), ..fast_options() };
     let client = client(&anthropic).with_options(options);
     let turn = client.stream(&request("hi"), &meta()).await.unwrap().collect_turn().await.unwrap();
     assert_eq!(turn.text(), "in time");

@@ -54,7 +54,7 @@ async fn a_plugin_at_its_concurrency_limit_answers_busy() {
     let message = harness.fails("echo", json!({"text": "me too"}), "busy").await;
     assert_eq!(message, "The tool echo is handling too many requests right now. Please try again in a moment.");
 
-    gate.add_permits(1);
+    gate.open();
     assert!(first.await.unwrap().result.is_ok());
     harness.echo_still_works().await;
     let stats = &harness.registry.list().await[0].stats;
@@ -78,7 +78,7 @@ async fn an_exhausted_instance_pool_answers_busy() {
     let first = tokio::spawn(async move { registry.call(crate::support::call("fetch", json!({"url": url}))).await });
     server.wait_for_requests(1, Duration::from_secs(10)).await;
     harness.fails("echo", json!({"text": "x"}), "busy").await;
-    gate.add_permits(1);
+    gate.open();
     assert!(first.await.unwrap().result.is_ok());
     harness.echo_still_works().await;
 }

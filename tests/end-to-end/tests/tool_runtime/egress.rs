@@ -81,7 +81,10 @@ async fn the_example_plugin_calls_its_service_with_the_users_credentials() {
     let result: Value = serde_json::from_str(&outcome.result.unwrap()).unwrap();
     assert_eq!(result, json!({"status": 200, "body": {"workouts": []}, "label": "echo 0.1.0"}));
     let request = &server.requests()[0];
-    assert_eq!((request.method.as_str(), request.path.as_str()), ("POST", "/workouts?limit=5"));
+    assert_eq!(
+        (request.method.as_str(), request.path.as_str(), request.query.as_deref()),
+        ("POST", "/workouts", Some("limit=5"))
+    );
     assert_eq!(request.json(), json!({"q": "legs"}));
     assert_eq!(request.header("content-type"), Some("application/json"));
     assert_eq!(request.header("authorization"), Some(USER_TOKEN));

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use end_to_end::plugins::PluginsDir;
 use serde_json::Value;
+use stand_ins::gate::Gate;
 use stand_ins::recording_server::{RecordingServer, reply};
 use store::testing::TestDatabase;
-use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, Semaphore};
+use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tools::{HostServices, Registry, RuntimeConfig, ToolCall, ToolOutcome};
 
 /// Tests that measure the process (resident memory) run alone: they take this lock for writing,
@@ -120,14 +121,14 @@ pub fn resident_bytes() -> u64 {
     pages * 4096
 }
 
-/// A server whose answers (`{"slow": true}`) wait until the test adds permits to the gate.
-pub async fn gated_server() -> (RecordingServer, Arc<Semaphore>) {
-    let gate = Arc::new(Semaphore::new(0));
-    let waiting = gate.clone();
+/// A server whose answers (`{"slow": true}`) are held until the test opens the gate.
+pub async fn gated_server() -> (RecordingServer, Gate) {
+    let gate = Gate::new();
+    let held = gate.clone();
     let server = RecordingServer::start(move |_| {
-        let gate = waiting.clone();
+        let gate = held.clone();
         async move {
-            let _open = gate.acquire().await;
+            gate.passed().await;
             reply::json(200, serde_json::json!({"slow": true}))
         }
     })

@@ -21,7 +21,7 @@ async fn add_workout_to_calendar_posts_the_event_and_confirms_in_text() {
     assert_eq!(request.header("content-type"), Some("application/json"));
     assert_eq!(
         request.json(),
-        Some(json!({"workout_id": "w-legs", "scheduled_date": "2026-03-02", "scheduled_time": "06:30"}))
+        json!({"workout_id": "w-legs", "scheduled_date": "2026-03-02", "scheduled_time": "06:30"})
     );
 
     t.calendar.clear_requests();
@@ -29,7 +29,7 @@ async fn add_workout_to_calendar_posts_the_event_and_confirms_in_text() {
     assert_eq!(text, "Added workout to calendar on 2026-03-03");
     assert_eq!(
         only_request(&t.calendar).json(),
-        Some(json!({"workout_id": "w-legs", "scheduled_date": "2026-03-03", "scheduled_time": null}))
+        json!({"workout_id": "w-legs", "scheduled_date": "2026-03-03", "scheduled_time": null})
     );
 
     let message =
@@ -76,12 +76,12 @@ async fn reschedule_workout_puts_the_new_date_and_time() {
     );
     let request = only_request(&t.calendar);
     assert_request(&request, "PUT", "/calendar/evt-1", None);
-    assert_eq!(request.json(), Some(json!({"scheduled_date": "2026-03-05", "scheduled_time": "07:00"})));
+    assert_eq!(request.json(), json!({"scheduled_date": "2026-03-05", "scheduled_time": "07:00"}));
 
     t.calendar.clear_requests();
     let text = t.ok("reschedule_workout", json!({"event_id": "evt-1", "new_time": "18:15"})).await;
     assert_eq!(text, r#"{"success": true, "message": "Workout rescheduled at 18:15", "event_id": "evt-1"}"#);
-    assert_eq!(only_request(&t.calendar).json(), Some(json!({"scheduled_time": "18:15"})));
+    assert_eq!(only_request(&t.calendar).json(), json!({"scheduled_time": "18:15"}));
 
     let message = t.fails("reschedule_workout", json!({"event_id": "evt-1"}), "validation_error").await;
     assert_eq!(message, "At least one of new_date or new_time must be provided.");

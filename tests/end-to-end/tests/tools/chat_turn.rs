@@ -28,7 +28,7 @@ async fn claude_searches_the_library_then_schedules_the_workout() {
         plugins.add(plugin);
     }
     let (anthropic_url, openai_url, openai_key, mapper_url, calendar_url) =
-        (anthropic.url(), openai.base_url(), openai.api_key(), mapper.base_url(), calendar.base_url());
+        (anthropic.url(), openai.url(), openai.api_key(), mapper.url(), calendar.url());
     let plugins_dir = plugins.path().to_string_lossy().into_owned();
     let cache = std::env::temp_dir().join("amakaflow-tools-suite-cache").to_string_lossy().into_owned();
     let db = TestDatabase::sqlite().await.expect("database");
@@ -110,12 +110,12 @@ async fn claude_searches_the_library_then_schedules_the_workout() {
     assert_eq!(scheduled[0].header("x-user-id"), Some(user));
     assert_eq!(
         scheduled[0].json(),
-        Some(json!({"workout_id": "w-legs", "scheduled_date": "2026-03-02", "scheduled_time": "06:30"}))
+        json!({"workout_id": "w-legs", "scheduled_date": "2026-03-02", "scheduled_time": "06:30"})
     );
     assert!(mapper.requests().is_empty(), "the indexed library answered the search");
     // Claude received each result as the tool_result of its call.
     let third = &anthropic.requests()[2];
-    let tool_result = &third.body["messages"][4]["content"][0];
+    let tool_result = &third.json()["messages"][4]["content"][0];
     assert_eq!(tool_result["tool_use_id"], "toolu_schedule");
     assert_eq!(tool_result["content"], "Added workout to calendar on 2026-03-02 at 06:30");
 }

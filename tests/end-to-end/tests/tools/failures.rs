@@ -6,6 +6,7 @@
 
 use serde_json::{Value, json};
 use stand_ins::downstream::Reply;
+use stand_ins::gate::Gate;
 
 use crate::support::*;
 
@@ -43,7 +44,8 @@ impl Class {
 
     fn reply(self) -> Option<Reply> {
         match self {
-            Class::Timeout => Some(Reply::Delay(SLOWER_THAN_TIMEOUT)),
+            // A service that never answers: the plugins' own HTTP timeout is the only way out.
+            Class::Timeout => Some(Reply::Held(Gate::new())),
             Class::Unauthorized => Some(Reply::Status(401)),
             Class::NotFound => Some(Reply::Status(404)),
             Class::ServerError => Some(Reply::Status(500)),

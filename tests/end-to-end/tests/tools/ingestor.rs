@@ -29,11 +29,11 @@ async fn import_from_youtube_previews_the_extracted_workout() {
     assert_eq!(text, imported("YouTube video", "YouTube Full Body Burn", "https://www.youtube.com/watch?v=abc"));
     let request = only_request(&t.ingestor);
     assert_request(&request, "POST", "/ingest/youtube", None);
-    assert_eq!(request.json(), Some(json!({"url": "https://www.youtube.com/watch?v=abc", "skip_cache": true})));
+    assert_eq!(request.json(), json!({"url": "https://www.youtube.com/watch?v=abc", "skip_cache": true}));
 
     t.ingestor.clear_requests();
     t.ok("import_from_youtube", json!({"url": "https://youtu.be/abc", "skip_cache": false})).await;
-    assert_eq!(only_request(&t.ingestor).json(), Some(json!({"url": "https://youtu.be/abc"})));
+    assert_eq!(only_request(&t.ingestor).json(), json!({"url": "https://youtu.be/abc"}));
 }
 
 #[tokio::test]
@@ -77,11 +77,11 @@ async fn import_from_tiktok_sends_the_mode_and_reads_a_nested_workout() {
     assert_eq!(text, expected);
     let request = only_request(&t.ingestor);
     assert_request(&request, "POST", "/ingest/tiktok", None);
-    assert_eq!(request.json(), Some(json!({"url": "https://www.tiktok.com/@coach/video/123", "mode": "auto"})));
+    assert_eq!(request.json(), json!({"url": "https://www.tiktok.com/@coach/video/123", "mode": "auto"}));
 
     t.ingestor.clear_requests();
     t.ok("import_from_tiktok", json!({"url": "https://vm.tiktok.com/xyz", "mode": "hybrid"})).await;
-    assert_eq!(only_request(&t.ingestor).json(), Some(json!({"url": "https://vm.tiktok.com/xyz", "mode": "hybrid"})));
+    assert_eq!(only_request(&t.ingestor).json(), json!({"url": "https://vm.tiktok.com/xyz", "mode": "hybrid"}));
 }
 
 #[tokio::test]
@@ -91,7 +91,7 @@ async fn import_from_instagram_posts_to_the_instagram_endpoint() {
     assert_eq!(text, imported("Instagram post", "Instagram Kettlebell Flow", "https://www.instagram.com/p/kb-flow/"));
     let request = only_request(&t.ingestor);
     assert_request(&request, "POST", "/ingest/instagram_test", None);
-    assert_eq!(request.json(), Some(json!({"url": "https://www.instagram.com/p/kb-flow/"})));
+    assert_eq!(request.json(), json!({"url": "https://www.instagram.com/p/kb-flow/"}));
 }
 
 #[tokio::test]
@@ -117,7 +117,7 @@ async fn import_from_pinterest_previews_a_pin_or_every_workout_of_a_board() {
     );
     let requests = t.ingestor.requests();
     assert_request(&requests[1], "POST", "/ingest/pinterest", None);
-    assert_eq!(requests[1].json(), Some(json!({"url": board})));
+    assert_eq!(requests[1].json(), json!({"url": board}));
 }
 
 #[tokio::test]
@@ -223,23 +223,20 @@ async fn save_imported_workout_fetches_the_import_again_and_saves_it() {
     );
     let fetch = only_request(&t.ingestor);
     assert_request(&fetch, "POST", "/ingest/youtube", None);
-    assert_eq!(fetch.json(), Some(json!({"url": url})));
+    assert_eq!(fetch.json(), json!({"url": url}));
     let save = only_request(&t.mapper);
     assert_request(&save, "POST", "/workouts/save", None);
     let blocks: Value = serde_json::from_str(BLOCKS).expect("json");
     assert_eq!(
         save.json(),
-        Some(json!({"profile_id": USER, "workout_data": {"blocks": blocks, "title": "YouTube Full Body Burn"},
-                    "sources": [url], "device": "web", "title": "My Burn"}))
+        json!({"profile_id": USER, "workout_data": {"blocks": blocks, "title": "YouTube Full Body Burn"},
+                    "sources": [url], "device": "web", "title": "My Burn"})
     );
 
     t.ingestor.clear_requests();
     let text = t.ok("save_imported_workout", json!({"source_url": "https://www.tiktok.com/@c/video/1"})).await;
     assert!(text.contains(r#""title": "TikTok 10 Minute Abs""#), "{text}");
-    assert_eq!(
-        only_request(&t.ingestor).json(),
-        Some(json!({"url": "https://www.tiktok.com/@c/video/1", "mode": "auto"}))
-    );
+    assert_eq!(only_request(&t.ingestor).json(), json!({"url": "https://www.tiktok.com/@c/video/1", "mode": "auto"}));
 
     let message =
         t.fails("save_imported_workout", json!({"source_url": "https://www.vimeo.com/1"}), "validation_error").await;
@@ -256,7 +253,7 @@ async fn an_imported_image_can_be_saved_by_its_upload_source() {
     t.ok("import_from_image", json!({"image_data": image_base64(b"img"), "filename": "legs.png"})).await;
     let text = t.ok("save_imported_workout", json!({"source_url": "uploaded:legs.png"})).await;
     assert!(text.contains(r#""title": "Workout from legs.png""#), "{text}");
-    assert_eq!(only_request(&t.mapper).json().unwrap()["sources"], json!(["uploaded:legs.png"]));
+    assert_eq!(only_request(&t.mapper).json()["sources"], json!(["uploaded:legs.png"]));
     assert_eq!(t.ingestor.requests().len(), 1, "the upload is not sent again");
     // Another user cannot save it.
     let other = t.call_as(OTHER_USER, "save_imported_workout", json!({"source_url": "uploaded:legs.png"})).await;
@@ -298,13 +295,11 @@ async fn generate_workout_sends_the_description_and_the_options_given() {
     assert_request(&request, "POST", "/workouts/parse-voice", None);
     assert_eq!(
         request.json(),
-        Some(
-            json!({"transcription": "leg day with dumbbells", "difficulty": "beginner", "duration_minutes": 30, "equipment": ["dumbbells"]})
-        )
+        json!({"transcription": "leg day with dumbbells", "difficulty": "beginner", "duration_minutes": 30, "equipment": ["dumbbells"]})
     );
     t.ingestor.clear_requests();
     t.ok("generate_workout", json!({"description": "core", "equipment": []})).await;
-    assert_eq!(only_request(&t.ingestor).json(), Some(json!({"transcription": "core"})));
+    assert_eq!(only_request(&t.ingestor).json(), json!({"transcription": "core"}));
     let message = t.fails("generate_workout", json!({"description": "  "}), "generation_failed").await;
     assert_eq!(message, "Couldn't generate workout from that description. Please try being more specific.");
 }

@@ -23,7 +23,7 @@ async fn edit_workout_patches_the_operations() {
     assert_eq!(text, r#"{"success": true, "message": "Workout updated successfully", "workout_id": "w-legs"}"#);
     let request = only_request(&t.mapper);
     assert_request(&request, "PATCH", "/workouts/w-legs", None);
-    assert_eq!(request.json(), Some(json!({"operations": operations})));
+    assert_eq!(request.json(), json!({"operations": operations}));
 
     let message = t.fails("edit_workout", json!({"workout_id": "w-legs", "operations": []}), "validation_error").await;
     assert_eq!(message, "Missing required field: operations");
@@ -71,11 +71,11 @@ async fn duplicate_workout_saves_a_retitled_copy_with_allowed_changes_only() {
     let mut expected = seeded_workout("Leg Day (Copy)", "Lighter");
     expected["tags"] = json!(["legs", "easy"]);
     expected["profile_id"] = json!(USER);
-    assert_eq!(requests[1].json(), Some(expected), "the copy: no id or timestamps, new title, allowed changes");
+    assert_eq!(requests[1].json(), expected, "the copy: no id or timestamps, new title, allowed changes");
 
     t.mapper.clear_requests();
     t.ok("duplicate_workout", json!({"workout_id": "w-legs", "new_title": "Legs Again"})).await;
-    assert_eq!(t.mapper.requests()[1].json().unwrap()["title"], "Legs Again");
+    assert_eq!(t.mapper.requests()[1].json()["title"], "Legs Again");
 }
 
 #[tokio::test]
@@ -95,12 +95,12 @@ async fn log_workout_completion_posts_the_metrics_given() {
     assert_request(&request, "POST", "/workouts/complete", None);
     assert_eq!(
         request.json(),
-        Some(json!({"workout_id": "w-legs", "duration_minutes": 42, "notes": "felt strong", "rating": 5}))
+        json!({"workout_id": "w-legs", "duration_minutes": 42, "notes": "felt strong", "rating": 5})
     );
 
     t.mapper.clear_requests();
     t.ok("log_workout_completion", json!({"workout_id": "w-legs", "duration_minutes": 0, "notes": ""})).await;
-    assert_eq!(only_request(&t.mapper).json(), Some(json!({"workout_id": "w-legs"})), "empty values are left out");
+    assert_eq!(only_request(&t.mapper).json(), json!({"workout_id": "w-legs"}), "empty values are left out");
     t.fails("log_workout_completion", json!({"workout_id": "w-legs", "rating": 9}), "invalid_arguments").await;
 }
 
@@ -156,10 +156,7 @@ async fn a_program_is_outlined_filled_and_saved_with_its_schedule() {
     );
     let request = only_request(&t.mapper);
     assert_request(&request, "POST", "/programs/periodization-plan", None);
-    assert_eq!(
-        request.json(),
-        Some(json!({"duration_weeks": 4, "goal": "weight_loss", "experience_level": "beginner"}))
-    );
+    assert_eq!(request.json(), json!({"duration_weeks": 4, "goal": "weight_loss", "experience_level": "beginner"}));
 
     let full = t.ok("generate_program_workouts", json!({"preview_id": outline_id})).await;
     let full_id = preview_id(&full);
@@ -194,10 +191,10 @@ async fn a_program_is_outlined_filled_and_saved_with_its_schedule() {
     assert_request(&saves[0], "POST", "/workouts/save", None);
     assert_eq!(
         saves[0].json(),
-        Some(json!({"profile_id": USER, "device": "web", "title": "Week 1 - Session 1", "workout_data":
-            {"day_of_week": 1, "name": "Week 1 - Session 1", "workout_type": "hypertrophy", "target_duration_minutes": 60, "exercises": []}}))
+        json!({"profile_id": USER, "device": "web", "title": "Week 1 - Session 1", "workout_data":
+            {"day_of_week": 1, "name": "Week 1 - Session 1", "workout_type": "hypertrophy", "target_duration_minutes": 60, "exercises": []}})
     );
-    let dates: Vec<Value> = t.calendar.requests().iter().map(|r| r.json().unwrap()["scheduled_date"].clone()).collect();
+    let dates: Vec<Value> = t.calendar.requests().iter().map(|r| r.json()["scheduled_date"].clone()).collect();
     assert_eq!(
         dates,
         [
@@ -213,7 +210,7 @@ async fn a_program_is_outlined_filled_and_saved_with_its_schedule() {
         .map(|d| json!(d))
     );
     assert_request(&t.calendar.requests()[0], "POST", "/calendar", None);
-    assert_eq!(t.calendar.requests()[0].json().unwrap()["workout_id"], "00000000-0000-4000-8000-000000000001");
+    assert_eq!(t.calendar.requests()[0].json()["workout_id"], "00000000-0000-4000-8000-000000000001");
 
     let message = t.fails("save_program", json!({"preview_id": full_id}), "not_found").await;
     assert_eq!(message, "Full program not found or expired. Please regenerate.");

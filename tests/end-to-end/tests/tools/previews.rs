@@ -40,7 +40,7 @@ async fn generate_then_save_with_a_schedule(backend: Backend) {
     );
     let save = only_request(&t.mapper);
     assert_request(&save, "POST", "/workouts/save", None);
-    let saved = save.json().expect("json");
+    let saved = save.json();
     assert_eq!(saved["profile_id"], USER);
     assert_eq!(saved["device"], "web");
     assert_eq!(saved["title"], "leg day with Workout");
@@ -50,7 +50,7 @@ async fn generate_then_save_with_a_schedule(backend: Backend) {
     assert_request(&schedule, "POST", "/calendar", None);
     assert_eq!(
         schedule.json(),
-        Some(json!({"workout_id": "00000000-0000-4000-8000-000000000001", "scheduled_date": "2026-03-03"}))
+        json!({"workout_id": "00000000-0000-4000-8000-000000000001", "scheduled_date": "2026-03-03"})
     );
 
     // Consumed: a second save finds nothing and sends nothing.

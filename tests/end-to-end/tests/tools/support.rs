@@ -1,10 +1,10 @@
 //! Assertions of the tool suites, over the shared [`ToolWorld`].
 
-pub use end_to_end::tool_world::{OTHER_USER, SLOWER_THAN_TIMEOUT, ToolWorld as Tools, USER, token};
+pub use end_to_end::tool_world::{OTHER_USER, ToolWorld as Tools, USER, token};
 use end_to_end::tool_world::{expect_error, expect_ok};
 use serde_json::{Value, json};
 pub use stand_ins::downstream::Downstream;
-use stand_ins::downstream::RecordedRequest;
+use stand_ins::recording_server::RecordedRequest;
 use tools::ToolOutcome;
 
 pub fn ok(outcome: &ToolOutcome, function: &str) -> String {

@@ -16,12 +16,12 @@ async fn sync_strava_posts_days_back_capped_at_30_and_lists_the_activities() {
     );
     let request = only_request(&t.strava);
     assert_request(&request, "POST", "/strava/sync", None);
-    assert_eq!(request.json(), Some(json!({"days_back": 30})));
+    assert_eq!(request.json(), json!({"days_back": 30}));
 
     t.strava.clear_requests();
     t.strava.set_activities(vec![]);
     assert_eq!(t.ok("sync_strava", json!({})).await, "No new activities found to sync from Strava.");
-    assert_eq!(only_request(&t.strava).json(), Some(json!({"days_back": 7})));
+    assert_eq!(only_request(&t.strava).json(), json!({"days_back": 7}));
 }
 
 #[tokio::test]
@@ -63,7 +63,7 @@ async fn sync_garmin_is_for_users_with_the_garmin_flag() {
     assert_eq!(text, r#"{"success": true, "message": "Synced 2 workout(s) from Garmin", "synced_count": 2}"#);
     let request = only_request(&t.garmin);
     assert_request(&request, "POST", "/garmin/sync", None);
-    assert_eq!(request.json(), Some(json!({"workout_ids": ["w-legs", "w_run-2"]})));
+    assert_eq!(request.json(), json!({"workout_ids": ["w-legs", "w_run-2"]}));
 
     let message = t.fails("sync_garmin", json!({"workout_ids": ["w-legs", "../etc/passwd"]}), "validation_error").await;
     assert_eq!(message, "Invalid ID format in workout_ids");

@@ -1,10 +1,13 @@
 //! The script of one stand-in response: a streamed message built block by block (text, tool calls,
-//! thinking), an HTTP error, or raw frames; plus how it goes over the wire (chunking, pauses, cuts).
+//! thinking), an HTTP error, or raw frames; plus how it goes over the wire (chunking, pauses, cuts,
+//! and holds: the rest of the response waits at a [`Gate`] until the test opens it).
 //! Tests queue these on the [`super::StandIn`]; the dev model builds them from the request.
 
 use std::time::Duration;
 
 use serde_json::Value;
+
+use crate::gate::Gate;
 
 /// One scripted response to one `POST /v1/messages`.
 #[derive(Debug, Clone)]
@@ -115,16 +118,17 @@ impl Frame {
     }
 }
 
-/// How the response bytes are written: chunk sizes and pauses.
+/// How the response bytes are written: chunk sizes, pauses and holds.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct WireOptions {
     pub chunking: Chunking,
-    /// Before the response headers.
-    pub response_delay: Duration,
+    /// The response headers wait until this gate opens.
+    pub headers_held: Option<Gate>,
     /// Before every frame after the first.
     pub event_delay: Duration,
-    /// A pause after this many frames (stall and heartbeat tests).
-    pub stall: Option<(usize, Duration)>,
+    /// After this many frames, nothing more is written until the gate opens (stall tests, turns
+    /// that must still be running when the test acts).
+    pub hold: Option<(usize, Gate)>,
     /// Between two chunks of one write group, so that they reach the client separately.
     pub chunk_delay: Duration,
 }
@@ -357,9 +361,10 @@ impl Reply {
         self
     }
 
-    /// A pause before the response headers.
-    pub fn response_delay(mut self, delay: Duration) -> Reply {
-        self.wire.response_delay = delay;
+    /// No response at all (not even the headers) until `gate` opens: a slow or hung API. A gate the
+    /// test never opens holds the response until the stand-in stops.
+    pub fn hold_headers_until(mut self, gate: Gate) -> Reply {
+        self.wire.headers_held = Some(gate);
         self
     }
 
@@ -369,9 +374,11 @@ impl Reply {
         self
     }
 
-    /// A pause of `delay` after the first `frames` frames (nothing at all is sent meanwhile).
-    pub fn stall_after(mut self, frames: usize, delay: Duration) -> Reply {
-        self.wire.stall = Some((frames, delay));
+    /// After the first `frames` frames, nothing at all is sent until `gate` opens: a stalled
+    /// stream, or a turn the test knows is still running. (`frames` at or past the last frame holds
+    /// the end of the body.)
+    pub fn hold_after(mut self, frames: usize, gate: Gate) -> Reply {
+        self.wire.hold = Some((frames, gate));
         self
     }
 }

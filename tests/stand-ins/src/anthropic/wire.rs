@@ -1,5 +1,5 @@
 //! Anthropic's wire format, byte for byte: a scripted [`Reply`] becomes the status, headers and
-//! body chunks (with their pauses) the real API would send. Streams are `event: <type>\ndata:
+//! body chunks (with their pauses and holds) the real API would send. Streams are `event: <type>\ndata:
 //! <compact json>\n\n` frames in the documented order; usage in `message_delta` is cumulative;
 //! errors use `{"type":"error","error":{…},"request_id":…}`.
 
@@ -10,19 +10,30 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::reply::{Chunking, Ending, Frame, MessageScript, Reply, ReplyBody, ScriptBlock, Split, StatusScript};
+use crate::gate::Gate;
 
 /// A response ready to be written.
 #[derive(Debug, Clone)]
 pub(crate) struct Rendered {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    /// Each chunk is written after its pause.
-    pub chunks: Vec<(Duration, Bytes)>,
+    /// Nothing is sent before this gate opens.
+    pub headers_held: Option<Gate>,
+    /// Each chunk is written after its wait.
+    pub chunks: Vec<(Wait, Bytes)>,
+    /// The body does not end (or break) before this gate opens.
+    pub end_held: Option<Gate>,
     /// Break the connection after the last chunk instead of ending the body.
     pub abort: bool,
-    pub response_delay: Duration,
     /// A one-word description for the log.
     pub summary: String,
+}
+
+/// What the writer waits for before a chunk: a pause, then (for a held reply) a gate.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Wait {
+    pub pause: Duration,
+    pub gate: Option<Gate>,
 }
 
 /// What the stand-in knows about the request when it renders a reply.
@@ -44,15 +55,16 @@ pub(crate) fn render(reply: &Reply, facts: &RequestFacts<'_>) -> Rendered {
         ReplyBody::Status(script) => {
             let (body, mut extra) = error_response(script, facts.request_id);
             headers.append(&mut extra);
-            let chunks = vec![(Duration::ZERO, Bytes::from(body))];
+            let chunks = vec![(Wait::default(), Bytes::from(body))];
             headers.extend(reply.headers.iter().cloned());
             headers.push(("request-id".into(), facts.request_id.into()));
             return Rendered {
                 status: script.status,
                 headers,
+                headers_held: reply.wire.headers_held.clone(),
                 chunks,
+                end_held: None,
                 abort: false,
-                response_delay: reply.wire.response_delay,
                 summary: format!("HTTP {}", script.status),
             };
         }
@@ -61,14 +73,8 @@ pub(crate) fn render(reply: &Reply, facts: &RequestFacts<'_>) -> Rendered {
     headers.push(("cache-control".into(), "no-cache".into()));
     headers.push(("request-id".into(), facts.request_id.into()));
     headers.extend(reply.headers.iter().cloned());
-    Rendered {
-        status,
-        headers,
-        chunks: chunk(&frames, reply),
-        abort,
-        response_delay: reply.wire.response_delay,
-        summary,
-    }
+    let (chunks, end_held) = chunk(&frames, reply);
+    Rendered { status, headers, headers_held: reply.wire.headers_held.clone(), chunks, end_held, abort, summary }
 }
 
 fn describe_message(script: &MessageScript) -> String {
@@ -300,44 +306,49 @@ pub(crate) fn split(text: &str, how: &Split) -> Vec<String> {
     pieces
 }
 
-/// Cuts the body into writes: at frame boundaries (per-frame chunking, or where a pause is due)
-/// and wherever the chunking asks, even inside a UTF-8 character.
-fn chunk(frames: &[Frame], reply: &Reply) -> Vec<(Duration, Bytes)> {
+/// Cuts the body into writes: at frame boundaries (per-frame chunking, or where a pause or a hold
+/// is due) and wherever the chunking asks, even inside a UTF-8 character. Returns the chunks and
+/// the hold of the body's end (when the reply holds after its last frame).
+fn chunk(frames: &[Frame], reply: &Reply) -> (Vec<(Wait, Bytes)>, Option<Gate>) {
     let wire = &reply.wire;
+    let held_before = |i: usize| match &wire.hold {
+        Some((after, gate)) if *after == i => Some(gate.clone()),
+        _ => None,
+    };
     let mut body = String::new();
-    let mut cuts: BTreeMap<usize, Duration> = BTreeMap::new();
+    let mut cuts: BTreeMap<usize, Wait> = BTreeMap::new();
     for (i, frame) in frames.iter().enumerate() {
-        let mut pause = if i == 0 { Duration::ZERO } else { wire.event_delay };
-        if let Some((after, stall)) = wire.stall
-            && after == i
-        {
-            pause += stall;
-        }
-        if i == 0 || wire.chunking == Chunking::PerFrame || !pause.is_zero() {
-            cuts.insert(body.len(), pause);
+        let wait = Wait { pause: if i == 0 { Duration::ZERO } else { wire.event_delay }, gate: held_before(i) };
+        if i == 0 || wire.chunking == Chunking::PerFrame || !wait.pause.is_zero() || wait.gate.is_some() {
+            cuts.insert(body.len(), wait);
         }
         body.push_str(&frame.text);
     }
+    let end_held = match &wire.hold {
+        Some((after, gate)) if *after >= frames.len() => Some(gate.clone()),
+        _ => None,
+    };
     let extra: Vec<usize> = match &wire.chunking {
         Chunking::PerFrame => Vec::new(),
         Chunking::Bytes(n) => (1..).map(|k| k * (*n).max(1)).take_while(|&o| o < body.len()).collect(),
         Chunking::At(offsets) => offsets.iter().copied().filter(|&o| o > 0 && o < body.len()).collect(),
     };
     for offset in extra {
-        cuts.entry(offset).or_insert(wire.chunk_delay);
+        cuts.entry(offset).or_insert(Wait { pause: wire.chunk_delay, gate: None });
     }
-    cuts.entry(0).or_insert(Duration::ZERO);
+    cuts.entry(0).or_default();
     let bytes = Bytes::from(body);
-    let offsets: Vec<(usize, Duration)> = cuts.into_iter().collect();
-    offsets
+    let offsets: Vec<(usize, Wait)> = cuts.into_iter().collect();
+    let chunks = offsets
         .iter()
         .enumerate()
         .filter(|(_, (start, _))| *start < bytes.len())
-        .map(|(i, &(start, pause))| {
-            let end = offsets.get(i + 1).map_or(bytes.len(), |&(next, _)| next);
-            (pause, bytes.slice(start..end))
+        .map(|(i, (start, wait))| {
+            let end = offsets.get(i + 1).map_or(bytes.len(), |(next, _)| *next);
+            (wait.clone(), bytes.slice(*start..end))
         })
-        .collect()
+        .collect();
+    (chunks, end_held)
 }
 
 /// The JSON error body (or the raw one) and the extra headers of an HTTP error.
@@ -436,14 +447,25 @@ mod tests {
     }
 
     #[test]
-    fn byte_chunking_cuts_inside_characters_and_pauses_split_groups() {
-        let reply =
-            Reply::text("\u{e9}\u{e9}\u{e9}").chunking(Chunking::Bytes(3)).stall_after(2, Duration::from_secs(1));
+    fn byte_chunking_cuts_inside_characters_and_holds_split_groups() {
+        let reply = Reply::text("\u{e9}\u{e9}\u{e9}").chunking(Chunking::Bytes(3)).hold_after(2, Gate::new());
         let rendered = render(&reply, &facts());
         assert!(rendered.chunks.iter().all(|(_, c)| c.len() <= 3));
         assert!(rendered.chunks.iter().any(|(_, c)| std::str::from_utf8(c).is_err()));
-        assert_eq!(rendered.chunks.iter().filter(|(d, _)| *d == Duration::from_secs(1)).count(), 1);
+        let held: Vec<&Bytes> = rendered.chunks.iter().filter(|(w, _)| w.gate.is_some()).map(|(_, c)| c).collect();
+        assert_eq!(held.len(), 1);
+        let third_frame = body_text(&rendered).split_inclusive("\n\n").take(2).map(str::len).sum::<usize>();
+        let held_at: usize = rendered.chunks.iter().take_while(|(w, _)| w.gate.is_none()).map(|(_, c)| c.len()).sum();
+        assert_eq!(held_at, third_frame, "the hold starts the third frame");
         assert!(body_text(&rendered).contains("\u{e9}"));
+        assert!(rendered.end_held.is_none());
+    }
+
+    #[test]
+    fn a_hold_after_the_last_frame_holds_the_end_of_the_body() {
+        let rendered = render(&Reply::text("Hi").hold_after(100, Gate::new()), &facts());
+        assert!(rendered.chunks.iter().all(|(w, _)| w.gate.is_none()));
+        assert!(rendered.end_held.is_some());
     }
 
     #[test]
