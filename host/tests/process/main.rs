@@ -9,6 +9,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use end_to_end::poll::poll_until;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -88,18 +89,19 @@ fn listening_port(line: &str) -> Option<u16> {
     event["addr"].as_str()?.rsplit_once(':')?.1.parse().ok()
 }
 
-/// `/health/ready` once it says 200, or its last answer after `PATIENCE`: until the initial tool
-/// set has loaded (in the background, after the listener opened) it is a 503 saying `loading`.
-async fn ready(service: &Service) -> (u16, serde_json::Value) {
-    let deadline = std::time::Instant::now() + PATIENCE;
-    loop {
+/// `/health/ready` once it says 200: until the initial tool set has loaded (in the background,
+/// after the listener opened) it is a 503 saying `loading`. Another process's endpoint signals
+/// nothing, so it is polled.
+async fn ready(service: &Service) -> serde_json::Value {
+    poll_until(PATIENCE, "readiness", async || {
         let (status, body) = get(&service.url("/health/ready")).await;
-        if status == 200 || std::time::Instant::now() > deadline {
-            return (status, body);
+        if status == 200 {
+            return Ok(body);
         }
         assert_eq!((status, &body["checks"]["tools"]), (503, &serde_json::json!("loading")), "{body}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        Err(format!("{status} {body}\n{}", service.log_text()))
+    })
+    .await
 }
 
 async fn get(url: &str) -> (u16, serde_json::Value) {
@@ -113,8 +115,7 @@ async fn with_no_configuration_it_serves_health_from_a_local_sqlite_file() {
     let dir = tempfile::tempdir().unwrap();
     let mut service = Service::start(dir.path(), &[]).await;
     assert_eq!(get(&service.url("/health")).await, (200, serde_json::json!({"status": "ok", "service": "chat-api"})));
-    let (status, ready) = ready(&service).await;
-    assert_eq!(status, 200, "{ready}\n{}", service.log_text());
+    let ready = ready(&service).await;
     assert_eq!(ready["checks"]["supabase"], "ok");
     assert!(dir.path().join("data/chat.db").exists(), "the SQLite file is created under data/");
     assert!(service.terminate().await.success());
@@ -131,8 +132,8 @@ async fn with_a_postgres_url_it_migrates_and_serves_the_same_way() {
 
     let dir = tempfile::tempdir().unwrap();
     let mut service = Service::start(dir.path(), &[("DATABASE_URL", &database_url)]).await;
-    let (status, ready) = ready(&service).await;
-    assert_eq!(status, 200, "{ready}\n{}", service.log_text());
+    let ready = ready(&service).await;
+    assert_eq!(ready["status"], "ready", "{ready}");
     assert!(service.terminate().await.success());
 
     let tables: Vec<String> =

@@ -146,9 +146,8 @@ impl DevStack {
         let serve = tokio::spawn(app.serve(listener));
         // Plugins compile in the background on the first run (cached afterwards): wait for them so
         // the first message already has its tools.
-        let loading = std::time::Instant::now();
-        while !app_state.tools.is_ready() && loading.elapsed() < std::time::Duration::from_secs(120) {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if tokio::time::timeout(std::time::Duration::from_secs(120), app_state.tools.wait_ready()).await.is_err() {
+            tracing::warn!("the plugins are still loading; the first messages may have no tools");
         }
         Ok(DevStack {
             base_url: format!("http://localhost:{}", addr.port()),

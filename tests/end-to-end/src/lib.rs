@@ -1,11 +1,13 @@
 //! What the end-to-end suites share: the service under test on loopback ([`server`]), an SSE
 //! client that reads its streams as a browser would ([`sse_client`]), the plugins `make plugins`
 //! built ([`plugins`]), a world of stand-in services for tool calls ([`tool_world`]), a TCP proxy
-//! that takes a dependency down ([`tcp_proxy`]) and the release binary the benchmarks spawn
-//! ([`release`]). The stand-ins themselves are the `stand-ins` crate; suites live in
-//! `tests/<suite>/main.rs`, one binary per area.
+//! that takes a dependency down ([`tcp_proxy`]), the release binary the benchmarks spawn
+//! ([`release`]) and the one polling helper for what offers no signal to await ([`poll`]). The
+//! stand-ins themselves are the `stand-ins` crate; suites live in `tests/<suite>/main.rs`, one
+//! binary per area.
 
 pub mod plugins;
+pub mod poll;
 pub mod release;
 pub mod server;
 pub mod sse_client;

@@ -36,7 +36,8 @@ pub fn test_config(overrides: &[(&str, &str)]) -> Result<Config, ConfigError> {
     Config::from_lookup(&move |name| vars.get(name).cloned())
 }
 
-/// A running service.
+/// A running service, handed over ready: its tool set is loaded (as a load balancer routes to an
+/// instance only once `/health/ready` is 200).
 pub struct TestServer {
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
@@ -89,17 +90,6 @@ impl TestServer {
             _db: keep,
             _plugins_dir: plugins_dir,
         })
-    }
-
-    /// Waits until the tool set finished loading (the plugins load in the background at start-up).
-    pub async fn wait_for_tools(&self) {
-        for _ in 0..600 {
-            if self.state.tools.is_ready() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("the tool set did not load within 12 s");
     }
 
     /// The absolute URL of `path` (which starts with `/`).

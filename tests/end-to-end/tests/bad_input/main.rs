@@ -45,7 +45,6 @@ impl Service {
         vars.extend_from_slice(extra);
         let db = TestDatabase::new(backend).await.expect("test database");
         let server = TestServer::start(&vars, db).await.expect("server starts");
-        server.wait_for_tools().await;
         Service { server, anthropic, openai }
     }
 

@@ -5,9 +5,11 @@
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (`apt-get install chromium
 //! chromium-driver`; `.ci/run` installs them).
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::Duration;
 
+use end_to_end::poll::poll_until;
 use end_to_end::server::TestServer;
 use host::api::dev_page::DEV_USER;
 use reqwest::StatusCode;
@@ -71,22 +73,25 @@ impl Browser {
                 "{binary} is missing: apt-get install -y chromium chromium-driver (.ci/run does)"
             );
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // On a port of its own choosing, which it names in the line saying it is ready.
         let driver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+            .arg("--port=0")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("starting chromedriver");
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
         let profile = tempfile::tempdir().unwrap();
-        let mut browser = Browser { driver, url: format!("http://127.0.0.1:{port}"), http, profile };
+        // Owned by the browser from here on, so that a failed start still stops it.
+        let mut browser = Browser { driver, url: String::new(), http, profile };
+        let port = listening_port(browser.driver.stdout.take().expect("chromedriver's stdout"));
+        let port = match tokio::time::timeout(Duration::from_secs(60), port).await {
+            Ok(Ok(port)) => port,
+            Ok(Err(_)) => panic!("chromedriver exited before it started"),
+            Err(_) => panic!("chromedriver did not start within 60 s"),
+        };
+        browser.url = format!("http://127.0.0.1:{port}");
 
-        let started = Instant::now();
-        while !browser.http.get(format!("{}/status", browser.url)).send().await.is_ok_and(|r| r.status().is_success()) {
-            assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
         let profile_arg = format!("--user-data-dir={}", browser.profile.path().display());
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
@@ -145,21 +150,35 @@ impl Browser {
         serde_json::from_value(value).expect("a list of strings")
     }
 
-    /// Waits until `done` holds for the page's texts of `css`; fails with what the page shows.
+    /// Waits until `done` holds for the page's texts of `css` (a page signals nothing to WebDriver,
+    /// so it is polled); fails with what the page shows.
     async fn wait_for(&self, css: &str, what: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-        let started = Instant::now();
-        loop {
+        poll_until(Duration::from_secs(60), what, async || {
             let texts = self.texts(css).await;
-            if done(&texts) {
-                return texts;
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                let page = self.texts("body").await;
-                panic!("waited 60 s for {what}; the page shows: {page:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            if done(&texts) { Ok(texts) } else { Err(format!("the page shows {:?}", self.texts("body").await)) }
+        })
+        .await
     }
+}
+
+/// The port chromedriver names on `stdout` once it listens (`… started successfully on port N.`);
+/// the rest of its output is read and dropped until it exits.
+fn listening_port(stdout: ChildStdout) -> tokio::sync::oneshot::Receiver<u16> {
+    let (port_tx, port) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut port_tx = Some(port_tx);
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let named = line
+                .split_once("started successfully on port ")
+                .and_then(|(_, p)| p.trim_end_matches('.').parse().ok());
+            if let Some(port) = named
+                && let Some(tx) = port_tx.take()
+            {
+                let _ = tx.send(port);
+            }
+        }
+    });
+    port
 }
 
 /// Closes the browser (deleting the session makes chromedriver quit Chromium, which would outlive a

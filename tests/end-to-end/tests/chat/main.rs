@@ -39,7 +39,6 @@ impl Harness {
         ];
         vars.extend_from_slice(extra);
         let server = TestServer::start(&vars, db).await.expect("server starts");
-        server.wait_for_tools().await;
         Harness { anthropic, server, db: reader }
     }
 

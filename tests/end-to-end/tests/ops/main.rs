@@ -15,6 +15,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use end_to_end::plugins::PluginsDir;
+use end_to_end::poll::poll_until;
 use end_to_end::server::{TEST_AUTH_SECRET, TestServer, as_test_user, test_config};
 use end_to_end::sse_client::{SseTranscript, read_stream};
 use serde_json::{Value, json};
@@ -30,6 +31,9 @@ const INTERNAL_KEY: &str = "ops-suite-internal-key-0001";
 const JWT_SECRET: &str = "ops-suite-jwt-secret-0123456789abcdef";
 /// Anthropic's `request-id` of the scripted failures.
 const ANTHROPIC_REQUEST_ID: &str = "req_011OpsSuiteFailure0001";
+/// How long a test waits for the service to get somewhere (every stream closed): far more than a
+/// loaded machine needs, since a passing test never waits that long.
+const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Takes the process-wide lock every test of this binary holds, and installs the log capture.
 async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
@@ -97,7 +101,6 @@ impl Ops {
         vars.push(("PLUGINS_DIR", dir.as_str()));
         vars.extend_from_slice(extra);
         let server = TestServer::start(&vars, db).await.expect("server starts");
-        server.wait_for_tools().await;
         Ops { anthropic, server, _plugins: plugins }
     }
 
@@ -111,6 +114,17 @@ impl Ops {
             .bearer_auth(token)
             .json(&json!({"message": message}));
         read_stream(request, Duration::from_secs(30)).await.expect("stream reads")
+    }
+
+    /// Waits until the service has closed every SSE stream (dropped its body). The count signals
+    /// nothing when it changes, so it is polled.
+    async fn every_stream_closed(&self) {
+        let connections = &self.server.state.sse_connections;
+        poll_until(PATIENCE, "every SSE stream closing", async || match connections.active() {
+            0 => Ok(()),
+            open => Err(format!("{open} open")),
+        })
+        .await
     }
 
     async fn metrics(&self) -> Metrics {
@@ -249,14 +263,8 @@ async fn metrics_move_with_turns_tool_calls_failures_and_requests() {
     client.get(ops.server.url("/no/such/route")).send().await.unwrap();
 
     // A stream is uncounted when the server drops its body, a moment after the client read the end.
-    let mut after = ops.metrics().await;
-    for _ in 0..100 {
-        if after.get("chat_sse_connections_active", &[]) == 0.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        after = ops.metrics().await;
-    }
+    ops.every_stream_closed().await;
+    let after = ops.metrics().await;
     let delta = |name: &str, labels: &[(&str, &str)]| after.get(name, labels) - before.get(name, labels);
 
     assert_eq!(delta("chat_turns_started_total", &[]), 4.0);

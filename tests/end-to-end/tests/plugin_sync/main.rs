@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use end_to_end::plugins::{PluginsDir, built_plugin};
+use end_to_end::poll::poll_until;
 use end_to_end::server::TestServer;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -20,7 +21,7 @@ use tools::{Caller, ToolCall};
 const KEY: &str = "plugin-sync-internal-key";
 /// The poll interval of the instances under test.
 const SYNC_SECONDS: &str = "0.1";
-/// How long an instance may take to follow a change: many intervals, for a loaded machine.
+/// How long an instance may take to follow a change: a hundred poll intervals, for a loaded machine.
 const FOLLOW_WITHIN: Duration = Duration::from_secs(10);
 
 /// An instance over `db`'s database (its own pool), polling every [`SYNC_SECONDS`].
@@ -39,8 +40,6 @@ async fn pair(backend: Backend) -> (TestDatabase, TestServer, TestServer) {
     let db = TestDatabase::new(backend).await.expect("a test database");
     let a = instance(&db, None, SYNC_SECONDS).await;
     let b = instance(&db, None, SYNC_SECONDS).await;
-    a.wait_for_tools().await;
-    b.wait_for_tools().await;
     (db, a, b)
 }
 
@@ -92,21 +91,18 @@ async fn echo_label(server: &TestServer) -> Option<String> {
     result["label"].as_str().map(str::to_string)
 }
 
-/// Polls until `server` answers `echo` with `label`; returns how long that took.
+/// Polls until `server` answers `echo` with `label` (the instance follows the database on its own
+/// poll, which signals nothing); returns how long that took.
 async fn serves(server: &TestServer, label: &str) -> Duration {
     let started = Instant::now();
-    loop {
-        if echo_label(server).await.as_deref() == Some(label) {
-            return started.elapsed();
+    poll_until(FOLLOW_WITHIN, format_args!("{} serving {label:?}", server.base_url), async || {
+        match echo_label(server).await {
+            Some(served) if served == label => Ok(()),
+            other => Err(format!("echo answers {other:?}")),
         }
-        assert!(
-            started.elapsed() < FOLLOW_WITHIN,
-            "{} still answers {:?}, not {label:?}",
-            server.base_url,
-            echo_label(server).await
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
+    started.elapsed()
 }
 
 /// The `echo` entry of the admin listing.
@@ -157,7 +153,9 @@ async fn uploads_and_rollbacks_through_one_instance_reach_the_other() {
         assert_eq!(db.store.plugin_generation().await.unwrap(), generation);
         let active = db.store.plugin_active("echo").await.unwrap().unwrap();
         assert_eq!(active.key.manifest_sha256, sha256(echo_manifest("0.2.0", "first").as_bytes()));
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Whatever B's poller has done meanwhile, a sync of B now (what its poller does) still
+        // serves the active version.
+        b.state.tools.sync_database().await.expect("B syncs with the database");
         assert_eq!(echo_label(&b).await.as_deref(), Some("first"));
         assert_eq!(echo_label(&a).await.as_deref(), Some("first"));
 
@@ -206,16 +204,10 @@ async fn a_new_instance_serves_the_database_versions_when_it_first_reports_ready
         let baked = PluginsDir::new();
         baked.add("echo");
         let imaged = instance(&db, Some(baked.path()), "0").await;
+        // Each instance is handed over once its tool set is loaded: it reports ready from then on.
         for server in [&fresh, &imaged] {
-            let started = Instant::now();
-            loop {
-                let ready = server.client().get(server.url("/health/ready")).send().await.unwrap();
-                if ready.status() == 200 {
-                    break;
-                }
-                assert!(started.elapsed() < FOLLOW_WITHIN, "{backend:?}: never ready");
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+            let ready = server.client().get(server.url("/health/ready")).send().await.unwrap();
+            assert_eq!(ready.status(), 200, "{backend:?}: {}", ready.text().await.unwrap_or_default());
             assert_eq!(echo_label(server).await.as_deref(), Some("from the database"), "{backend:?}");
             assert_eq!(listed_echo(server).await["version"], "0.5.0");
         }
@@ -234,20 +226,14 @@ async fn a_version_that_clashes_on_one_instance_is_rejected_there_and_the_old_pl
         let renamed = baked.manifest("echo").replace("name = \"echo\"", "name = \"echo-copy\"");
         baked.write_manifest("echo", &renamed);
         let b = instance(&db, Some(baked.path()), SYNC_SECONDS).await;
-        a.wait_for_tools().await;
-        b.wait_for_tools().await;
 
         let (status, _) = upload(&a, &echo_manifest("0.6.0", "uploaded"), &echo_wasm()).await;
         assert_eq!(status, 201);
-        let started = Instant::now();
-        let rejected = loop {
+        let rejected = poll_until(FOLLOW_WITHIN, format_args!("{backend:?}: B trying the upload"), async || {
             let listed = listed_echo(&b).await;
-            if listed["status"] == "rejected" {
-                break listed;
-            }
-            assert!(started.elapsed() < FOLLOW_WITHIN, "{backend:?}: B never tried the upload: {listed}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+            if listed["status"] == "rejected" { Ok(listed) } else { Err(listed.to_string()) }
+        })
+        .await;
         assert_eq!(rejected["last_rejection"]["error"]["stage"], "conflict", "{rejected}");
         assert_eq!(echo_label(&b).await.as_deref(), Some("echo 0.1.0"), "{backend:?}: B's own plugin serves");
         assert_eq!(echo_label(&a).await.as_deref(), Some("uploaded"));

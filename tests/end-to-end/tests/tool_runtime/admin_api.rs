@@ -17,6 +17,7 @@ const KEY: &str = "test-internal-key";
 struct Service {
     url: String,
     http: reqwest::Client,
+    tools: Arc<tools::Registry>,
     _server: tokio::task::JoinHandle<()>,
     _db: TestDatabase,
     _process: tokio::sync::RwLockReadGuard<'static, ()>,
@@ -37,12 +38,13 @@ impl Service {
         .collect();
         let config = Config::from_lookup(&|name| vars.get(name).cloned()).unwrap();
         let app = App::with_store(Arc::new(config), db.store.clone()).await.unwrap();
+        let tools = app.state.tools.clone();
         let listener = App::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
             let _ = app.serve(listener).await;
         });
-        Service { url, http: reqwest::Client::new(), _server: server, _db: db, _process: process }
+        Service { url, http: reqwest::Client::new(), tools, _server: server, _db: db, _process: process }
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
@@ -62,15 +64,11 @@ impl Service {
         (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Waits until the initial tool set has loaded (in the background, after start-up).
     async fn wait_ready(&self) {
-        for _ in 0..200 {
-            let response = self.http.get(format!("{}/health/ready", self.url)).send().await.unwrap();
-            if response.status() == 200 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the service never became ready");
+        tokio::time::timeout(Duration::from_secs(60), self.tools.wait_ready())
+            .await
+            .expect("the tool set loads within a minute");
     }
 }
 
@@ -80,8 +78,9 @@ async fn readiness_reports_the_tool_set_once_loaded() {
     dir.add("echo");
     let service = Service::start(&dir).await;
     service.wait_ready().await;
-    let body: Value =
-        service.http.get(format!("{}/health/ready", service.url)).send().await.unwrap().json().await.unwrap();
+    let ready = service.http.get(format!("{}/health/ready", service.url)).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: Value = ready.json().await.unwrap();
     assert_eq!(body["checks"]["tools"], "ok");
 }
 

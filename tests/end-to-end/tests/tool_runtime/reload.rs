@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use end_to_end::plugins::PluginsDir;
+use end_to_end::poll::poll_until;
 use serde_json::json;
 use tools::{LoadStage, Registry};
 
@@ -24,15 +25,10 @@ async fn label(registry: &Registry) -> String {
     result["label"].as_str().unwrap().to_string()
 }
 
-/// Polls until `check` holds (the watcher works in the background).
+/// Polls until `check` holds: the watcher works in the background and signals nothing but its
+/// effect. (A new plugin is compiled first, which a loaded machine may take seconds for.)
 async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    for _ in 0..200 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what} did not happen within 10 s");
+    poll_until(Duration::from_secs(60), what, async || if check().await { Ok(()) } else { Err("not yet".into()) }).await
 }
 
 #[tokio::test]
