@@ -92,6 +92,16 @@ impl TestServer {
         })
     }
 
+    /// Waits until every chat turn started so far has ended (a turn outlives its stream, and is
+    /// persisted at its end), or panics after `within`.
+    pub async fn turns_finished(&self, within: Duration) {
+        let turns = &self.state.turns;
+        turns.close();
+        let finished = tokio::time::timeout(within, turns.wait()).await;
+        turns.reopen();
+        finished.unwrap_or_else(|_| panic!("{} turns still running after {within:?}", turns.len()));
+    }
+
     /// The absolute URL of `path` (which starts with `/`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)

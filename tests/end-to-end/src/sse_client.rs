@@ -1,11 +1,14 @@
 //! An SSE client that reads `/chat/stream` the way the web and iOS clients do: it normalises CRLF,
 //! splits blocks on a blank line, takes `id:`, `event:` and the `data:` lines, and skips comments
-//! (the pings) — while keeping the raw bytes so tests can check the exact framing too.
+//! (the pings) — while keeping the raw bytes so tests can check the exact framing too. A
+//! [`LiveStream`] reads in the background, so that a test can act at the moment the client has
+//! seen something (the first delta) instead of after a guessed delay.
 
 use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::Value;
+use tokio::sync::watch;
 
 /// One received event.
 #[derive(Clone, Debug, PartialEq)]
@@ -142,4 +145,37 @@ pub async fn read_stream_until(
         }
     }
     Ok(out)
+}
+
+/// A stream read in the background: the test waits until the client has received what it needs
+/// (an event, some text), acts at that moment, then reads the rest.
+pub struct LiveStream {
+    received: watch::Receiver<SseTranscript>,
+    reader: tokio::task::JoinHandle<anyhow::Result<SseTranscript>>,
+}
+
+impl LiveStream {
+    /// Sends `request` and reads its stream in the background, to its end (or until `timeout`).
+    pub fn open(request: reqwest::RequestBuilder, timeout: Duration) -> LiveStream {
+        let (progress, received) = watch::channel(SseTranscript::default());
+        let reader = tokio::spawn(read_stream_until(request, timeout, move |so_far| {
+            progress.send_replace(so_far.clone());
+            false
+        }));
+        LiveStream { received, reader }
+    }
+
+    /// Waits until `done` holds for what the client received so far, and returns that. Panics,
+    /// naming `what`, when the stream ends (or times out) first.
+    pub async fn wait_until(&mut self, what: &str, done: impl Fn(&SseTranscript) -> bool) -> SseTranscript {
+        if let Ok(so_far) = self.received.wait_for(|so_far| done(so_far)).await {
+            return so_far.clone();
+        }
+        panic!("the stream ended before {what}; it received {:?}", self.received.borrow().names());
+    }
+
+    /// Reads the stream to its end and returns everything it delivered.
+    pub async fn finish(self) -> anyhow::Result<SseTranscript> {
+        self.reader.await?
+    }
 }

@@ -28,9 +28,24 @@ pub fn token(user: &str) -> String {
     format!("Bearer token-of-{user}")
 }
 
-/// The per-request HTTP timeout the plugins get (`TOOL_HTTP_TIMEOUT_SECONDS`): short, so the
-/// timeout tests (a stand-in that holds its answer and never lets it go) are quick.
-pub const HTTP_TIMEOUT_SECONDS: &str = "1";
+/// How long the plugins wait for a service (`TOOL_HTTP_TIMEOUT_SECONDS`) and how long one whole
+/// call may take: chosen so that neither races the other, nor the speed of the machine.
+#[derive(Clone, Copy, Debug)]
+pub struct Patience {
+    http_timeout_seconds: u64,
+    call_budget: Duration,
+}
+
+impl Patience {
+    /// For services that answer: limits no loaded machine comes near (a 10 MB upload included).
+    pub const ANSWERING_SERVICES: Patience =
+        Patience { http_timeout_seconds: 30, call_budget: Duration::from_secs(60) };
+
+    /// For services that never answer (a stand-in holding its answer for good): a short HTTP
+    /// timeout, so that the timeout tests are quick, and a call budget fifteen times what the
+    /// slowest tool's requests add up to (saving a program sends eight, one after another).
+    pub const SILENT_SERVICES: Patience = Patience { http_timeout_seconds: 1, call_budget: Duration::from_secs(120) };
+}
 
 /// Compiled plugins are cached here across tests (keyed by the wasm's hash, so never stale).
 fn cache_dir() -> std::path::PathBuf {
@@ -58,6 +73,10 @@ impl ToolWorld {
     }
 
     pub async fn start_on(backend: Backend) -> ToolWorld {
+        ToolWorld::start_with(backend, Patience::ANSWERING_SERVICES).await
+    }
+
+    pub async fn start_with(backend: Backend, patience: Patience) -> ToolWorld {
         let db = TestDatabase::new(backend).await.expect("a test database");
         let plugins = PluginsDir::new();
         for plugin in PLUGINS {
@@ -79,7 +98,7 @@ impl ToolWorld {
             ("OPENAI_BASE_URL".to_string(), openai.url()),
             ("OPENAI_API_KEY".to_string(), openai.api_key()),
             ("EMBEDDING_MODEL".to_string(), "text-embedding-3-small".to_string()),
-            ("TOOL_HTTP_TIMEOUT_SECONDS".to_string(), HTTP_TIMEOUT_SECONDS.to_string()),
+            ("TOOL_HTTP_TIMEOUT_SECONDS".to_string(), patience.http_timeout_seconds.to_string()),
         ]);
 
         let openai_config = host::config::OpenAiConfig {
@@ -99,7 +118,7 @@ impl ToolWorld {
 
         let mut config = RuntimeConfig::new(plugins.path());
         config.cache_dir = cache_dir();
-        config.default_timeout = Duration::from_secs(20);
+        config.default_timeout = patience.call_budget;
         config.max_concurrent_calls = 64;
         config.env = env.into_iter().collect();
         let services = HostServices::new(db.store.clone()).with_index(embeddings.index.clone());

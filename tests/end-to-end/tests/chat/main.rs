@@ -6,12 +6,14 @@
 
 use std::time::Duration;
 
+use end_to_end::clock_window::{Window, within_one_window};
 use end_to_end::on_both_backends;
 use end_to_end::plugins::PluginsDir;
 use end_to_end::server::{TestServer, as_test_user};
-use end_to_end::sse_client::{SseTranscript, read_stream, read_stream_until};
+use end_to_end::sse_client::{LiveStream, SseTranscript, read_stream, read_stream_until};
 use serde_json::{Value, json};
 use stand_ins::anthropic::{Chunking, Reply, Split, StandIn};
+use stand_ins::gate::Gate;
 use store::testing::TestDatabase;
 use store::{Backend, Message, Period, Store};
 use uuid::Uuid;
@@ -343,6 +345,10 @@ async fn a_refusal_ends_the_turn_and_is_left_out_of_later_context(backend: Backe
 }
 
 async fn quota_exhausted_is_one_error_event(backend: Backend) {
+    within_one_window(Window::Month, move || quota_exhausted_within_one_month(backend)).await
+}
+
+async fn quota_exhausted_within_one_month(backend: Backend) {
     let h = Harness::start(backend, &[("RATE_LIMIT_FREE", "1")]).await;
     h.anthropic.push(Reply::text("First."));
     let first = h.chat("user_quota_1", json!({"message": "one"})).await;
@@ -396,24 +402,21 @@ async fn unknown_and_foreign_sessions_are_refused(backend: Backend) {
 
 async fn a_client_that_disconnects_still_gets_its_reply_persisted(backend: Backend) {
     let h = Harness::start(backend, &[]).await;
-    h.anthropic.push(
-        Reply::text("one two three four five six").text_split(Split::Every(4)).event_delay(Duration::from_millis(40)),
-    );
+    // The reply's first word goes out, then the rest waits until the client has gone.
+    let rest = Gate::new();
+    h.anthropic
+        .push(Reply::text("one two three four five six").text_split(Split::Every(4)).hold_after(4, rest.clone()));
     let t = read_stream_until(h.request("user_gone_1", json!({"message": "count"})), Duration::from_secs(10), |t| {
         t.first("content_delta").is_some()
     })
     .await
     .unwrap();
+    assert_eq!(t.text(), "one ", "the client left after the first word");
     let session = Harness::session_of(&t);
+    rest.open();
     // The turn runs on without the client and lands in the history.
-    let mut rows = Vec::new();
-    for _ in 0..100 {
-        rows = h.rows(session).await;
-        if rows.len() == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    h.server.turns_finished(Duration::from_secs(30)).await;
+    let rows = h.rows(session).await;
     assert_eq!(roles(&rows), ["user", "assistant"]);
     assert_eq!(rows[1].content.as_deref(), Some("one two three four five six"));
     assert!(!rows[1].incomplete);
@@ -431,16 +434,14 @@ async fn a_client_that_disconnects_still_gets_its_reply_persisted(backend: Backe
 
 async fn shutdown_mid_stream_ends_with_an_error_and_persists_the_partial_reply(backend: Backend) {
     let h = Harness::start(backend, &[]).await;
-    h.anthropic.push(
-        Reply::text("a b c d e f g h i j k l m n o p")
-            .text_split(Split::Every(2))
-            .event_delay(Duration::from_millis(300)),
-    );
-    let reader =
-        tokio::spawn(read_stream(h.request("user_term_1", json!({"message": "long answer"})), Duration::from_secs(20)));
-    h.anthropic.wait_for_requests(1, Duration::from_secs(10)).await;
-    // Let a few deltas reach the client, then SIGTERM (what the signal handler calls).
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Three deltas go out, then the reply waits for good: the turn is still running whenever the
+    // shutdown comes, however fast or slow the machine.
+    h.anthropic
+        .push(Reply::text("a b c d e f g h i j k l m n o p").text_split(Split::Every(2)).hold_after(6, Gate::new()));
+    let mut stream =
+        LiveStream::open(h.request("user_term_1", json!({"message": "long answer"})), Duration::from_secs(20));
+    stream.wait_until("three deltas", |t| t.text() == "a b c ").await;
+    // SIGTERM (what the signal handler calls).
     h.server.state.shutdown.begin(Duration::from_millis(500));
 
     // New streams are refused while draining.
@@ -449,10 +450,10 @@ async fn shutdown_mid_stream_ends_with_an_error_and_persists_the_partial_reply(b
         assert_eq!(response.status(), 503);
     }
 
-    let t = reader.await.unwrap().unwrap();
+    let t = stream.finish().await.unwrap();
     assert_eq!(t.names().last(), Some(&"error"));
     assert_eq!(t.first("error").unwrap().data["type"], "service_unavailable");
-    assert!(!t.text().is_empty());
+    assert_eq!(t.text(), "a b c ");
     let rows = h.rows(Harness::session_of(&t)).await;
     assert_eq!(roles(&rows), ["user", "assistant"]);
     assert!(rows[1].incomplete);

@@ -66,10 +66,14 @@ async fn a_stalled_stream_is_a_timeout() {
 #[tokio::test]
 async fn a_slow_but_steady_stream_is_not_a_stall() {
     let anthropic = StandIn::start().await;
-    anthropic.push(Reply::text("Slow but steady").event_delay(Duration::from_millis(50)));
-    let options = ClientOptions { stall_timeout: Duration::from_millis(500), ..fast_options() };
+    // Each gap is a twentieth of the stall limit; the whole stream (35 events, 34 gaps) outlasts it.
+    let text = "Slow but steady wins the race";
+    anthropic.push(Reply::text(text).text_split(Split::Every(1)).event_delay(Duration::from_millis(50)));
+    let options = ClientOptions { stall_timeout: Duration::from_secs(1), ..fast_options() };
+    let started = std::time::Instant::now();
     let turn = client(&anthropic).with_options(options).stream(&request("hi"), &meta()).await.unwrap();
-    assert_eq!(turn.collect_turn().await.unwrap().text(), "Slow but steady");
+    assert_eq!(turn.collect_turn().await.unwrap().text(), text);
+    assert!(started.elapsed() > Duration::from_secs(1), "the stream lasted longer than the stall limit");
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ use std::io::Write;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
+use end_to_end::clock_window::{Window, within_one_window};
 use end_to_end::plugins::PluginsDir;
 use end_to_end::poll::poll_until;
 use end_to_end::server::{TEST_AUTH_SECRET, TestServer, as_test_user, test_config};
@@ -31,8 +32,8 @@ const INTERNAL_KEY: &str = "ops-suite-internal-key-0001";
 const JWT_SECRET: &str = "ops-suite-jwt-secret-0123456789abcdef";
 /// Anthropic's `request-id` of the scripted failures.
 const ANTHROPIC_REQUEST_ID: &str = "req_011OpsSuiteFailure0001";
-/// How long a test waits for the service to get somewhere (every stream closed): far more than a
-/// loaded machine needs, since a passing test never waits that long.
+/// How long a test waits for what the service signals (a stream closed, a turn ended): far more
+/// than a loaded machine needs, since a passing test never waits that long.
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Takes the process-wide lock every test of this binary holds, and installs the log capture.
@@ -218,6 +219,11 @@ fn series_key(name: &str, labels: &BTreeMap<String, String>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_move_with_turns_tool_calls_failures_and_requests() {
+    // One turn is refused by the monthly quota.
+    within_one_window(Window::Month, metrics_move_within_one_month).await
+}
+
+async fn metrics_move_within_one_month() {
     let _serial = serial().await;
     let ops = Ops::start(&[("RATE_LIMIT_FREE", "2")]).await;
     let client = ops.server.client();
@@ -262,8 +268,10 @@ async fn metrics_move_with_turns_tool_calls_failures_and_requests() {
         .unwrap();
     client.get(ops.server.url("/no/such/route")).send().await.unwrap();
 
-    // A stream is uncounted when the server drops its body, a moment after the client read the end.
+    // A stream is uncounted when the server drops its body, a moment after the client read the end;
+    // a turn is counted when its task ends.
     ops.every_stream_closed().await;
+    ops.server.turns_finished(PATIENCE).await;
     let after = ops.metrics().await;
     let delta = |name: &str, labels: &[(&str, &str)]| after.get(name, labels) - before.get(name, labels);
 
@@ -410,8 +418,8 @@ async fn logs_carry_the_request_id_through_the_turn_and_never_a_secret() {
     let t = ops.chat(user, message).await;
     assert_eq!(t.names().last(), Some(&"error"));
     let request_id = t.header("x-request-id").expect("x-request-id").to_string();
-    // The turn's last line is written after its last event.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The turn's last line is written after its last event, once the client has read it.
+    ops.server.turns_finished(PATIENCE).await;
     let text = LOGS.take();
 
     let lines: Vec<Value> = text

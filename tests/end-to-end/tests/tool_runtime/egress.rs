@@ -104,6 +104,9 @@ async fn downstream_failures_read_as_the_original_messages() {
     let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dir = PluginsDir::new();
     dir.add("egress-probe");
+    // The call's budget is thirty times the plugin's own 1 s timeout, so that one fires first on any machine.
+    let manifest = dir.manifest("egress-probe").replace("timeout_seconds = 3", "timeout_seconds = 30");
+    dir.write_manifest("egress-probe", &manifest);
     let allowed = server.url();
     let harness = Harness::start(&dir, move |config| {
         let closed = format!("http://127.0.0.1:{closed_port}");
@@ -116,7 +119,7 @@ async fn downstream_failures_read_as_the_original_messages() {
         (format!("{}/404", server.url()), "The requested item was not found."),
         (format!("{}/503", server.url()), "Service error (503)"),
         (format!("http://127.0.0.1:{closed_port}/"), "Unable to connect to the service."),
-        // The plugin's own 1 s timeout, well within the call's 3 s budget: the plugin reports it.
+        // The plugin's own 1 s timeout, well within the call's budget: the plugin reports it.
         (format!("{}/silent", server.url()), "The service is taking too long. Please try again."),
     ];
     for (url, expected) in cases {

@@ -4,9 +4,11 @@
 //! once. The result is the original's error for each tool: `execution_error` with the mapped
 //! message for most, the tool's own code and wording where the original had one.
 
+use end_to_end::tool_world::Patience;
 use serde_json::{Value, json};
 use stand_ins::downstream::Reply;
 use stand_ins::gate::Gate;
+use store::Backend;
 
 use crate::support::*;
 
@@ -62,7 +64,11 @@ enum Expect {
 }
 
 async fn every_tool_reports(class: Class) {
-    let mut t = Tools::start().await;
+    let patience = match class {
+        Class::Timeout => Patience::SILENT_SERVICES,
+        _ => Patience::ANSWERING_SERVICES,
+    };
+    let mut t = Tools::start_with(Backend::Sqlite, patience).await;
     // What some tools need before their services fail: a generated workout and a full program.
     let workout_preview = preview_id(&t.ok("generate_workout", json!({"description": "legs"})).await);
     let outline = preview_id(

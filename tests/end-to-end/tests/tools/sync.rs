@@ -1,6 +1,7 @@
 //! The sync plugin: sync_strava and get_strava_activities (Strava sync service), sync_garmin (gated
 //! by `garmin_sync` in the `chat_functions_enabled` flag), and the limit of 3 syncs per user and hour.
 
+use end_to_end::clock_window::{Window, within_one_window};
 use serde_json::json;
 use store::Backend;
 
@@ -110,20 +111,20 @@ async fn concurrent_syncs_stop_at_the_limit(backend: Backend) {
 
 #[tokio::test]
 async fn the_fourth_sync_in_an_hour_is_refused_on_sqlite() {
-    the_fourth_sync_in_an_hour_is_refused(Backend::Sqlite).await
+    within_one_window(Window::Hour, || the_fourth_sync_in_an_hour_is_refused(Backend::Sqlite)).await
 }
 
 #[tokio::test]
 async fn the_fourth_sync_in_an_hour_is_refused_on_postgres() {
-    the_fourth_sync_in_an_hour_is_refused(Backend::Postgres).await
+    within_one_window(Window::Hour, || the_fourth_sync_in_an_hour_is_refused(Backend::Postgres)).await
 }
 
 #[tokio::test]
 async fn concurrent_syncs_stop_at_the_limit_on_sqlite() {
-    concurrent_syncs_stop_at_the_limit(Backend::Sqlite).await
+    within_one_window(Window::Hour, || concurrent_syncs_stop_at_the_limit(Backend::Sqlite)).await
 }
 
 #[tokio::test]
 async fn concurrent_syncs_stop_at_the_limit_on_postgres() {
-    concurrent_syncs_stop_at_the_limit(Backend::Postgres).await
+    within_one_window(Window::Hour, || concurrent_syncs_stop_at_the_limit(Backend::Postgres)).await
 }
