@@ -1,0 +1,107 @@
+//! Bad input at the plugin admin API (no user data behind it: SQLite only): uploads that do not load
+//! are refused naming the stage, and nothing is written; reloads and rollbacks of unknown or hostile
+//! names are 404.
+
+use base64::Engine as _;
+use end_to_end::plugins::PluginsDir;
+use end_to_end::server::read_json;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use store::Backend;
+
+use super::*;
+
+/// The service over a plugins directory holding the `echo` plugin.
+async fn admin_service(plugins: &PluginsDir) -> Service {
+    let dir = plugins.path().display().to_string();
+    Service::start(Backend::Sqlite, &[("PLUGINS_DIR", dir.as_str())]).await
+}
+
+/// The plugin directories in the plugins directory (hidden ones, like the compile cache, left out).
+fn entries(plugins: &PluginsDir) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(plugins.path())
+        .expect("plugins dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_uploads_that_do_not_load_are_refused_and_nothing_is_written() {
+    let plugins = PluginsDir::new();
+    plugins.add("echo");
+    let s = &admin_service(&plugins).await;
+    let upload = |body: Value| async move { s.internal_post("/admin/plugins", Some(JSON), body.to_string()).await };
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let probe = PluginsDir::new();
+    probe.add("host-probe");
+    let (manifest, wasm) = (probe.manifest("host-probe"), probe.wasm("host-probe"));
+
+    // Missing, mistyped and unknown parts.
+    upload(json!({})).await.invalid("nothing", &["body", "manifest"], "missing");
+    upload(json!({"manifest": manifest})).await.invalid("no wasm", &["body", "wasm_base64"], "missing");
+    upload(json!({"wasm_base64": b64(&wasm)})).await.invalid("no manifest", &["body", "manifest"], "missing");
+    upload(json!({"manifest": 1, "wasm_base64": b64(&wasm)})).await.invalid(
+        "number",
+        &["body", "manifest"],
+        "value_error",
+    );
+    let unknown = upload(json!({"manifest": manifest, "wasm_base64": b64(&wasm), "signature": "x"})).await;
+    assert!(unknown.invalid("extra part", &["body", "signature"], "value_error").contains("unknown field `signature`"));
+    upload(json!({"manifest": manifest, "wasm_base64": "%%%"})).await.invalid(
+        "not base64",
+        &["body", "wasm_base64"],
+        "value_error",
+    );
+    let other_types = s.internal_post("/admin/plugins", Some("multipart/form-data; boundary=x"), "--x--").await;
+    other_types.plain("multipart", StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    // Parts that do not make a plugin: each names the stage that refused it.
+    let rejected = |case: &'static str, manifest: String, wasm: Vec<u8>, stage: &'static str| {
+        let body = json!({"manifest": manifest, "wasm_base64": b64(&wasm)});
+        async move { upload(body).await.invalid(case, &["body", stage], "plugin_rejected") }
+    };
+    rejected("empty wasm", manifest.clone(), Vec::new(), "compile").await;
+    rejected("truncated wasm", manifest.clone(), wasm[..wasm.len() / 2].to_vec(), "compile").await;
+    rejected("a core module", manifest.clone(), b"\0asm\x01\0\0\0".to_vec(), "compile").await;
+    let surprise =
+        rejected("unknown manifest key", format!("{manifest}\nsurprise = true\n"), wasm.clone(), "manifest").await;
+    assert!(surprise.contains("surprise"), "{surprise}");
+    rejected("manifest not TOML", "name = ".to_string(), wasm.clone(), "manifest").await;
+    let escape = manifest.replacen("name = \"host-probe\"", "name = \"../../escape\"", 1);
+    assert_ne!(escape, manifest);
+    rejected("a path for a name", escape, wasm.clone(), "manifest").await;
+
+    // Beyond the upload limit: refused while reading.
+    let huge = padded_body(host::api::admin::MAX_UPLOAD_BYTES + 1);
+    s.internal_post("/admin/plugins", Some(JSON), huge).await.plain("huge", StatusCode::PAYLOAD_TOO_LARGE);
+
+    assert_eq!(entries(&plugins), ["echo"], "no rejected upload was written");
+    let listing = s.internal(reqwest::Method::GET, "/admin/plugins").send().await.unwrap();
+    assert_eq!(read_json(listing).await.1["functions"], 2, "the served tool set is unchanged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_and_rollbacks_of_unknown_or_hostile_names_are_404() {
+    let plugins = PluginsDir::new();
+    plugins.add("echo");
+    let s = admin_service(&plugins).await;
+    let long = "a".repeat(300);
+    for name in ["nope", "ECHO", "echo%20", "..", "%2e%2e", "..%2F..%2Fetc", "echo%00", "%E2%80%AE", long.as_str()] {
+        for action in ["reload", "rollback"] {
+            let refusal = s.internal_post(&format!("/admin/plugins/{name}/{action}"), None, "").await;
+            let detail = refusal.plain(&format!("{action} {name}"), StatusCode::NOT_FOUND);
+            assert!(detail.starts_with("no plugin named ") || detail == "Not Found", "{action} {name}: {detail}");
+        }
+    }
+    for action in ["reload", "rollback"] {
+        let not_utf8 = s.internal_post(&format!("/admin/plugins/%FF%FE/{action}"), None, "").await;
+        not_utf8.invalid(action, &["path"], "value_error");
+    }
+    let detail =
+        s.internal_post("/admin/plugins/echo/rollback", None, "").await.plain("rollback", StatusCode::CONFLICT);
+    assert_eq!(detail, "plugin echo has no previous version to roll back to");
+    assert_eq!(entries(&plugins), ["echo"]);
+}
