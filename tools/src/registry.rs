@@ -33,7 +33,7 @@ use crate::{FunctionInfo, HostServices, RuntimeConfig, ToolCall};
 
 /// The loaded tool set, swapped atomically on reload.
 pub struct Registry {
-    runtime: Option<Arc<Runtime>>,
+    runtime: Arc<Runtime>,
     ready: AtomicBool,
     ready_signal: tokio::sync::watch::Sender<bool>,
     set: ArcSwap<ToolSet>,
@@ -138,8 +138,6 @@ pub enum RegistryError {
     NoPrevious(String),
     #[error("the plugin was rejected: {0}")]
     Rejected(LoadError),
-    #[error("the tool runtime is not running")]
-    NotRunning,
     #[error("{0}")]
     Io(String),
     /// The shared plugin set in the database could not be read or changed.
@@ -148,16 +146,11 @@ pub enum RegistryError {
 }
 
 impl Registry {
-    /// An empty registry (no plugins, no engine), ready at once.
-    pub fn empty() -> Arc<Registry> {
-        Arc::new(Registry::new(None, true))
-    }
-
-    fn new(runtime: Option<Arc<Runtime>>, ready: bool) -> Registry {
+    fn new(runtime: Arc<Runtime>) -> Registry {
         Registry {
             runtime,
-            ready: AtomicBool::new(ready),
-            ready_signal: tokio::sync::watch::Sender::new(ready),
+            ready: AtomicBool::new(false),
+            ready_signal: tokio::sync::watch::Sender::new(false),
             set: ArcSwap::from_pointee(ToolSet::default()),
             control: tokio::sync::Mutex::new(Control::default()),
             stats: parking_lot::Mutex::new(HashMap::new()),
@@ -174,7 +167,7 @@ impl Registry {
         let watch = config.watch;
         let runtime = Arc::new(Runtime::new(config, services)?);
         tracing::info!(pooling = runtime.pooling, dir = %runtime.config.plugins_dir.display(), "tool runtime started");
-        let registry = Arc::new(Registry::new(Some(runtime), false));
+        let registry = Arc::new(Registry::new(runtime));
         if watch {
             match crate::watcher::Watcher::start(&registry) {
                 Ok(watcher) => *registry.watcher.lock() = Some(watcher),
@@ -215,18 +208,18 @@ impl Registry {
         let _ = ready.wait_for(|ready| *ready).await;
     }
 
-    /// The directory plugins are loaded from (`None` for [`Registry::empty`]).
-    pub fn plugins_dir(&self) -> Option<PathBuf> {
-        self.runtime.as_ref().map(|r| r.config.plugins_dir.clone())
+    /// The directory plugins are loaded from.
+    pub fn plugins_dir(&self) -> &Path {
+        &self.runtime.config.plugins_dir
     }
 
     pub(crate) fn watch_debounce(&self) -> std::time::Duration {
-        self.runtime.as_ref().map(|r| r.config.watch_debounce).unwrap_or_default()
+        self.runtime.config.watch_debounce
     }
 
-    /// Whether instances come from the pooling allocator (false: on-demand, or no engine).
+    /// Whether instances come from the pooling allocator (false: on-demand allocation).
     pub fn pooling(&self) -> bool {
-        self.runtime.as_ref().is_some_and(|r| r.pooling)
+        self.runtime.pooling
     }
 
     /// The functions currently offered, ordered by plugin name, then as each plugin lists them.
@@ -237,9 +230,9 @@ impl Registry {
     /// Runs one call. Never panics and never fails: every failure is a [`ToolError`] in the outcome.
     pub async fn call(&self, call: ToolCall) -> ToolOutcome {
         let found = self.set.load().by_function.get(call.function.as_str()).cloned();
-        match (found, &self.runtime) {
-            (Some((plugin, index)), Some(runtime)) => crate::instance::call::run(runtime, &plugin, index, &call).await,
-            _ => {
+        match found {
+            Some((plugin, index)) => crate::instance::call::run(&self.runtime, &plugin, index, &call).await,
+            None => {
                 let outcome = ToolOutcome {
                     plugin: None,
                     result: Err(ToolError::unknown_function(&call.function)),
@@ -333,9 +326,8 @@ impl Registry {
     /// when `force`), removes those whose directory is gone; then applies the database's active
     /// versions. Reports every directory, and every database version that changed something.
     pub async fn reload_all(&self, force: bool) -> Vec<ReloadReport> {
-        let Some(runtime) = &self.runtime else { return Vec::new() };
         let mut control = self.control.lock().await;
-        let mut dirs = plugin_dirs(&runtime.config.plugins_dir);
+        let mut dirs = plugin_dirs(self.plugins_dir());
         for slot in control.loaded.values() {
             if !dirs.contains(&slot.current.dir) {
                 dirs.push(slot.current.dir.clone());
@@ -377,7 +369,7 @@ impl Registry {
                 .await
                 .map_err(database_error)?
                 .ok_or_else(|| RegistryError::NoPrevious(name.to_string()))?;
-            let mut report = self.apply_version(&mut control, name, &active.key).await?;
+            let mut report = self.apply_version(store, &mut control, name, &active.key).await?;
             if let Some(error) = report.error.clone() {
                 // It no longer loads here (a clash with a plugin added since): undo in the database.
                 store.plugin_rollback(name).await.map_err(database_error)?;
@@ -410,8 +402,7 @@ impl Registry {
     /// instance serves it), writes it to `plugins_dir/<name>/` (replacing the previous files) and
     /// serves it.
     pub async fn install(&self, manifest_text: String, wasm: Vec<u8>) -> Result<ReloadReport, RegistryError> {
-        let runtime = self.runtime.clone().ok_or(RegistryError::NotRunning)?;
-        let manifest = loader::parse_manifest(&runtime, &manifest_text).map_err(RegistryError::Rejected)?;
+        let manifest = loader::parse_manifest(&self.runtime, &manifest_text).map_err(RegistryError::Rejected)?;
         let mut control = self.control.lock().await;
         let source = Source::new(self.dir_for(&control, &manifest.name), manifest_text, wasm);
         let plugin = self.prepare(&control, source.clone()).await.map_err(RegistryError::Rejected)?;
@@ -441,7 +432,7 @@ impl Registry {
         let active = store.plugin_active_set().await.map_err(database_error)?;
         let mut reports = Vec::with_capacity(active.len());
         for plugin in active {
-            let report = self.apply_version(control, &plugin.name, &plugin.key).await?;
+            let report = self.apply_version(store, control, &plugin.name, &plugin.key).await?;
             if report.outcome != "unchanged" {
                 tracing::info!(plugin = %plugin.name, outcome = report.outcome, version = ?report.version, sha256 = %plugin.key.sha256, error = ?report.error.as_ref().map(|e| e.to_string()), "applied the database's plugin version");
             }
@@ -464,6 +455,7 @@ impl Registry {
     /// already rejected here. A version that fails is rejected (and listed) like a directory's.
     async fn apply_version(
         &self,
+        store: &Store,
         control: &mut Control,
         name: &str,
         key: &PluginVersionKey,
@@ -480,7 +472,6 @@ impl Registry {
         {
             return Ok(report("unchanged", &dir, None, Some(rejection.error.clone())));
         }
-        let Some(store) = self.store() else { return Err(RegistryError::NotRunning) };
         let source = match crate::sync::fetch(store, name, key, &dir).await.map_err(database_error)? {
             Ok(source) => source,
             Err(missing) => return Ok(self.reject(control, &dir, None, missing)),
@@ -499,9 +490,6 @@ impl Registry {
 
     /// Loads `dir` (unless unchanged and not forced) or removes its plugin if the directory is gone.
     async fn sync_dir(&self, control: &mut Control, dir: &Path, force: bool) -> ReloadReport {
-        if self.runtime.is_none() {
-            return report("unchanged", dir, None, None);
-        }
         let owner = control.loaded.iter().find(|(_, s)| s.current.dir == dir).map(|(name, _)| name.clone());
         if !dir.is_dir() {
             control.rejected.remove(dir);
@@ -539,10 +527,9 @@ impl Registry {
 
     /// Every load step, then the check against the other plugins; nothing is served yet.
     async fn prepare(&self, control: &Control, source: Source) -> Result<Arc<LoadedPlugin>, LoadError> {
-        let runtime = self.runtime.as_ref().ok_or_else(|| LoadError::new(LoadStage::Read, "no tool runtime"))?;
         let name = loader::peek_name(&source.manifest_text);
         let stats = self.stats_for(name.as_deref().unwrap_or(&dir_name(&source.dir)));
-        let plugin = Arc::new(loader::load(runtime, source, stats).await?);
+        let plugin = Arc::new(loader::load(&self.runtime, source, stats).await?);
         check_conflicts(control, &plugin)?;
         Ok(plugin)
     }
@@ -566,26 +553,23 @@ impl Registry {
     /// or `plugins_dir/<name>.uploaded` when another plugin is loaded from that directory (writing
     /// there would silently replace it instead of being checked against it).
     fn dir_for(&self, control: &Control, name: &str) -> PathBuf {
-        match (control.loaded.get(name), &self.runtime) {
-            (Some(slot), _) => slot.current.dir.clone(),
-            (None, Some(runtime)) => {
-                let dir = runtime.config.plugins_dir.join(name);
-                if control.loaded.values().any(|slot| slot.current.dir == dir) {
-                    runtime.config.plugins_dir.join(format!("{name}.uploaded"))
-                } else {
-                    dir
-                }
-            }
-            (None, None) => PathBuf::from(name),
+        if let Some(slot) = control.loaded.get(name) {
+            return slot.current.dir.clone();
+        }
+        let dir = self.plugins_dir().join(name);
+        if control.loaded.values().any(|slot| slot.current.dir == dir) {
+            self.plugins_dir().join(format!("{name}.uploaded"))
+        } else {
+            dir
         }
     }
 
     pub(crate) fn store(&self) -> Option<&Store> {
-        self.runtime.as_ref()?.services.store.as_ref()
+        self.runtime.services.store.as_ref()
     }
 
     fn sync_interval(&self) -> Option<std::time::Duration> {
-        self.runtime.as_ref().map(|r| r.config.sync_interval).filter(|i| !i.is_zero())
+        Some(self.runtime.config.sync_interval).filter(|i| !i.is_zero())
     }
 
     /// Serves `plugin` (its previous version kept for rollback) and publishes the new tool set.

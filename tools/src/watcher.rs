@@ -21,7 +21,7 @@ pub struct Watcher {
 
 impl Watcher {
     pub fn start(registry: &Arc<Registry>) -> anyhow::Result<Watcher> {
-        let configured = registry.plugins_dir().context("the registry has no runtime")?;
+        let configured = registry.plugins_dir().to_path_buf();
         std::fs::create_dir_all(&configured).with_context(|| format!("creating {}", configured.display()))?;
         // Events carry resolved paths; the registry knows directories by the configured path.
         let resolved = configured.canonicalize().with_context(|| format!("resolving {}", configured.display()))?;
