@@ -44,7 +44,9 @@ pub use capabilities::index::{NoWorkoutIndex, WorkoutIndex, WorkoutMatch};
 pub use loader::{LoadError, LoadStage};
 pub use manifest::Limits;
 pub use outcome::{ToolError, ToolOutcome, codes};
-pub use registry::{PluginListing, PluginStatus, Registry, RegistryError, Rejection, ReloadReport, VersionInfo};
+pub use registry::{
+    PluginListing, PluginStatus, Registry, RegistryError, Rejection, ReloadOutcome, ReloadReport, VersionInfo,
+};
 pub use services::HostServices;
 pub use stats::{LastError, StatsSnapshot};
 

@@ -115,13 +115,43 @@ pub struct VersionInfo {
     pub loaded_at: DateTime<Utc>,
 }
 
+/// What a reload, rollback or upload did to one plugin directory. Serialized in snake_case
+/// (`"loaded"`, `"rolled_back"`, …): the admin API's `outcome` field and the `outcome` label of
+/// `plugin_reloads_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReloadOutcome {
+    /// A new version serves.
+    Loaded,
+    /// Nothing changed: the same files serve, or were already rejected.
+    Unchanged,
+    /// The directory is gone, and its plugin with it.
+    Removed,
+    /// The version failed a check; the previous one (if any) keeps serving.
+    Rejected,
+    /// The previous version serves again.
+    RolledBack,
+}
+
+impl ReloadOutcome {
+    /// The serialized name, as a metric label or log field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReloadOutcome::Loaded => "loaded",
+            ReloadOutcome::Unchanged => "unchanged",
+            ReloadOutcome::Removed => "removed",
+            ReloadOutcome::Rejected => "rejected",
+            ReloadOutcome::RolledBack => "rolled_back",
+        }
+    }
+}
+
 /// What a reload, rollback or upload did.
 #[derive(Clone, Debug, Serialize)]
 pub struct ReloadReport {
     pub dir: PathBuf,
     pub plugin: Option<String>,
-    /// `loaded`, `unchanged`, `removed`, `rejected` or `rolled_back`.
-    pub outcome: &'static str,
+    pub outcome: ReloadOutcome,
     pub version: Option<String>,
     pub sha256: Option<String>,
     pub from_cache: Option<bool>,
@@ -182,7 +212,7 @@ impl Registry {
         let loading = registry.clone();
         tokio::spawn(async move {
             let reports = loading.reload_all(true).await;
-            let loaded = reports.iter().filter(|r| r.outcome == "loaded").count();
+            let loaded = reports.iter().filter(|r| r.outcome == ReloadOutcome::Loaded).count();
             tracing::info!(loaded, rejected = reports.len() - loaded, "initial plugin load finished");
             loading.ready.store(true, Ordering::Release);
             loading.ready_signal.send_replace(true);
@@ -318,7 +348,7 @@ impl Registry {
         // The database may have replaced what the directory held: report what serves now.
         Ok(applied
             .into_iter()
-            .find(|r| r.plugin.as_deref() == Some(name) && r.outcome != "unchanged")
+            .find(|r| r.plugin.as_deref() == Some(name) && r.outcome != ReloadOutcome::Unchanged)
             .unwrap_or(report))
     }
 
@@ -341,7 +371,7 @@ impl Registry {
             reports.push(self.sync_dir(&mut control, &dir, force).await);
         }
         let applied = self.apply_database_or_log(&mut control).await;
-        reports.extend(applied.into_iter().filter(|r| r.outcome != "unchanged"));
+        reports.extend(applied.into_iter().filter(|r| r.outcome != ReloadOutcome::Unchanged));
         reports
     }
 
@@ -350,8 +380,8 @@ impl Registry {
         let mut control = self.control.lock().await;
         for dir in dirs {
             let report = self.sync_dir(&mut control, &dir, false).await;
-            if report.outcome != "unchanged" {
-                tracing::info!(dir = %dir.display(), outcome = report.outcome, plugin = ?report.plugin, error = ?report.error.as_ref().map(|e| e.to_string()), "plugin directory changed");
+            if report.outcome != ReloadOutcome::Unchanged {
+                tracing::info!(dir = %dir.display(), outcome = report.outcome.as_str(), plugin = ?report.plugin, error = ?report.error.as_ref().map(|e| e.to_string()), "plugin directory changed");
             }
         }
     }
@@ -375,7 +405,7 @@ impl Registry {
                 store.plugin_rollback(name).await.map_err(database_error)?;
                 return Err(RegistryError::Rejected(error));
             }
-            report.outcome = "rolled_back";
+            report.outcome = ReloadOutcome::RolledBack;
             return Ok(report);
         }
         let slot = control.loaded.get_mut(name).ok_or_else(|| RegistryError::NotFound(name.to_string()))?;
@@ -391,10 +421,9 @@ impl Registry {
             return Err(RegistryError::Rejected(conflict));
         }
         self.publish(&control);
-        metrics::counter!("plugin_reloads_total", "plugin" => name.to_string(), "outcome" => "rolled_back")
-            .increment(1);
+        count_reload(name.to_string(), ReloadOutcome::RolledBack);
         tracing::info!(plugin = name, version = %current.manifest.version, "plugin rolled back");
-        Ok(report("rolled_back", &current.dir, Some(&current), None))
+        Ok(report(ReloadOutcome::RolledBack, &current.dir, Some(&current), None))
     }
 
     /// Installs an uploaded plugin: loads it completely from the given files, and only if that
@@ -433,8 +462,8 @@ impl Registry {
         let mut reports = Vec::with_capacity(active.len());
         for plugin in active {
             let report = self.apply_version(store, control, &plugin.name, &plugin.key).await?;
-            if report.outcome != "unchanged" {
-                tracing::info!(plugin = %plugin.name, outcome = report.outcome, version = ?report.version, sha256 = %plugin.key.sha256, error = ?report.error.as_ref().map(|e| e.to_string()), "applied the database's plugin version");
+            if report.outcome != ReloadOutcome::Unchanged {
+                tracing::info!(plugin = %plugin.name, outcome = report.outcome.as_str(), version = ?report.version, sha256 = %plugin.key.sha256, error = ?report.error.as_ref().map(|e| e.to_string()), "applied the database's plugin version");
             }
             reports.push(report);
         }
@@ -465,12 +494,12 @@ impl Registry {
         if let Some(slot) = control.loaded.get(name)
             && matches(&slot.current.sha256, &slot.current.manifest_sha256)
         {
-            return Ok(report("unchanged", &dir, Some(&slot.current), None));
+            return Ok(report(ReloadOutcome::Unchanged, &dir, Some(&slot.current), None));
         }
         if let Some(rejection) = control.rejected.get(&dir)
             && matches(rejection.sha256.as_deref().unwrap_or(""), rejection.manifest_sha256.as_deref().unwrap_or(""))
         {
-            return Ok(report("unchanged", &dir, None, Some(rejection.error.clone())));
+            return Ok(report(ReloadOutcome::Unchanged, &dir, None, Some(rejection.error.clone())));
         }
         let source = match crate::sync::fetch(store, name, key, &dir).await.map_err(database_error)? {
             Ok(source) => source,
@@ -481,7 +510,12 @@ impl Registry {
                 Ok(report) => Ok(report),
                 Err(err) => {
                     tracing::error!(plugin = name, error = %err, "cannot write the database's plugin version");
-                    Ok(report("rejected", &dir, None, Some(LoadError::new(LoadStage::Read, err.to_string()))))
+                    Ok(report(
+                        ReloadOutcome::Rejected,
+                        &dir,
+                        None,
+                        Some(LoadError::new(LoadStage::Read, err.to_string())),
+                    ))
                 }
             },
             Err(err) => Ok(self.reject(control, &dir, Some(&source), err)),
@@ -493,12 +527,12 @@ impl Registry {
         let owner = control.loaded.iter().find(|(_, s)| s.current.dir == dir).map(|(name, _)| name.clone());
         if !dir.is_dir() {
             control.rejected.remove(dir);
-            let Some(name) = owner else { return report("unchanged", dir, None, None) };
+            let Some(name) = owner else { return report(ReloadOutcome::Unchanged, dir, None, None) };
             control.loaded.remove(&name);
             self.publish(control);
-            metrics::counter!("plugin_reloads_total", "plugin" => name.clone(), "outcome" => "removed").increment(1);
+            count_reload(name.clone(), ReloadOutcome::Removed);
             tracing::info!(plugin = %name, dir = %dir.display(), "plugin removed");
-            let mut removed = report("removed", dir, None, None);
+            let mut removed = report(ReloadOutcome::Removed, dir, None, None);
             removed.plugin = Some(name);
             return removed;
         }
@@ -516,7 +550,7 @@ impl Registry {
             if current.is_some_and(|p| same(Some(&p.sha256), Some(&p.manifest_sha256)))
                 || control.rejected.get(dir).is_some_and(|r| same(r.sha256.as_deref(), r.manifest_sha256.as_deref()))
             {
-                return report("unchanged", dir, current.map(|p| &**p), None);
+                return report(ReloadOutcome::Unchanged, dir, current.map(|p| &**p), None);
             }
         }
         match self.prepare(control, source.clone()).await {
@@ -589,7 +623,7 @@ impl Registry {
         control.rejected.remove(&plugin.dir);
         control.loaded.insert(name.clone(), Slot { current: plugin.clone(), previous });
         self.publish(control);
-        metrics::counter!("plugin_reloads_total", "plugin" => name.clone(), "outcome" => "loaded").increment(1);
+        count_reload(name.clone(), ReloadOutcome::Loaded);
         tracing::info!(
             plugin = %name,
             version = %plugin.manifest.version,
@@ -599,14 +633,14 @@ impl Registry {
             load_ms = plugin.load_time.as_secs_f64() * 1000.0,
             "plugin loaded"
         );
-        report("loaded", &plugin.dir, Some(&plugin), None)
+        report(ReloadOutcome::Loaded, &plugin.dir, Some(&plugin), None)
     }
 
     fn reject(&self, control: &mut Control, dir: &Path, source: Option<&Source>, error: LoadError) -> ReloadReport {
         let plugin = source.and_then(|s| loader::peek_name(&s.manifest_text));
         let label = plugin.clone().unwrap_or_else(|| dir_name(dir));
         tracing::warn!(plugin = %label, dir = %dir.display(), stage = error.stage.as_str(), error = %error.message, "plugin rejected");
-        metrics::counter!("plugin_reloads_total", "plugin" => label, "outcome" => "rejected").increment(1);
+        count_reload(label, ReloadOutcome::Rejected);
         control.rejected.insert(
             dir.to_path_buf(),
             Rejection {
@@ -618,7 +652,7 @@ impl Registry {
                 error: error.clone(),
             },
         );
-        let mut rejected = report("rejected", dir, None, Some(error));
+        let mut rejected = report(ReloadOutcome::Rejected, dir, None, Some(error));
         rejected.plugin = plugin;
         rejected.sha256 = source.map(|s| s.sha256.clone());
         rejected
@@ -675,7 +709,7 @@ fn check_conflicts(control: &Control, plugin: &LoadedPlugin) -> Result<(), LoadE
     Ok(())
 }
 
-fn report(outcome: &'static str, dir: &Path, plugin: Option<&LoadedPlugin>, error: Option<LoadError>) -> ReloadReport {
+fn report(outcome: ReloadOutcome, dir: &Path, plugin: Option<&LoadedPlugin>, error: Option<LoadError>) -> ReloadReport {
     ReloadReport {
         dir: dir.to_path_buf(),
         plugin: plugin.map(|p| p.name.to_string()),
@@ -686,6 +720,11 @@ fn report(outcome: &'static str, dir: &Path, plugin: Option<&LoadedPlugin>, erro
         load_time_ms: plugin.map(|p| p.load_time.as_secs_f64() * 1000.0),
         error,
     }
+}
+
+/// Counts a reload that changed something (`plugin_reloads_total`).
+fn count_reload(plugin: String, outcome: ReloadOutcome) {
+    metrics::counter!("plugin_reloads_total", "plugin" => plugin, "outcome" => outcome.as_str()).increment(1);
 }
 
 fn database_error(err: store::StoreError) -> RegistryError {
@@ -742,4 +781,18 @@ fn write_plugin_dir(source: &Source) -> std::io::Result<()> {
         let _ = std::fs::remove_dir_all(&old);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reload_outcomes_serialize_as_their_label() {
+        use ReloadOutcome::*;
+        for outcome in [Loaded, Unchanged, Removed, Rejected, RolledBack] {
+            assert_eq!(serde_json::to_value(outcome).unwrap(), serde_json::json!(outcome.as_str()));
+        }
+        assert_eq!(serde_json::to_value(RolledBack).unwrap(), "rolled_back");
+    }
 }
