@@ -15,16 +15,18 @@
 //! By job: this file holds the tool set and runs calls on it (the snapshot, [`Registry::functions`],
 //! [`Registry::call`], readiness); [`reconcile`] turns a directory or the database into a new set;
 //! [`admin`] holds the operations of the admin API and their reports; [`files`] knows where plugin
-//! files live and writes them.
+//! files live and writes them; [`background`] follows the watcher and the database while the
+//! registry lives.
 
 mod admin;
+mod background;
 mod files;
 mod reconcile;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
 
@@ -33,11 +35,13 @@ use store::Store;
 pub use self::admin::{
     PluginListing, PluginStatus, RegistryError, Rejection, ReloadOutcome, ReloadReport, VersionInfo,
 };
+use self::background::Background;
 use self::reconcile::Control;
 use crate::engine::Runtime;
 use crate::outcome::{ToolError, ToolOutcome};
 use crate::plugin::LoadedPlugin;
 use crate::stats::{PluginStats, record_metrics};
+use crate::watcher::Watcher;
 use crate::{FunctionInfo, HostServices, RuntimeConfig, ToolCall};
 
 /// The loaded tool set, swapped atomically on reload.
@@ -48,7 +52,8 @@ pub struct Registry {
     set: ArcSwap<ToolSet>,
     control: tokio::sync::Mutex<Control>,
     stats: parking_lot::Mutex<HashMap<String, Arc<PluginStats>>>,
-    watcher: parking_lot::Mutex<Option<crate::watcher::Watcher>>,
+    /// The watcher's consumer and the database poller; set once by [`Registry::start`].
+    background: OnceLock<Background>,
     /// The database generation of the plugin set last applied (-1: none yet).
     synced_generation: std::sync::atomic::AtomicI64,
 }
@@ -69,31 +74,32 @@ impl Registry {
             set: ArcSwap::from_pointee(ToolSet::default()),
             control: tokio::sync::Mutex::new(Control::default()),
             stats: parking_lot::Mutex::new(HashMap::new()),
-            watcher: parking_lot::Mutex::new(None),
+            background: OnceLock::new(),
             synced_generation: std::sync::atomic::AtomicI64::new(-1),
         }
     }
 
     /// Creates the engine, then loads every plugin of `config.plugins_dir` in the background and,
-    /// if `config.watch`, watches the directory. Returns at once; [`Registry::is_ready`] turns true
+    /// if `config.watch`, watches the directory; with a database, polls its plugin set every
+    /// `config.sync_interval` (unless zero). Returns at once; [`Registry::is_ready`] turns true
     /// when the initial load is done ([`Registry::wait_ready`] waits for it). A plugin that fails to
     /// load is rejected without affecting the others. Call from within a tokio runtime.
     pub fn start(config: RuntimeConfig, services: HostServices) -> anyhow::Result<Arc<Registry>> {
-        let watch = config.watch;
         let runtime = Arc::new(Runtime::new(config, services)?);
         tracing::info!(pooling = runtime.pooling, dir = %runtime.config.plugins_dir.display(), "tool runtime started");
         let registry = Arc::new(Registry::new(runtime));
-        if watch {
-            match crate::watcher::Watcher::start(&registry) {
-                Ok(watcher) => *registry.watcher.lock() = Some(watcher),
-                Err(err) => {
+        let config = &registry.runtime.config;
+        let watcher = if config.watch {
+            Watcher::start(&config.plugins_dir, config.watch_debounce)
+                .inspect_err(|err| {
                     tracing::error!(error = %format!("{err:#}"), "cannot watch the plugins directory; reload through the admin API")
-                }
-            }
-        }
-        if let (Some(_), Some(interval)) = (registry.store(), registry.sync_interval()) {
-            crate::sync::spawn_poller(&registry, interval);
-        }
+                })
+                .ok()
+        } else {
+            None
+        };
+        let poll_interval = registry.store().and(registry.sync_interval());
+        let _ = registry.background.set(Background::start(&registry, watcher, poll_interval));
         let loading = registry.clone();
         tokio::spawn(async move {
             let reports = loading.reload_all(true).await;
@@ -128,10 +134,6 @@ impl Registry {
         &self.runtime.config.plugins_dir
     }
 
-    pub(crate) fn watch_debounce(&self) -> std::time::Duration {
-        self.runtime.config.watch_debounce
-    }
-
     /// Whether instances come from the pooling allocator (false: on-demand allocation).
     pub fn pooling(&self) -> bool {
         self.runtime.pooling
@@ -161,7 +163,7 @@ impl Registry {
         }
     }
 
-    pub(crate) fn store(&self) -> Option<&Store> {
+    fn store(&self) -> Option<&Store> {
         self.runtime.services.store.as_ref()
     }
 

@@ -35,7 +35,7 @@ pub(super) struct Slot {
 
 impl Registry {
     /// Reloads the plugin directories the watcher saw change.
-    pub(crate) async fn changed(&self, dirs: Vec<PathBuf>) {
+    pub(super) async fn changed(&self, dirs: Vec<PathBuf>) {
         let mut control = self.control.lock().await;
         for dir in dirs {
             let report = self.sync_dir(&mut control, &dir, false).await;
@@ -47,7 +47,7 @@ impl Registry {
 
     /// Applies the database's active plugin versions if the plugin set changed there since the
     /// last time (the poller's step; `Ok(None)` when nothing changed or there is no database).
-    pub async fn sync_database(&self) -> Result<Option<Vec<ReloadReport>>, RegistryError> {
+    pub(super) async fn sync_database(&self) -> Result<Option<Vec<ReloadReport>>, RegistryError> {
         let Some(store) = self.store() else { return Ok(None) };
         let generation = store.plugin_generation().await.map_err(database_error)?;
         if generation == self.synced_generation.load(Ordering::Acquire) {
