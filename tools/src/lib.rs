@@ -28,8 +28,8 @@ mod plugin;
 mod registry;
 mod schema;
 mod services;
+mod shared_set;
 mod stats;
-mod sync;
 mod watcher;
 
 use std::collections::HashMap;
@@ -78,7 +78,7 @@ pub struct RuntimeConfig {
     /// How often to check the database for a changed plugin set (uploads and rollbacks made
     /// through another instance); zero: never (the database's set is still applied at start-up
     /// and on every reload).
-    pub sync_interval: Duration,
+    pub database_poll_interval: Duration,
 }
 
 impl RuntimeConfig {
@@ -96,7 +96,7 @@ impl RuntimeConfig {
             max_concurrent_calls: 128,
             max_memory_bytes: 1 << 30,
             pooling: true,
-            sync_interval: Duration::ZERO,
+            database_poll_interval: Duration::ZERO,
         }
     }
 }

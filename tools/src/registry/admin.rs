@@ -194,7 +194,7 @@ impl Registry {
                 .map(|r| r.dir.clone())
                 .ok_or_else(|| RegistryError::NotFound(name.to_string()))?,
         };
-        let report = self.sync_dir(&mut control, &dir, true).await;
+        let report = self.reconcile_dir(&mut control, &dir, true).await;
         let applied = self.apply_database_or_log(&mut control).await;
         // The database may have replaced what the directory held: report what serves now.
         Ok(applied
@@ -219,7 +219,7 @@ impl Registry {
         dirs.sort();
         let mut reports = Vec::new();
         for dir in dirs {
-            reports.push(self.sync_dir(&mut control, &dir, force).await);
+            reports.push(self.reconcile_dir(&mut control, &dir, force).await);
         }
         let applied = self.apply_database_or_log(&mut control).await;
         reports.extend(applied.into_iter().filter(|r| r.outcome != ReloadOutcome::Unchanged));
@@ -276,7 +276,7 @@ impl Registry {
         let source = Source::new(self.dir_for(&control, &manifest.name), manifest_text, wasm);
         let plugin = self.prepare(&control, source.clone()).await.map_err(RegistryError::Rejected)?;
         if let Some(store) = self.store() {
-            crate::sync::publish(store, &plugin, &source).await.map_err(database_error)?;
+            crate::shared_set::publish(store, &plugin, &source).await.map_err(database_error)?;
         }
         self.serve(&mut control, plugin, &source).await
     }

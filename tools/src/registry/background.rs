@@ -47,7 +47,7 @@ impl Drop for Background {
 async fn follow_directory(registry: Weak<Registry>, mut watcher: Watcher) {
     while let Some(dirs) = watcher.changed().await {
         let Some(registry) = registry.upgrade() else { break };
-        registry.changed(dirs).await;
+        registry.reconcile_dirs(dirs).await;
     }
 }
 
@@ -63,11 +63,11 @@ async fn poll_database(registry: Weak<Registry>, interval: Duration) {
     loop {
         ticks.tick().await;
         let Some(registry) = registry.upgrade() else { break };
-        if let Err(err) = registry.sync_database().await {
+        if let Err(err) = registry.follow_database().await {
             if registry.store().is_none_or(Store::is_closed) {
                 break;
             }
-            tracing::warn!(error = %err, "cannot sync the plugin set from the database");
+            tracing::warn!(error = %err, "cannot apply the database's plugin set");
         }
     }
 }

@@ -7,7 +7,7 @@
 //! the version a plugin had before its last successful load is kept for rollback.
 //!
 //! With a database behind the runtime, the plugin set is shared by every instance
-//! ([`crate::sync`]): an upload is stored and made active there before it is served, a rollback of
+//! ([`crate::shared_set`]): an upload is stored and made active there before it is served, a rollback of
 //! an uploaded plugin is made there, and every reload ends by applying the database's active
 //! versions, which override the directory's plugin of the same name (their files are written into
 //! its directory, so a later reload from disk agrees).
@@ -54,8 +54,8 @@ pub struct Registry {
     stats: parking_lot::Mutex<HashMap<String, Arc<PluginStats>>>,
     /// The watcher's consumer and the database poller; set once by [`Registry::start`].
     background: OnceLock<Background>,
-    /// The database generation of the plugin set last applied (-1: none yet).
-    synced_generation: std::sync::atomic::AtomicI64,
+    /// The generation of the database's plugin set last applied (-1: none yet).
+    applied_generation: std::sync::atomic::AtomicI64,
 }
 
 /// What calls see: every current version, indexed by function name.
@@ -75,13 +75,13 @@ impl Registry {
             control: tokio::sync::Mutex::new(Control::default()),
             stats: parking_lot::Mutex::new(HashMap::new()),
             background: OnceLock::new(),
-            synced_generation: std::sync::atomic::AtomicI64::new(-1),
+            applied_generation: std::sync::atomic::AtomicI64::new(-1),
         }
     }
 
     /// Creates the engine, then loads every plugin of `config.plugins_dir` in the background and,
     /// if `config.watch`, watches the directory; with a database, polls its plugin set every
-    /// `config.sync_interval` (unless zero). Returns at once; [`Registry::is_ready`] turns true
+    /// `config.database_poll_interval` (unless zero). Returns at once; [`Registry::is_ready`] turns true
     /// when the initial load is done ([`Registry::wait_ready`] waits for it). A plugin that fails to
     /// load is rejected without affecting the others. Call from within a tokio runtime.
     pub fn start(config: RuntimeConfig, services: HostServices) -> anyhow::Result<Arc<Registry>> {
@@ -98,7 +98,7 @@ impl Registry {
         } else {
             None
         };
-        let poll_interval = registry.store().and(registry.sync_interval());
+        let poll_interval = registry.store().and(registry.database_poll_interval());
         let _ = registry.background.set(Background::start(&registry, watcher, poll_interval));
         let loading = registry.clone();
         tokio::spawn(async move {
@@ -167,8 +167,8 @@ impl Registry {
         self.runtime.services.store.as_ref()
     }
 
-    fn sync_interval(&self) -> Option<std::time::Duration> {
-        Some(self.runtime.config.sync_interval).filter(|i| !i.is_zero())
+    fn database_poll_interval(&self) -> Option<std::time::Duration> {
+        Some(self.runtime.config.database_poll_interval).filter(|i| !i.is_zero())
     }
 
     fn stats_for(&self, name: &str) -> Arc<PluginStats> {

@@ -34,23 +34,23 @@ pub(super) struct Slot {
 }
 
 impl Registry {
-    /// Reloads the plugin directories the watcher saw change.
-    pub(super) async fn changed(&self, dirs: Vec<PathBuf>) {
+    /// Reconciles the plugin directories the watcher saw change (each only if its files changed).
+    pub(super) async fn reconcile_dirs(&self, dirs: Vec<PathBuf>) {
         let mut control = self.control.lock().await;
         for dir in dirs {
-            let report = self.sync_dir(&mut control, &dir, false).await;
+            let report = self.reconcile_dir(&mut control, &dir, false).await;
             if report.outcome != ReloadOutcome::Unchanged {
                 tracing::info!(dir = %dir.display(), outcome = report.outcome.as_str(), plugin = ?report.plugin, error = ?report.error.as_ref().map(|e| e.to_string()), "plugin directory changed");
             }
         }
     }
 
-    /// Applies the database's active plugin versions if the plugin set changed there since the
-    /// last time (the poller's step; `Ok(None)` when nothing changed or there is no database).
-    pub(super) async fn sync_database(&self) -> Result<Option<Vec<ReloadReport>>, RegistryError> {
+    /// Applies the database's active plugin versions if the database's plugin set changed since it
+    /// was last applied (the poller's step; `Ok(None)` when nothing changed or there is no database).
+    pub(super) async fn follow_database(&self) -> Result<Option<Vec<ReloadReport>>, RegistryError> {
         let Some(store) = self.store() else { return Ok(None) };
         let generation = store.plugin_generation().await.map_err(database_error)?;
-        if generation == self.synced_generation.load(Ordering::Acquire) {
+        if generation == self.applied_generation.load(Ordering::Acquire) {
             return Ok(None);
         }
         let mut control = self.control.lock().await;
@@ -71,7 +71,7 @@ impl Registry {
             }
             reports.push(report);
         }
-        self.synced_generation.store(generation, Ordering::Release);
+        self.applied_generation.store(generation, Ordering::Release);
         Ok(reports)
     }
 
@@ -105,7 +105,7 @@ impl Registry {
         {
             return Ok(report(ReloadOutcome::Unchanged, &dir, None, Some(rejection.error.clone())));
         }
-        let source = match crate::sync::fetch(store, name, key, &dir).await.map_err(database_error)? {
+        let source = match crate::shared_set::fetch(store, name, key, &dir).await.map_err(database_error)? {
             Ok(source) => source,
             Err(missing) => return Ok(self.reject(control, &dir, None, missing)),
         };
@@ -127,7 +127,7 @@ impl Registry {
     }
 
     /// Loads `dir` (unless unchanged and not forced) or removes its plugin if the directory is gone.
-    pub(super) async fn sync_dir(&self, control: &mut Control, dir: &Path, force: bool) -> ReloadReport {
+    pub(super) async fn reconcile_dir(&self, control: &mut Control, dir: &Path, force: bool) -> ReloadReport {
         let owner = control.loaded.iter().find(|(_, s)| s.current.dir == dir).map(|(name, _)| name.clone());
         if !dir.is_dir() {
             control.rejected.remove(dir);

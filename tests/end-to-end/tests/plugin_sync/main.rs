@@ -19,15 +19,15 @@ use tools::{Caller, ToolCall};
 
 const KEY: &str = "plugin-sync-internal-key";
 /// The poll interval of the instances under test.
-const SYNC_SECONDS: &str = "0.1";
+const POLL_SECONDS: &str = "0.1";
 /// How long an instance may take to follow a change: many intervals, for a loaded machine.
 const FOLLOW_WITHIN: Duration = Duration::from_secs(10);
 
-/// An instance over `db`'s database (its own pool), polling every [`SYNC_SECONDS`].
-async fn instance(db: &TestDatabase, plugins_dir: Option<&Path>, sync_seconds: &str) -> TestServer {
+/// An instance over `db`'s database (its own pool), polling every [`POLL_SECONDS`].
+async fn instance(db: &TestDatabase, plugins_dir: Option<&Path>, poll_seconds: &str) -> TestServer {
     let store = Store::connect(&db.options()).await.expect("opening the shared database");
     let dir = plugins_dir.map(|d| d.display().to_string());
-    let mut vars = vec![("INTERNAL_API_KEY", KEY), ("PLUGINS_SYNC_SECONDS", sync_seconds)];
+    let mut vars = vec![("INTERNAL_API_KEY", KEY), ("PLUGINS_SYNC_SECONDS", poll_seconds)];
     if let Some(dir) = &dir {
         vars.push(("PLUGINS_DIR", dir.as_str()));
     }
@@ -37,8 +37,8 @@ async fn instance(db: &TestDatabase, plugins_dir: Option<&Path>, sync_seconds: &
 /// Two instances over one fresh database, both with their tool set loaded.
 async fn pair(backend: Backend) -> (TestDatabase, TestServer, TestServer) {
     let db = TestDatabase::new(backend).await.expect("a test database");
-    let a = instance(&db, None, SYNC_SECONDS).await;
-    let b = instance(&db, None, SYNC_SECONDS).await;
+    let a = instance(&db, None, POLL_SECONDS).await;
+    let b = instance(&db, None, POLL_SECONDS).await;
     a.wait_for_tools().await;
     b.wait_for_tools().await;
     (db, a, b)
@@ -226,14 +226,14 @@ async fn a_new_instance_serves_the_database_versions_when_it_first_reports_ready
 async fn a_version_that_clashes_on_one_instance_is_rejected_there_and_the_old_plugin_keeps_serving() {
     for backend in BACKENDS {
         let db = TestDatabase::new(backend).await.unwrap();
-        let a = instance(&db, None, SYNC_SECONDS).await;
+        let a = instance(&db, None, POLL_SECONDS).await;
         // B already offers `echo` and `echo_http` through a plugin of another name, from the
         // directory an upload named `echo` would go to: it must be checked against it, not replace it.
         let baked = PluginsDir::new();
         baked.add("echo");
         let renamed = baked.manifest("echo").replace("name = \"echo\"", "name = \"echo-copy\"");
         baked.write_manifest("echo", &renamed);
-        let b = instance(&db, Some(baked.path()), SYNC_SECONDS).await;
+        let b = instance(&db, Some(baked.path()), POLL_SECONDS).await;
         a.wait_for_tools().await;
         b.wait_for_tools().await;
 

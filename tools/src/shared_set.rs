@@ -1,4 +1,4 @@
-//! The plugin set shared by every instance through the database (DESIGN §6). An upload is stored
+//! The database's plugin set: the plugins shared by every instance (DESIGN §8). An upload is stored
 //! there and made active before it is served ([`publish`]); a rollback of an uploaded plugin is
 //! made there; and each instance applies the database's active versions at start-up (before it
 //! reports ready), on every reload, and whenever the poller sees the generation of the set change.
