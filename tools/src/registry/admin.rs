@@ -126,6 +126,13 @@ pub enum RegistryError {
     #[error("the plugin database is unavailable: {0}")]
     Database(String),
 }
+
+impl From<store::StoreError> for RegistryError {
+    fn from(err: store::StoreError) -> RegistryError {
+        RegistryError::Database(err.to_string())
+    }
+}
+
 impl Registry {
     /// Every loaded plugin, and every directory whose plugin was rejected.
     pub async fn list(&self) -> Vec<PluginListing> {
@@ -232,17 +239,14 @@ impl Registry {
     pub async fn rollback(&self, name: &str) -> Result<ReloadReport, RegistryError> {
         let mut control = self.control.lock().await;
         if let Some(store) = self.store()
-            && store.plugin_active(name).await.map_err(database_error)?.is_some()
+            && store.plugin_active(name).await?.is_some()
         {
-            let active = store
-                .plugin_rollback(name)
-                .await
-                .map_err(database_error)?
-                .ok_or_else(|| RegistryError::NoPrevious(name.to_string()))?;
+            let active =
+                store.plugin_rollback(name).await?.ok_or_else(|| RegistryError::NoPrevious(name.to_string()))?;
             let mut report = self.apply_version(store, &mut control, name, &active.key).await?;
             if let Some(error) = report.error.clone() {
                 // It no longer loads here (a clash with a plugin added since): undo in the database.
-                store.plugin_rollback(name).await.map_err(database_error)?;
+                store.plugin_rollback(name).await?;
                 return Err(RegistryError::Rejected(error));
             }
             report.outcome = ReloadOutcome::RolledBack;
@@ -263,7 +267,7 @@ impl Registry {
         self.publish(&control);
         count_reload(name.to_string(), ReloadOutcome::RolledBack);
         tracing::info!(plugin = name, version = %current.manifest.version, "plugin rolled back");
-        Ok(report(ReloadOutcome::RolledBack, &current.dir, Some(&current), None))
+        Ok(ReloadReport::new(ReloadOutcome::RolledBack, &current.dir, Some(&current), None))
     }
 
     /// Installs an uploaded plugin: loads it completely from the given files, and only if that
@@ -276,32 +280,32 @@ impl Registry {
         let source = Source::new(self.dir_for(&control, &manifest.name), manifest_text, wasm);
         let plugin = self.prepare(&control, source.clone()).await.map_err(RegistryError::Rejected)?;
         if let Some(store) = self.store() {
-            crate::shared_set::publish(store, &plugin, &source).await.map_err(database_error)?;
+            crate::shared_set::publish(store, &plugin, &source).await?;
         }
         self.serve(&mut control, plugin, &source).await
     }
 }
 
-pub(super) fn report(
-    outcome: ReloadOutcome,
-    dir: &Path,
-    plugin: Option<&LoadedPlugin>,
-    error: Option<LoadError>,
-) -> ReloadReport {
-    ReloadReport {
-        dir: dir.to_path_buf(),
-        plugin: plugin.map(|p| p.name.to_string()),
-        outcome,
-        version: plugin.map(|p| p.manifest.version.clone()),
-        sha256: plugin.map(|p| p.sha256.clone()),
-        from_cache: plugin.map(|p| p.from_cache),
-        load_time_ms: plugin.map(|p| p.load_time.as_secs_f64() * 1000.0),
-        error,
+impl ReloadReport {
+    /// What happened to `dir`: the version that serves there now (if the report names one) and
+    /// why a version was refused (if one was).
+    pub(super) fn new(
+        outcome: ReloadOutcome,
+        dir: &Path,
+        plugin: Option<&LoadedPlugin>,
+        error: Option<LoadError>,
+    ) -> ReloadReport {
+        ReloadReport {
+            dir: dir.to_path_buf(),
+            plugin: plugin.map(|p| p.name.to_string()),
+            outcome,
+            version: plugin.map(|p| p.manifest.version.clone()),
+            sha256: plugin.map(|p| p.sha256.clone()),
+            from_cache: plugin.map(|p| p.from_cache),
+            load_time_ms: plugin.map(|p| p.load_time.as_secs_f64() * 1000.0),
+            error,
+        }
     }
-}
-
-pub(super) fn database_error(err: store::StoreError) -> RegistryError {
-    RegistryError::Database(err.to_string())
 }
 
 #[cfg(test)]

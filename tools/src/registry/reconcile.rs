@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use chrono::Utc;
 use store::{PluginVersionKey, Store};
 
-use super::admin::{RegistryError, Rejection, ReloadOutcome, ReloadReport, database_error, report};
+use super::admin::{RegistryError, Rejection, ReloadOutcome, ReloadReport};
 use super::files::{dir_name, write_plugin_dir};
 use super::{Registry, ToolSet};
 use crate::FunctionInfo;
@@ -28,6 +28,7 @@ pub(super) struct Control {
     pub(super) rejected: BTreeMap<PathBuf, Rejection>,
 }
 
+/// One plugin's serving version, and the version a rollback would restore.
 pub(super) struct Slot {
     pub(super) current: Arc<LoadedPlugin>,
     pub(super) previous: Option<Arc<LoadedPlugin>>,
@@ -49,7 +50,7 @@ impl Registry {
     /// was last applied (the poller's step; `Ok(None)` when nothing changed or there is no database).
     pub(super) async fn follow_database(&self) -> Result<Option<Vec<ReloadReport>>, RegistryError> {
         let Some(store) = self.store() else { return Ok(None) };
-        let generation = store.plugin_generation().await.map_err(database_error)?;
+        let generation = store.plugin_generation().await?;
         if generation == self.applied_generation.load(Ordering::Acquire) {
             return Ok(None);
         }
@@ -61,8 +62,8 @@ impl Registry {
     /// generation first, so a change racing this one is seen by the next poll).
     async fn apply_database(&self, control: &mut Control) -> Result<Vec<ReloadReport>, RegistryError> {
         let Some(store) = self.store() else { return Ok(Vec::new()) };
-        let generation = store.plugin_generation().await.map_err(database_error)?;
-        let active = store.plugin_active_set().await.map_err(database_error)?;
+        let generation = store.plugin_generation().await?;
+        let active = store.plugin_active_set().await?;
         let mut reports = Vec::with_capacity(active.len());
         for plugin in active {
             let report = self.apply_version(store, control, &plugin.name, &plugin.key).await?;
@@ -98,14 +99,14 @@ impl Registry {
         if let Some(slot) = control.loaded.get(name)
             && matches(&slot.current.sha256, &slot.current.manifest_sha256)
         {
-            return Ok(report(ReloadOutcome::Unchanged, &dir, Some(&slot.current), None));
+            return Ok(ReloadReport::new(ReloadOutcome::Unchanged, &dir, Some(&slot.current), None));
         }
         if let Some(rejection) = control.rejected.get(&dir)
             && matches(rejection.sha256.as_deref().unwrap_or(""), rejection.manifest_sha256.as_deref().unwrap_or(""))
         {
-            return Ok(report(ReloadOutcome::Unchanged, &dir, None, Some(rejection.error.clone())));
+            return Ok(ReloadReport::new(ReloadOutcome::Unchanged, &dir, None, Some(rejection.error.clone())));
         }
-        let source = match crate::shared_set::fetch(store, name, key, &dir).await.map_err(database_error)? {
+        let source = match crate::shared_set::fetch(store, name, key, &dir).await? {
             Ok(source) => source,
             Err(missing) => return Ok(self.reject(control, &dir, None, missing)),
         };
@@ -114,7 +115,7 @@ impl Registry {
                 Ok(report) => Ok(report),
                 Err(err) => {
                     tracing::error!(plugin = name, error = %err, "cannot write the database's plugin version");
-                    Ok(report(
+                    Ok(ReloadReport::new(
                         ReloadOutcome::Rejected,
                         &dir,
                         None,
@@ -131,12 +132,12 @@ impl Registry {
         let owner = control.loaded.iter().find(|(_, s)| s.current.dir == dir).map(|(name, _)| name.clone());
         if !dir.is_dir() {
             control.rejected.remove(dir);
-            let Some(name) = owner else { return report(ReloadOutcome::Unchanged, dir, None, None) };
+            let Some(name) = owner else { return ReloadReport::new(ReloadOutcome::Unchanged, dir, None, None) };
             control.loaded.remove(&name);
             self.publish(control);
             count_reload(name.clone(), ReloadOutcome::Removed);
             tracing::info!(plugin = %name, dir = %dir.display(), "plugin removed");
-            let mut removed = report(ReloadOutcome::Removed, dir, None, None);
+            let mut removed = ReloadReport::new(ReloadOutcome::Removed, dir, None, None);
             removed.plugin = Some(name);
             return removed;
         }
@@ -154,7 +155,7 @@ impl Registry {
             if current.is_some_and(|p| same(Some(&p.sha256), Some(&p.manifest_sha256)))
                 || control.rejected.get(dir).is_some_and(|r| same(r.sha256.as_deref(), r.manifest_sha256.as_deref()))
             {
-                return report(ReloadOutcome::Unchanged, dir, current.map(|p| &**p), None);
+                return ReloadReport::new(ReloadOutcome::Unchanged, dir, current.map(|p| &**p), None);
             }
         }
         match self.prepare(control, source.clone()).await {
@@ -214,9 +215,11 @@ impl Registry {
             load_ms = plugin.load_time.as_secs_f64() * 1000.0,
             "plugin loaded"
         );
-        report(ReloadOutcome::Loaded, &plugin.dir, Some(&plugin), None)
+        ReloadReport::new(ReloadOutcome::Loaded, &plugin.dir, Some(&plugin), None)
     }
 
+    /// Records a refused version of `dir` (listed until a load from `dir` succeeds); whatever served
+    /// before keeps serving.
     fn reject(&self, control: &mut Control, dir: &Path, source: Option<&Source>, error: LoadError) -> ReloadReport {
         let plugin = source.and_then(|s| loader::peek_name(&s.manifest_text));
         let label = plugin.clone().unwrap_or_else(|| dir_name(dir));
@@ -233,7 +236,7 @@ impl Registry {
                 error: error.clone(),
             },
         );
-        let mut rejected = report(ReloadOutcome::Rejected, dir, None, Some(error));
+        let mut rejected = ReloadReport::new(ReloadOutcome::Rejected, dir, None, Some(error));
         rejected.plugin = plugin;
         rejected.sha256 = source.map(|s| s.sha256.clone());
         rejected
