@@ -29,7 +29,7 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
         default_timeout: config.plugins.function_timeout,
         env: config.plugin_env(),
         watch: config.plugins.watch,
-        sync_interval: config.plugins.sync_interval,
+        database_poll_interval: config.plugins.database_poll_interval,
         ..RuntimeConfig::new(config.plugins.dir.clone())
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde_json::json;
 use store::testing::TestDatabase;
-use tools::{Caller, HostServices, Registry, RuntimeConfig, ToolCall};
+use tools::{Caller, HostServices, Registry, ReloadOutcome, RuntimeConfig, ToolCall};
 
 const WARMUP_CALLS: usize = 2_000;
 const MEASURED_CALLS: usize = 20_000;
@@ -149,7 +149,7 @@ async fn reload_times(registry: &Registry, cache_dir: &Path) {
     let mut cached = Histogram::<u64>::new(3).expect("a histogram");
     for _ in 0..50 {
         let report = registry.reload("echo").await.expect("reloading");
-        assert_eq!((report.outcome, report.from_cache), ("loaded", Some(true)), "{report:?}");
+        assert_eq!((report.outcome, report.from_cache), (ReloadOutcome::Loaded, Some(true)), "{report:?}");
         cached.record((report.load_time_ms.unwrap() * 1000.0) as u64).expect("recording");
     }
     let mut compiled = Histogram::<u64>::new(3).expect("a histogram");
@@ -157,7 +157,7 @@ async fn reload_times(registry: &Registry, cache_dir: &Path) {
         let _ = std::fs::remove_dir_all(cache_dir);
         std::fs::create_dir_all(cache_dir).expect("recreating the cache");
         let report = registry.reload("echo").await.expect("reloading");
-        assert_eq!((report.outcome, report.from_cache), ("loaded", Some(false)), "{report:?}");
+        assert_eq!((report.outcome, report.from_cache), (ReloadOutcome::Loaded, Some(false)), "{report:?}");
         compiled.record((report.load_time_ms.unwrap() * 1000.0) as u64).expect("recording");
     }
     let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
@@ -179,7 +179,7 @@ async fn reloads_under_load(registry: &Arc<Registry>) {
     let mut reloads = 0;
     while started.elapsed() < THROUGHPUT_WINDOW {
         let report = registry.reload("echo").await.expect("reloading");
-        assert_eq!(report.outcome, "loaded");
+        assert_eq!(report.outcome, ReloadOutcome::Loaded);
         reloads += 1;
     }
     let (done, failed) = load.stop().await;

@@ -1,17 +1,34 @@
 //! The WebAssembly tool runtime: every function the model can call is a sandboxed component of the
 //! world `amakaflow:tool/tool` (see `wit/tool.wit`), loaded from `PLUGINS_DIR` and from the
-//! database's shared plugin set (module `sync`).
+//! database's plugin set (shared by every instance).
 //!
-//! The chat host uses three things from here: [`Registry::functions`] (what to offer the model),
+//! The chat host uses, from the [`Registry`]: [`Registry::start`] and [`Registry::is_ready`] (the
+//! initial load, for `/health/ready`), [`Registry::functions`] (what to offer the model),
 //! [`Registry::call`] (run one call with the plugin's limits and egress policy) and the admin
-//! operations ([`Registry::list`], [`Registry::reload`], [`Registry::rollback`],
-//! [`Registry::install`]). The author CLI uses [`author`].
+//! operations ([`Registry::list`], [`Registry::reload`], [`Registry::reload_all`],
+//! [`Registry::rollback`], [`Registry::install`]), which answer with a [`ReloadReport`] or a
+//! [`RegistryError`]. The author CLI uses [`author`].
 //!
-//! How a call runs: the registry finds the plugin offering the function (an atomic snapshot of the
-//! tool set, so a reload never disturbs a call in flight), validates the arguments against the
-//! function's JSON Schema, then [`instance`] creates a fresh store from the plugin's pre-instantiated
-//! component with a fuel budget, an epoch deadline, a memory limit and the plugin's egress policy,
-//! and drops it afterwards whatever happened. Every failure becomes a [`ToolError`] with its own code.
+//! How a call runs: the registry finds the plugin offering the function in an atomic snapshot of
+//! the tool set (so a reload never disturbs a call in flight); `instance::call` checks the
+//! arguments against the function's JSON Schema, takes a permit from the plugin's and the host's
+//! concurrency limits, creates a fresh store from the plugin's pre-instantiated component with a
+//! fuel budget, an epoch deadline, a memory limit and the plugin's egress policy, and drops it
+//! afterwards whatever happened. Every failure becomes a [`ToolError`] with its own code.
+//!
+//! Where things are:
+//! - `registry/`: the tool set and calls (`mod.rs`), reconciling a directory or the database into
+//!   a new set (`reconcile.rs`), the admin operations and their reports (`admin.rs`), plugin files
+//!   and staged writes (`files.rs`), and the tasks that follow the watcher and poll the database
+//!   while the registry lives (`background.rs`).
+//! - `watcher.rs` reports which plugin directories changed; `shared_set.rs` stores and fetches
+//!   versions of the database's plugin set.
+//! - `loader.rs` loads one version (manifest → pin → compile or `cache.rs` → link → describe →
+//!   `schema.rs`) into a `plugin.rs` value; `manifest.rs` parses `plugin.toml`.
+//! - `engine.rs` is the one wasmtime engine and linker; `instance/` runs one sandbox (`call.rs`
+//!   classifies how a call ended); `limits.rs` is the memory limit, `egress/` the outgoing-HTTP
+//!   policy, `capabilities/` the `host` interface backed by `services.rs`.
+//! - `outcome.rs` is what a call produced and its error codes; `stats.rs` the per-plugin statistics.
 
 pub mod author;
 mod bindings;
@@ -28,8 +45,8 @@ mod plugin;
 mod registry;
 mod schema;
 mod services;
+mod shared_set;
 mod stats;
-mod sync;
 mod watcher;
 
 use std::collections::HashMap;
@@ -44,7 +61,9 @@ pub use capabilities::index::{NoWorkoutIndex, WorkoutIndex, WorkoutMatch};
 pub use loader::{LoadError, LoadStage};
 pub use manifest::Limits;
 pub use outcome::{ToolError, ToolOutcome, codes};
-pub use registry::{PluginListing, PluginStatus, Registry, RegistryError, Rejection, ReloadReport, VersionInfo};
+pub use registry::{
+    PluginListing, PluginStatus, Registry, RegistryError, Rejection, ReloadOutcome, ReloadReport, VersionInfo,
+};
 pub use services::HostServices;
 pub use stats::{LastError, StatsSnapshot};
 
@@ -76,7 +95,7 @@ pub struct RuntimeConfig {
     /// How often to check the database for a changed plugin set (uploads and rollbacks made
     /// through another instance); zero: never (the database's set is still applied at start-up
     /// and on every reload).
-    pub sync_interval: Duration,
+    pub database_poll_interval: Duration,
 }
 
 impl RuntimeConfig {
@@ -94,7 +113,7 @@ impl RuntimeConfig {
             max_concurrent_calls: 128,
             max_memory_bytes: 1 << 30,
             pooling: true,
-            sync_interval: Duration::ZERO,
+            database_poll_interval: Duration::ZERO,
         }
     }
 }

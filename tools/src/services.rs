@@ -16,7 +16,8 @@ pub struct HostServices {
 }
 
 impl HostServices {
-    /// The database, and the empty workout index (until the embeddings work provides one).
+    /// The database, and no workout index (every search finds nothing): the service adds its
+    /// embeddings index with [`HostServices::with_index`].
     pub fn new(store: Store) -> HostServices {
         HostServices { store: Some(store), index: Arc::new(NoWorkoutIndex) }
     }
@@ -26,6 +27,7 @@ impl HostServices {
         HostServices { store: None, index: Arc::new(NoWorkoutIndex) }
     }
 
+    /// Searches go to `index` (the service's embeddings index of the users' workouts).
     pub fn with_index(mut self, index: Arc<dyn WorkoutIndex>) -> HostServices {
         self.index = index;
         self

@@ -1,38 +1,40 @@
-//! Watches `PLUGINS_DIR` and hands the plugin directories that changed to the registry, once the
-//! directory has been quiet for the debounce period (copying a plugin in produces a burst of
-//! events; it is loaded once, after the burst). Hidden entries (the artifact cache, staging areas
-//! of uploads) are ignored. The registry compares contents, so events that change nothing (an
-//! upload the registry wrote itself, a `touch`) do not reload anything.
+//! Watches `PLUGINS_DIR` and reports which plugin directories changed, in batches: a batch goes out
+//! once the directory has been quiet for the debounce period (copying a plugin in produces a burst
+//! of events; it is reported once, after the burst). Hidden entries (the artifact cache, staging
+//! areas of uploads) are ignored. The watcher knows nothing of what a change means: whoever reads
+//! the batches compares contents (the registry does, so events that change nothing, such as an
+//! upload it wrote itself or a `touch`, reload nothing).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
 use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
-
-use crate::registry::Registry;
+use tokio::sync::mpsc;
 
 /// A running watch; dropping it stops the watch.
 pub struct Watcher {
+    changes: mpsc::UnboundedReceiver<Vec<PathBuf>>,
     _debouncer: Debouncer<RecommendedWatcher>,
 }
 
 impl Watcher {
-    pub fn start(registry: &Arc<Registry>) -> anyhow::Result<Watcher> {
-        let configured = registry.plugins_dir().context("the registry has no runtime")?;
-        std::fs::create_dir_all(&configured).with_context(|| format!("creating {}", configured.display()))?;
-        // Events carry resolved paths; the registry knows directories by the configured path.
-        let resolved = configured.canonicalize().with_context(|| format!("resolving {}", configured.display()))?;
-        let (changes, mut receive) = tokio::sync::mpsc::unbounded_channel::<Vec<PathBuf>>();
-        let (watched, named) = (resolved.clone(), configured.clone());
-        let mut debouncer = new_debouncer(registry.watch_debounce(), move |result: DebounceEventResult| match result {
+    /// Watches `dir` (created if missing). Changed directories are reported under `dir` as given,
+    /// not as the file system resolves it, so they compare equal to the paths plugins are loaded from.
+    pub fn start(dir: &Path, debounce: Duration) -> anyhow::Result<Watcher> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        // Events carry resolved paths.
+        let resolved = dir.canonicalize().with_context(|| format!("resolving {}", dir.display()))?;
+        let (report, changes) = mpsc::unbounded_channel::<Vec<PathBuf>>();
+        let (watched, named) = (resolved.clone(), dir.to_path_buf());
+        let mut debouncer = new_debouncer(debounce, move |result: DebounceEventResult| match result {
             Ok(events) => {
                 let dirs: BTreeSet<PathBuf> =
                     events.iter().filter_map(|e| plugin_dir_of(&watched, &named, &e.path)).collect();
                 if !dirs.is_empty() {
-                    let _ = changes.send(dirs.into_iter().collect());
+                    let _ = report.send(dirs.into_iter().collect());
                 }
             }
             Err(err) => tracing::warn!(error = %err, "watching the plugins directory failed"),
@@ -42,16 +44,13 @@ impl Watcher {
             .watcher()
             .watch(&resolved, RecursiveMode::Recursive)
             .with_context(|| format!("watching {}", resolved.display()))?;
+        tracing::info!(dir = %dir.display(), "watching the plugins directory");
+        Ok(Watcher { changes, _debouncer: debouncer })
+    }
 
-        let registry: Weak<Registry> = Arc::downgrade(registry);
-        tokio::spawn(async move {
-            while let Some(dirs) = receive.recv().await {
-                let Some(registry) = registry.upgrade() else { break };
-                registry.changed(dirs).await;
-            }
-        });
-        tracing::info!(dir = %configured.display(), "watching the plugins directory");
-        Ok(Watcher { _debouncer: debouncer })
+    /// The next batch of plugin directories that changed (each once, sorted).
+    pub async fn changed(&mut self) -> Option<Vec<PathBuf>> {
+        self.changes.recv().await
     }
 }
 
@@ -79,5 +78,17 @@ mod tests {
         assert_eq!(dir("/real/p/.cache/x.cwasm"), None);
         assert_eq!(dir("/real/p"), None);
         assert_eq!(dir("/elsewhere/x"), None);
+    }
+
+    #[tokio::test]
+    async fn a_new_plugin_directory_is_reported_once_the_copy_is_quiet() {
+        let root = tempfile::tempdir().unwrap();
+        let mut watcher = Watcher::start(root.path(), Duration::from_millis(50)).unwrap();
+        std::fs::create_dir(root.path().join(".cache")).unwrap();
+        std::fs::create_dir(root.path().join("echo")).unwrap();
+        std::fs::write(root.path().join("echo/plugin.toml"), "name = \"echo\"").unwrap();
+        std::fs::write(root.path().join("echo/plugin.wasm"), b"\0asm").unwrap();
+        let batch = tokio::time::timeout(Duration::from_secs(10), watcher.changed()).await.unwrap().unwrap();
+        assert_eq!(batch, vec![root.path().join("echo")]);
     }
 }

@@ -59,12 +59,9 @@ pub async fn list(
     }))
 }
 
-pub async fn reload_all(_: InternalCaller, State(tools): State<Arc<Registry>>) -> Result<impl IntoResponse, ApiError> {
-    if tools.plugins_dir().is_none() {
-        return Err(ApiError::ServiceUnavailable("The tool runtime is not running".to_string()));
-    }
+pub async fn reload_all(_: InternalCaller, State(tools): State<Arc<Registry>>) -> impl IntoResponse {
     let reports = tools.reload_all(true).await;
-    Ok(Json(json!({ "reports": reports })))
+    Json(json!({ "reports": reports }))
 }
 
 pub async fn reload(
@@ -116,7 +113,6 @@ fn registry_error(err: RegistryError) -> ApiError {
             message: load.message,
             kind: "plugin_rejected",
         },
-        RegistryError::NotRunning => ApiError::ServiceUnavailable("The tool runtime is not running".to_string()),
         RegistryError::Io(message) => ApiError::Internal(anyhow::anyhow!(message)),
         RegistryError::Database(message) => {
             tracing::error!(error = %message, "the shared plugin set is unavailable");

@@ -44,9 +44,11 @@ impl ToolCatalog {
 mod tests {
     use super::*;
 
-    #[test]
-    fn definitions_are_shared_until_the_tool_set_changes() {
-        let registry = Registry::empty();
+    #[tokio::test]
+    async fn definitions_are_shared_until_the_tool_set_changes() {
+        let plugins_dir = tempfile::tempdir().unwrap();
+        let config = tools::RuntimeConfig { pooling: false, ..tools::RuntimeConfig::new(plugins_dir.path()) };
+        let registry = Registry::load(config, tools::HostServices::without_store()).await.unwrap();
         let catalog = ToolCatalog::default();
         let a = catalog.definitions(&registry);
         let b = catalog.definitions(&registry);

@@ -239,7 +239,7 @@ fn read_plugins(r: &mut Reader<'_>) -> PluginsConfig {
         watch: r.bool("PLUGINS_WATCH"),
         http_timeout: r.seconds("TOOL_HTTP_TIMEOUT_SECONDS", Lowest::MoreThan(0.0), 600.0),
         sync_limit_per_hour: r.parsed("SYNC_RATE_LIMIT_PER_HOUR", "a count"),
-        sync_interval: r.seconds("PLUGINS_SYNC_SECONDS", Lowest::AtLeast(0.0), 3600.0),
+        database_poll_interval: r.seconds("PLUGINS_SYNC_SECONDS", Lowest::AtLeast(0.0), 3600.0),
     }
 }
 
@@ -287,7 +287,7 @@ mod tests {
         assert_eq!(c.quota.free, 50);
         assert_eq!(c.quota.paid, 500);
         assert_eq!(c.plugins.function_timeout, Duration::from_secs(30));
-        assert_eq!(c.plugins.sync_interval, Duration::from_secs(10));
+        assert_eq!(c.plugins.database_poll_interval, Duration::from_secs(10));
     }
 
     #[test]

@@ -247,8 +247,8 @@ mod tests {
             ("PLUGINS_SYNC_SECONDS", "0.2"),
         ])
         .unwrap();
-        assert_eq!(c.plugins.sync_interval, Duration::from_millis(200));
-        assert_eq!(load(&[("PLUGINS_SYNC_SECONDS", "0")]).unwrap().plugins.sync_interval, Duration::ZERO);
+        assert_eq!(c.plugins.database_poll_interval, Duration::from_millis(200));
+        assert_eq!(load(&[("PLUGINS_SYNC_SECONDS", "0")]).unwrap().plugins.database_poll_interval, Duration::ZERO);
         assert_eq!(c.auth.jwks_min_refresh, Duration::ZERO);
         assert_eq!(c.server.shutdown_grace, Duration::from_millis(500));
         assert_eq!(c.plugins.function_timeout, Duration::from_secs(60));

@@ -124,7 +124,7 @@ pub struct PluginsConfig {
     pub sync_limit_per_hour: u32,
     /// How often to check the database for plugins uploaded or rolled back through another
     /// instance (`PLUGINS_SYNC_SECONDS`, fractional; zero disables the check).
-    pub sync_interval: Duration,
+    pub database_poll_interval: Duration,
 }
 
 /// Limits on the HTTP and SSE side.

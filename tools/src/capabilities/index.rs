@@ -1,7 +1,7 @@
 //! `search-workouts` / `indexed-workout-count`: read-only semantic search over the calling user's
-//! indexed workouts. The index itself is a [`WorkoutIndex`] the host is given; the embeddings work
-//! provides the real one. Until then [`NoWorkoutIndex`] answers, honestly, that the user has no
-//! indexed workouts (plugins then fall back to keyword search).
+//! indexed workouts. The index itself is a [`WorkoutIndex`] the host is given: the service's
+//! embeddings index. Without one (the author CLI, tests) [`NoWorkoutIndex`] answers, honestly, that
+//! the user has no indexed workouts (plugins then fall back to keyword search).
 
 use futures::future::BoxFuture;
 
@@ -39,7 +39,7 @@ pub trait WorkoutIndex: Send + Sync + 'static {
     fn count<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, anyhow::Result<u32>>;
 }
 
-/// The index before the embeddings work exists: nobody has indexed workouts.
+/// No index: nobody has indexed workouts (the author CLI, tests that need no search).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoWorkoutIndex;
 

@@ -1,21 +1,24 @@
 //! Runs one function call in a fresh sandbox and turns whatever happened into a [`ToolOutcome`]:
 //! arguments checked against the schema before the guest runs, a permit from the plugin's
 //! concurrency limit and from the host's pool (else `busy`), the whole call under
-//! `tokio::time::timeout` (epochs and fuel cannot stop a guest parked in an HTTP request), and a
-//! classification of every failure into its own code. The store is dropped at the end, never reused.
+//! `tokio::time::timeout` (epochs and fuel cannot stop a guest parked in an HTTP request), and one
+//! function ([`classify`]) that decides which code each way of ending becomes. The store is dropped
+//! at the end, never reused.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::time::error::Elapsed;
 use wasmtime::Trap;
 
 use super::state::{StoreSpec, new_store};
 use crate::ToolCall;
-use crate::bindings::CallContext;
+use crate::bindings::{CallContext, ToolError as GuestError};
 use crate::capabilities::HostServiceError;
 use crate::egress::Violation;
 use crate::engine::Runtime;
 use crate::limits::MemoryLimitExceeded;
+use crate::manifest::Limits;
 use crate::outcome::{ToolError, ToolOutcome, bytes, codes};
 use crate::plugin::LoadedPlugin;
 use crate::stats::{LastError, record_metrics};
@@ -24,11 +27,11 @@ use crate::stats::{LastError, record_metrics};
 pub async fn run(runtime: &Runtime, plugin: &Arc<LoadedPlugin>, index: usize, call: &ToolCall) -> ToolOutcome {
     let started = Instant::now();
     let function = &plugin.functions[index];
-    let (result, fuel, detail) = execute(runtime, plugin, index, call).await;
+    let Executed { result, fuel_consumed, detail } = execute(runtime, plugin, index, call).await;
     let outcome =
-        ToolOutcome { plugin: Some(plugin.name.to_string()), result, elapsed: started.elapsed(), fuel_consumed: fuel };
+        ToolOutcome { plugin: Some(plugin.name.to_string()), result, elapsed: started.elapsed(), fuel_consumed };
 
-    record_metrics(&plugin.name, &function.name, outcome.outcome_label(), outcome.elapsed, fuel);
+    record_metrics(&plugin.name, &function.name, outcome.outcome_label(), outcome.elapsed, fuel_consumed);
     match &outcome.result {
         Ok(_) => plugin.stats.record_success(),
         Err(err) => {
@@ -49,25 +52,56 @@ pub async fn run(runtime: &Runtime, plugin: &Arc<LoadedPlugin>, index: usize, ca
     outcome
 }
 
-type Executed = (Result<String, ToolError>, Option<u64>, Option<String>);
+/// What one call produced, before it is timed, counted and logged.
+struct Executed {
+    /// The result text, or the error the model and the client see.
+    result: Result<String, ToolError>,
+    /// Fuel the guest burned (`None` when it never ran).
+    fuel_consumed: Option<u64>,
+    /// What the host saw behind an error (a trap, a panic message on stderr), for the operator
+    /// only: it goes to the logs and the plugin's statistics, never to the model.
+    detail: Option<String>,
+}
+
+impl Executed {
+    /// A call refused before the guest ran.
+    fn refused(error: ToolError, detail: Option<String>) -> Executed {
+        Executed { result: Err(error), fuel_consumed: None, detail }
+    }
+}
+
+/// How a call that reached the guest ended: what `call` returned (or that the wall-clock budget
+/// ran out first) and what the sandbox saw meanwhile.
+struct Ending {
+    returned: Result<wasmtime::Result<Result<String, GuestError>>, Elapsed>,
+    /// The memory limiter saw the guest ask for more than its limit.
+    memory_exceeded: bool,
+    /// The limit the memory limiter enforced.
+    memory_limit: u64,
+    /// The first request the egress policy refused or cut off.
+    violation: Option<Violation>,
+    /// What the guest wrote to stderr (a panic message).
+    stderr: Option<String>,
+    /// Fuel the guest burned.
+    fuel_consumed: Option<u64>,
+}
 
 async fn execute(runtime: &Runtime, plugin: &LoadedPlugin, index: usize, call: &ToolCall) -> Executed {
     let function = &plugin.functions[index];
     let name = &*function.name;
     if let Err(problems) = function.validate(&call.arguments) {
         let message = format!("Invalid arguments for {name}: {problems}");
-        return (Err(ToolError::new(codes::INVALID_ARGUMENTS, message)), None, None);
+        return Executed::refused(ToolError::new(codes::INVALID_ARGUMENTS, message), None);
     }
     let Ok(_plugin_permit) = plugin.permits.try_acquire() else {
-        return (Err(ToolError::busy(name)), None, Some("the plugin's max_concurrent_calls is reached".into()));
+        return Executed::refused(ToolError::busy(name), Some("the plugin's max_concurrent_calls is reached".into()));
     };
     let Ok(_pool_slot) = runtime.slots.try_acquire() else {
-        return (Err(ToolError::busy(name)), None, Some("the host's instance pool is exhausted".into()));
+        return Executed::refused(ToolError::busy(name), Some("the host's instance pool is exhausted".into()));
     };
 
     let limits = &plugin.manifest.limits;
-    let budget = limits.timeout;
-    let deadline = Instant::now() + budget;
+    let deadline = Instant::now() + limits.timeout;
     let caller = &call.caller;
     let mut store = new_store(
         runtime,
@@ -90,51 +124,68 @@ async fn execute(runtime: &Runtime, plugin: &LoadedPlugin, index: usize, call: &
     };
     let arguments = call.arguments.to_string();
 
-    let result = tokio::time::timeout(budget, async {
+    let returned = tokio::time::timeout(limits.timeout, async {
         let tool = plugin.pre.instantiate_async(&mut store).await?;
         tool.call_call(&mut store, &context, name, &arguments).await
     })
     .await;
 
-    let fuel = store.get_fuel().ok().map(|left| limits.fuel.saturating_sub(left));
+    let fuel_consumed = store.get_fuel().ok().map(|left| limits.fuel.saturating_sub(left));
     let state = store.data();
-    let violation = state.egress.violations.first();
-    let stderr = state.stderr.text();
-    let classified = match result {
-        Err(_elapsed) => (Err(ToolError::timeout(name, budget)), Some("wall-clock budget elapsed".to_string())),
+    let ending = Ending {
+        returned,
+        memory_exceeded: state.limiter.exceeded(),
+        memory_limit: state.limiter.limit(),
+        violation: state.egress.violations.first(),
+        stderr: state.stderr.text(),
+        fuel_consumed,
+    };
+    drop(store); // whatever happened: a store is never reused
+    classify(name, limits, ending)
+}
+
+/// Which error a call's ending becomes, in order of what caused it: the deadline, the memory
+/// limit, an egress violation (even one the guest swallowed), a failing host service, the pool,
+/// fuel, an epoch interrupt, any other trap; then the guest's own error or a result over the size
+/// limit.
+fn classify(function: &str, limits: &Limits, ending: Ending) -> Executed {
+    let Ending { returned, memory_exceeded, memory_limit, violation, stderr, fuel_consumed } = ending;
+    let budget = limits.timeout;
+    let (result, detail) = match returned {
+        Err(_elapsed) => (Err(ToolError::timeout(function, budget)), Some("wall-clock budget elapsed".to_string())),
         Ok(Err(error)) => {
-            let detail = Some(match &stderr {
+            let detail = match &stderr {
                 Some(stderr) => format!("{error:#}; stderr: {stderr}"),
                 None => format!("{error:#}"),
-            });
-            if state.limiter.exceeded() || error.downcast_ref::<MemoryLimitExceeded>().is_some() {
-                (Err(ToolError::memory_exceeded(name, state.limiter.limit())), detail)
+            };
+            let error = if memory_exceeded || error.downcast_ref::<MemoryLimitExceeded>().is_some() {
+                ToolError::memory_exceeded(function, memory_limit)
             } else if let Some(violation) = &violation {
-                (Err(from_violation(name, violation, budget)), detail)
+                from_violation(function, violation, budget)
             } else if error.downcast_ref::<HostServiceError>().is_some() {
-                (Err(ToolError::host_error(name)), detail)
+                ToolError::host_error(function)
             } else if error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
-                (Err(ToolError::busy(name)), detail)
+                ToolError::busy(function)
             } else {
                 match error.downcast_ref::<Trap>() {
-                    Some(Trap::OutOfFuel) => (Err(ToolError::fuel_exhausted(name)), detail),
-                    Some(Trap::Interrupt) => (Err(ToolError::timeout(name, budget)), detail),
-                    _ => (Err(ToolError::plugin_trap(name)), detail),
+                    Some(Trap::OutOfFuel) => ToolError::fuel_exhausted(function),
+                    Some(Trap::Interrupt) => ToolError::timeout(function, budget),
+                    _ => ToolError::plugin_trap(function),
                 }
-            }
+            };
+            (Err(error), Some(detail))
         }
         Ok(Ok(returned)) => match (violation, returned) {
             // The guest may have swallowed the refusal; the host reports the cause.
-            (Some(violation), _) => (Err(from_violation(name, &violation, budget)), None),
+            (Some(violation), _) => (Err(from_violation(function, &violation, budget)), None),
             (None, Err(error)) => (Err(ToolError::new(error.code, error.message)), None),
             (None, Ok(text)) if text.len() as u64 > limits.max_result_bytes => {
-                (Err(ToolError::result_too_large(name, text.len(), limits.max_result_bytes as usize)), None)
+                (Err(ToolError::result_too_large(function, text.len(), limits.max_result_bytes as usize)), None)
             }
             (None, Ok(text)) => (Ok(text), None),
         },
     };
-    drop(store);
-    (classified.0, fuel, classified.1)
+    Executed { result, fuel_consumed, detail }
 }
 
 fn from_violation(function: &str, violation: &Violation, budget: Duration) -> ToolError {
@@ -159,5 +210,76 @@ fn from_violation(function: &str, violation: &Violation, budget: Duration) -> To
             codes::EGRESS_DENIED,
             format!("The tool {function} sent more than {limit} requests in one call and was stopped."),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            timeout: Duration::from_secs(2),
+            fuel: 1_000,
+            memory_bytes: 16 << 20,
+            max_response_bytes: 1 << 20,
+            max_result_bytes: 10,
+            max_concurrent_calls: 4,
+        }
+    }
+
+    fn ending(returned: wasmtime::Result<Result<String, GuestError>>) -> Ending {
+        Ending {
+            returned: Ok(returned),
+            memory_exceeded: false,
+            memory_limit: 16 << 20,
+            violation: None,
+            stderr: None,
+            fuel_consumed: Some(7),
+        }
+    }
+
+    fn code(executed: &Executed) -> &str {
+        &executed.result.as_ref().expect_err("an error").code
+    }
+
+    #[tokio::test]
+    async fn a_call_past_its_deadline_is_a_timeout() {
+        let elapsed = tokio::time::timeout(Duration::ZERO, std::future::pending::<()>()).await.unwrap_err();
+        let executed = classify("spin", &limits(), Ending { returned: Err(elapsed), ..ending(Ok(Ok(String::new()))) });
+        assert_eq!(code(&executed), codes::TIMEOUT);
+        assert_eq!(executed.detail.as_deref(), Some("wall-clock budget elapsed"));
+    }
+
+    #[test]
+    fn traps_are_told_apart() {
+        let trapped = |trap: Trap| classify("f", &limits(), ending(Err(trap.into())));
+        assert_eq!(code(&trapped(Trap::OutOfFuel)), codes::FUEL_EXHAUSTED);
+        assert_eq!(code(&trapped(Trap::Interrupt)), codes::TIMEOUT);
+        assert_eq!(code(&trapped(Trap::UnreachableCodeReached)), codes::PLUGIN_TRAP);
+        assert_eq!(trapped(Trap::OutOfFuel).fuel_consumed, Some(7));
+    }
+
+    #[test]
+    fn hitting_the_memory_limit_wins_over_the_trap_it_caused() {
+        let ending = Ending { memory_exceeded: true, ..ending(Err(Trap::UnreachableCodeReached.into())) };
+        let executed = classify("bomb", &limits(), ending);
+        assert_eq!(code(&executed), codes::MEMORY_EXCEEDED);
+        assert!(executed.result.unwrap_err().message.contains("16 MiB"));
+    }
+
+    #[test]
+    fn an_egress_violation_is_reported_even_when_the_guest_swallowed_it() {
+        let violation = Some(Violation::OriginDenied { origin: "https://evil.example".into() });
+        let executed = classify("fetch", &limits(), Ending { violation, ..ending(Ok(Ok("{}".into()))) });
+        assert_eq!(code(&executed), codes::EGRESS_DENIED);
+    }
+
+    #[test]
+    fn the_guests_own_error_passes_through_and_a_large_result_is_refused() {
+        let own = GuestError { code: "not_found".into(), message: "No such workout".into() };
+        assert_eq!(classify("f", &limits(), ending(Ok(Err(own)))).result.unwrap_err().code, "not_found");
+        assert_eq!(code(&classify("f", &limits(), ending(Ok(Ok("x".repeat(11)))))), codes::RESULT_TOO_LARGE);
+        assert_eq!(classify("f", &limits(), ending(Ok(Ok("x".repeat(10))))).result.unwrap(), "xxxxxxxxxx");
     }
 }

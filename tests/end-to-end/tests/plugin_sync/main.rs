@@ -1,6 +1,6 @@
 //! The plugin set shared by several instances through the database (DESIGN §6), on both backends:
 //! two real services over one database (one SQLite file, or one Postgres schema), each with its own
-//! empty `PLUGINS_DIR` and a short `PLUGINS_SYNC_SECONDS`. An upload or a rollback made through one
+//! empty `PLUGINS_DIR` and a short `PLUGINS_POLL_SECONDS`. An upload or a rollback made through one
 //! instance is served by the other; a corrupt upload never becomes active anywhere; concurrent
 //! uploads through both end with both serving the one version the database holds; a fresh instance
 //! serves the database's versions as soon as it reports ready, over its baked-in plugins.
@@ -20,15 +20,15 @@ use tools::{Caller, ToolCall};
 
 const KEY: &str = "plugin-sync-internal-key";
 /// The poll interval of the instances under test.
-const SYNC_SECONDS: &str = "0.1";
+const POLL_SECONDS: &str = "0.1";
 /// How long an instance may take to follow a change: a hundred poll intervals, for a loaded machine.
 const FOLLOW_WITHIN: Duration = Duration::from_secs(10);
 
-/// An instance over `db`'s database (its own pool), polling every [`SYNC_SECONDS`].
-async fn instance(db: &TestDatabase, plugins_dir: Option<&Path>, sync_seconds: &str) -> TestServer {
+/// An instance over `db`'s database (its own pool), polling every [`POLL_SECONDS`].
+async fn instance(db: &TestDatabase, plugins_dir: Option<&Path>, poll_seconds: &str) -> TestServer {
     let store = Store::connect(&db.options()).await.expect("opening the shared database");
     let dir = plugins_dir.map(|d| d.display().to_string());
-    let mut vars = vec![("INTERNAL_API_KEY", KEY), ("PLUGINS_SYNC_SECONDS", sync_seconds)];
+    let mut vars = vec![("INTERNAL_API_KEY", KEY), ("PLUGINS_POLL_SECONDS", poll_seconds)];
     if let Some(dir) = &dir {
         vars.push(("PLUGINS_DIR", dir.as_str()));
     }
@@ -38,8 +38,8 @@ async fn instance(db: &TestDatabase, plugins_dir: Option<&Path>, sync_seconds: &
 /// Two instances over one fresh database, both with their tool set loaded.
 async fn pair(backend: Backend) -> (TestDatabase, TestServer, TestServer) {
     let db = TestDatabase::new(backend).await.expect("a test database");
-    let a = instance(&db, None, SYNC_SECONDS).await;
-    let b = instance(&db, None, SYNC_SECONDS).await;
+    let a = instance(&db, None, POLL_SECONDS).await;
+    let b = instance(&db, None, POLL_SECONDS).await;
     (db, a, b)
 }
 
@@ -153,9 +153,9 @@ async fn uploads_and_rollbacks_through_one_instance_reach_the_other() {
         assert_eq!(db.store.plugin_generation().await.unwrap(), generation);
         let active = db.store.plugin_active("echo").await.unwrap().unwrap();
         assert_eq!(active.key.manifest_sha256, sha256(echo_manifest("0.2.0", "first").as_bytes()));
-        // Whatever B's poller has done meanwhile, a sync of B now (what its poller does) still
+        // Whatever B's poller has done meanwhile, B following the database now (what its poller does) still
         // serves the active version.
-        b.state.tools.sync_database().await.expect("B syncs with the database");
+        b.state.tools.follow_database().await.expect("B follows the database");
         assert_eq!(echo_label(&b).await.as_deref(), Some("first"));
         assert_eq!(echo_label(&a).await.as_deref(), Some("first"));
 
@@ -218,14 +218,14 @@ async fn a_new_instance_serves_the_database_versions_when_it_first_reports_ready
 async fn a_version_that_clashes_on_one_instance_is_rejected_there_and_the_old_plugin_keeps_serving() {
     for backend in BACKENDS {
         let db = TestDatabase::new(backend).await.unwrap();
-        let a = instance(&db, None, SYNC_SECONDS).await;
+        let a = instance(&db, None, POLL_SECONDS).await;
         // B already offers `echo` and `echo_http` through a plugin of another name, from the
         // directory an upload named `echo` would go to: it must be checked against it, not replace it.
         let baked = PluginsDir::new();
         baked.add("echo");
         let renamed = baked.manifest("echo").replace("name = \"echo\"", "name = \"echo-copy\"");
         baked.write_manifest("echo", &renamed);
-        let b = instance(&db, Some(baked.path()), SYNC_SECONDS).await;
+        let b = instance(&db, Some(baked.path()), POLL_SECONDS).await;
 
         let (status, _) = upload(&a, &echo_manifest("0.6.0", "uploaded"), &echo_wasm()).await;
         assert_eq!(status, 201);

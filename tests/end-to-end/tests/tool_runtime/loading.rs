@@ -4,7 +4,7 @@
 use end_to_end::plugins::PluginsDir;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tools::{LoadStage, PluginStatus};
+use tools::{LoadStage, PluginStatus, ReloadOutcome};
 
 use crate::support::Harness;
 
@@ -110,7 +110,7 @@ async fn a_sha256_pin_must_match_the_component() {
         &manifest.replacen("version = \"0.1.0\"", &format!("version = \"0.1.0\"\nsha256 = \"{actual}\""), 1),
     );
     let report = harness.registry.reload("echo").await.unwrap();
-    assert_eq!(report.outcome, "loaded", "{report:?}");
+    assert_eq!(report.outcome, ReloadOutcome::Loaded, "{report:?}");
     harness.echo_still_works().await;
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use end_to_end::plugins::PluginsDir;
 use end_to_end::poll::poll_until;
 use serde_json::json;
-use tools::{LoadStage, Registry};
+use tools::{LoadStage, Registry, ReloadOutcome};
 
 use crate::support::{Harness, env, gated_server, with_line};
 
@@ -56,7 +56,7 @@ async fn a_bad_new_version_is_rejected_and_the_old_one_keeps_serving() {
     let harness = Harness::start(&dir, |config| config.watch = true).await;
     dir.write_wasm("echo", b"\0asm broken");
     let report = harness.registry.reload("echo").await.unwrap();
-    assert_eq!(report.outcome, "rejected");
+    assert_eq!(report.outcome, ReloadOutcome::Rejected);
     assert_eq!(report.error.unwrap().stage, LoadStage::Compile);
     assert_eq!(label(&harness.registry).await, "echo 0.1.0");
     let listing = harness.registry.list().await;
@@ -77,11 +77,11 @@ async fn rollback_restores_the_previous_version() {
     assert!(harness.registry.rollback("echo").await.is_err(), "nothing to roll back to yet");
 
     relabel(&dir, "echo two");
-    assert_eq!(harness.registry.reload("echo").await.unwrap().outcome, "loaded");
+    assert_eq!(harness.registry.reload("echo").await.unwrap().outcome, ReloadOutcome::Loaded);
     assert_eq!(label(&harness.registry).await, "echo two");
 
     let report = harness.registry.rollback("echo").await.unwrap();
-    assert_eq!(report.outcome, "rolled_back");
+    assert_eq!(report.outcome, ReloadOutcome::RolledBack);
     assert_eq!(label(&harness.registry).await, "echo 0.1.0");
     // Rolling back again returns to the newer version.
     harness.registry.rollback("echo").await.unwrap();
@@ -103,7 +103,7 @@ async fn an_upload_is_checked_completely_before_it_is_written_and_served() {
     assert!(!dir.path().join("echo").exists());
 
     let report = harness.registry.install(source.manifest("echo"), source.wasm("echo")).await.unwrap();
-    assert_eq!((report.outcome, report.plugin.as_deref()), ("loaded", Some("echo")));
+    assert_eq!((report.outcome, report.plugin.as_deref()), (ReloadOutcome::Loaded, Some("echo")));
     assert_eq!(std::fs::read(dir.path().join("echo/plugin.wasm")).unwrap(), source.wasm("echo"));
     harness.echo_still_works().await;
 
@@ -136,7 +136,7 @@ async fn fifty_calls_in_flight_finish_on_their_version_during_a_reload() {
     server.wait_for_requests(50, Duration::from_secs(20)).await;
 
     relabel(&dir, "echo reloaded");
-    assert_eq!(harness.registry.reload("echo").await.unwrap().outcome, "loaded");
+    assert_eq!(harness.registry.reload("echo").await.unwrap().outcome, ReloadOutcome::Loaded);
     assert_eq!(label(&harness.registry).await, "echo reloaded", "new calls get the new version");
 
     gate.open();
@@ -173,7 +173,7 @@ async fn continuous_reloads_under_load_fail_no_call() {
         .collect();
     for i in 0..30 {
         relabel(&dir, &format!("echo {i}"));
-        assert_eq!(harness.registry.reload("echo").await.unwrap().outcome, "loaded");
+        assert_eq!(harness.registry.reload("echo").await.unwrap().outcome, ReloadOutcome::Loaded);
     }
     stop.store(true, Ordering::Relaxed);
     for caller in callers {
@@ -193,7 +193,7 @@ async fn two_hundred_reload_cycles_leave_resident_memory_flat() {
         Registry::load(crate::support::config(&dir), tools::HostServices::new(db.store.clone())).await.unwrap();
     let cycle = async |i: usize| {
         relabel(&dir, &format!("cycle {i}"));
-        assert_eq!(registry.reload("echo").await.unwrap().outcome, "loaded");
+        assert_eq!(registry.reload("echo").await.unwrap().outcome, ReloadOutcome::Loaded);
         assert_eq!(label(&registry).await, format!("cycle {i}"));
     };
     // Warm up: the pool's slots, the allocator's arenas, the cache file.

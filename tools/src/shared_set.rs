@@ -1,4 +1,4 @@
-//! The plugin set shared by every instance through the database (DESIGN §6). An upload is stored
+//! The database's plugin set: the plugins shared by every instance (DESIGN §8). An upload is stored
 //! there and made active before it is served ([`publish`]); a rollback of an uploaded plugin is
 //! made there; and each instance applies the database's active versions at start-up (before it
 //! reports ready), on every reload, and whenever the poller sees the generation of the set change.
@@ -7,14 +7,11 @@
 //! on one instance is rejected there with its reason while the old one keeps serving.
 
 use std::path::Path;
-use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 use store::{NewPluginVersion, PluginVersionKey, Store, StoreError};
 
 use crate::loader::{LoadError, LoadStage, Source};
 use crate::plugin::LoadedPlugin;
-use crate::registry::Registry;
 
 /// Stores a loaded (so valid) plugin version and makes it the active one. Returns the generation.
 pub(crate) async fn publish(store: &Store, plugin: &LoadedPlugin, source: &Source) -> Result<i64, StoreError> {
@@ -51,28 +48,4 @@ pub(crate) async fn fetch(
         )));
     }
     Ok(Ok(source))
-}
-
-/// Polls the database every `interval` and applies the active set when its generation changed.
-/// Starts once the initial load is done; stops when the registry is dropped or the database closed.
-pub(crate) fn spawn_poller(registry: &Arc<Registry>, interval: Duration) {
-    let registry: Weak<Registry> = Arc::downgrade(registry);
-    tokio::spawn(async move {
-        if let Some(registry) = registry.upgrade() {
-            registry.wait_ready().await;
-        }
-        let mut ticks = tokio::time::interval(interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticks.tick().await;
-        loop {
-            ticks.tick().await;
-            let Some(registry) = registry.upgrade() else { break };
-            if let Err(err) = registry.sync_database().await {
-                if registry.store().is_none_or(Store::is_closed) {
-                    break;
-                }
-                tracing::warn!(error = %err, "cannot sync the plugin set from the database");
-            }
-        }
-    });
 }
