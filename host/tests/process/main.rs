@@ -80,7 +80,7 @@ impl Service {
     }
 }
 
-/// The port of the `listening` log line (JSON logs: `"message":"listening","addr":"0.0.0.0:PORT"`).
+/// The port of the `listening` log line (JSON logs: `"message":"listening","addr":"127.0.0.1:PORT"`).
 fn listening_port(line: &str) -> Option<u16> {
     let event: serde_json::Value = serde_json::from_str(line).ok()?;
     if event["message"] != "listening" {
@@ -114,6 +114,7 @@ async fn get(url: &str) -> (u16, serde_json::Value) {
 async fn with_no_configuration_it_serves_health_from_a_local_sqlite_file() {
     let dir = tempfile::tempdir().unwrap();
     let mut service = Service::start(dir.path(), &[]).await;
+    assert!(service.log_text().contains(r#""addr":"127.0.0.1:"#), "development listens on loopback only");
     assert_eq!(get(&service.url("/health")).await, (200, serde_json::json!({"status": "ok", "service": "chat-api"})));
     let ready = ready(&service).await;
     assert_eq!(ready["checks"]["supabase"], "ok");

@@ -171,12 +171,13 @@ fn readme_and_operations_guide_document_every_variable() {
         // of one, like `$PLUGINS_DIR/.cache`) must be the code's.
         let row = variables.lines().find(|l| l.starts_with(&format!("| `{}` |", var.name)));
         let row = row.unwrap_or_else(|| panic!("docs/operations.md has no table row for `{}`", var.name));
-        let default = match var.default {
-            WhenUnset::Value(value) | WhenUnset::DevelopmentValue(value) => Some(value),
-            WhenUnset::Described(text) => Some(text).filter(|t| !t.contains(' ')),
-            WhenUnset::Nothing => None,
+        let defaults = match var.default {
+            WhenUnset::Value(value) | WhenUnset::DevelopmentValue(value) => vec![value],
+            WhenUnset::PerEnvironment { local, deployed } => vec![local, deployed],
+            WhenUnset::Described(text) => Some(text).filter(|t| !t.contains(' ')).into_iter().collect(),
+            WhenUnset::Nothing => Vec::new(),
         };
-        if let Some(default) = default {
+        for default in defaults {
             assert!(names(row, default), "docs/operations.md: `{}` defaults to `{default}`", var.name);
         }
     }
