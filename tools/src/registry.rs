@@ -10,7 +10,10 @@
 //! ([`crate::sync`]): an upload is stored and made active there before it is served, a rollback of
 //! an uploaded plugin is made there, and every reload ends by applying the database's active
 //! versions, which override the directory's plugin of the same name (their files are written into
-//! its directory, so a later reload from disk agrees).
+//! its directory, so a later reload from disk agrees). A plugin removed through the admin API is
+//! removed there too, and every instance drops it ([`remove`]).
+
+mod remove;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -440,6 +443,7 @@ impl Registry {
         let generation = store.plugin_generation().await.map_err(database_error)?;
         let active = store.plugin_active_set().await.map_err(database_error)?;
         let mut reports = Vec::with_capacity(active.len());
+        reports.extend(self.apply_removals(control, store).await?);
         for plugin in active {
             let report = self.apply_version(control, &plugin.name, &plugin.key).await?;
             if report.outcome != "unchanged" {
