@@ -221,7 +221,7 @@ async fn author_cli(args: &[&str], vars: &[(&str, &str)]) -> (i32, String, Strin
 
 #[tokio::test]
 async fn plugins_check_prints_the_functions_or_the_step_that_rejected_the_plugin() {
-    let echo = built_plugin("plugins.d", "echo");
+    let echo = built_plugin("test-plugins.d", "echo");
     let (code, stdout, stderr) =
         author_cli(&["check", echo.to_str().unwrap()], &[("ECHO_BASE_URL", "http://127.0.0.1:9")]).await;
     assert_eq!(code, 0, "stderr: {stderr}");
@@ -248,7 +248,7 @@ async fn plugins_check_prints_the_functions_or_the_step_that_rejected_the_plugin
 
 #[tokio::test]
 async fn plugins_call_runs_one_call_with_the_real_limits() {
-    let echo = built_plugin("plugins.d", "echo");
+    let echo = built_plugin("test-plugins.d", "echo");
     let vars = [("ECHO_BASE_URL", "http://127.0.0.1:9")];
     let (code, stdout, stderr) =
         author_cli(&["call", echo.to_str().unwrap(), "echo", r#"{"text":"hi"}"#, "--user", "author-1"], &vars).await;
