@@ -2,8 +2,9 @@
 #
 # Host builds use $(CARGO_TARGET_DIR) when set (CI keeps one outside the clone), else ./target.
 # Plugins are their own workspace, built for wasm32-wasip2 and laid out, one directory each
-# (plugin.wasm + plugin.toml), under target/plugins.d (the service's) and target/test-plugins.d
-# (hostile plugins the runtime tests use).
+# (plugin.wasm + plugin.toml), under target/plugins.d (the service's: exactly the 27 tools, what
+# render.yaml serves) and target/test-plugins.d (what only tests load: the example `echo`, whose
+# echo_http forwards the user's token to localhost, and the hostile plugins of plugins/hostile).
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -11,10 +12,13 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 PLUGIN_BUILD_DIR := $(TARGET_DIR)/wasm-plugins
 PLUGINS_OUT := $(CURDIR)/target/plugins.d
 TEST_PLUGINS_OUT := $(CURDIR)/target/test-plugins.d
+# Plugins of plugins/ laid out with the test plugins, never served.
+TEST_PLUGINS := echo
 
 .PHONY: run test lint fmt plugins bench clean wasm-target chromium
 
-## run: start the service with its offline development stack (SQLite, local plugins, stand-ins).
+## run: start the service with its offline development stack (SQLite, local plugins, stand-ins),
+## on 127.0.0.1 (set BIND_ADDRESS=0.0.0.0 to open it to the network).
 run: plugins
 	PLUGINS_DIR=$(PLUGINS_OUT) $(CARGO) run -p dev-stack
 
@@ -57,7 +61,9 @@ plugins: wasm-target
 	for manifest in plugins/*/plugin.toml plugins/hostile/*/plugin.toml; do \
 		[ -f "$$manifest" ] || continue; \
 		dir=$$(dirname $$manifest); crate=$$(basename $$dir); \
-		case $$dir in plugins/hostile/*) out=$(TEST_PLUGINS_OUT).tmp ;; *) out=$(PLUGINS_OUT).tmp ;; esac; \
+		out=$(PLUGINS_OUT).tmp; \
+		case $$dir in plugins/hostile/*) out=$(TEST_PLUGINS_OUT).tmp ;; esac; \
+		case " $(TEST_PLUGINS) " in *" $$crate "*) out=$(TEST_PLUGINS_OUT).tmp ;; esac; \
 		mkdir -p $$out/$$crate; \
 		cp $$wasm/$${crate//-/_}.wasm $$out/$$crate/plugin.wasm || exit 1; \
 		cp $$manifest $$out/$$crate/plugin.toml; \

@@ -14,6 +14,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub mod audit_log;
 pub mod embeddings;
 pub mod flags;
 pub mod function_limits;
@@ -25,6 +26,7 @@ pub mod testing;
 pub mod text;
 pub mod tool_state;
 
+pub use audit_log::{AuditEntry, AuditQuery, NewAuditEntry};
 pub use flags::FeatureFlags;
 pub use messages::{Message, NewMessage, Role};
 pub use plugin_versions::{ActivePlugin, NewPluginVersion, PluginVersionKey, StoredPluginVersion};

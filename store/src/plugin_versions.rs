@@ -1,6 +1,6 @@
 //! The shared plugin set: every uploaded plugin version, which version of each plugin is active
-//! (and the one it replaced, for rollback), and a generation number bumped by every change so that
-//! instances notice changes by reading one row. Every change starts by bumping the generation, which
+//! (and the one it replaced, for rollback), which plugins an operator removed, and a generation
+//! number bumped by every change so that instances notice changes by reading one row. Every change starts by bumping the generation, which
 //! takes the write lock first: concurrent changes queue behind each other (a row lock on Postgres,
 //! the database lock on SQLite) and commit in generation order.
 
@@ -129,10 +129,50 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            // An upload brings a removed plugin back.
+            sqlx::query("DELETE FROM plugin_removed WHERE name = $1").bind(version.name).execute(&mut *tx).await?;
             tx.commit().await?;
             generation
         });
         Ok(generation)
+    }
+
+    /// Removes plugin `name` from the shared set: its active entry goes and its name is recorded as
+    /// removed, so every instance drops it (the copy in its plugins directory too) until a new
+    /// upload. Its stored versions stay. Returns the entry that was active, if any.
+    pub async fn plugin_remove(&self, name: &str) -> Result<Option<ActivePlugin>> {
+        let now = crate::now();
+        let row = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let generation: i64 = sqlx::query_scalar(BUMP).bind(now).fetch_one(&mut *tx).await?;
+            let row: Option<ActiveRow> = sqlx::query_as(
+                "DELETE FROM plugin_active WHERE name = $1 \
+                 RETURNING name, sha256, manifest_sha256, previous_sha256, previous_manifest_sha256, generation, changed_at",
+            )
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO plugin_removed (name, generation, removed_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET generation = excluded.generation, removed_at = excluded.removed_at",
+            )
+            .bind(name)
+            .bind(generation)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            row
+        });
+        Ok(row.map(active))
+    }
+
+    /// The names of the plugins removed (and not uploaded again since), by name.
+    pub async fn plugin_removed_set(&self) -> Result<Vec<String>> {
+        let names = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT name FROM plugin_removed ORDER BY name").fetch_all(pool).await?
+        });
+        Ok(names)
     }
 
     /// Swaps plugin `name`'s active version with its rollback target (a second rollback returns to

@@ -73,9 +73,9 @@ impl From<store::StoreError> for ApiError {
 impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> Self {
         match err {
-            AuthError::TestAuthInProduction | AuthError::BadInternalKey => ApiError::Forbidden(err.to_string()),
+            AuthError::TestAuthInProduction | AuthError::WrongKey(_) => ApiError::Forbidden(err.to_string()),
             AuthError::ClerkNotConfigured => ApiError::Misconfigured(err.to_string()),
-            AuthError::KeysUnavailable | AuthError::InternalKeyNotConfigured => {
+            AuthError::KeysUnavailable | AuthError::KeyNotConfigured(_) => {
                 ApiError::ServiceUnavailable(err.to_string())
             }
             other => ApiError::Unauthorized(other.to_string()),

@@ -5,6 +5,7 @@
 //! store) is called from here and never calls back.
 
 pub mod admin;
+pub mod audit;
 pub mod chat;
 pub mod chat_request;
 pub mod dev_page;
@@ -36,11 +37,12 @@ pub use state::AppState;
 
 /// Request headers that carry credentials: marked sensitive so that neither the trace layer nor
 /// Sentry's request capture ever records them.
-const CREDENTIAL_HEADERS: [HeaderName; 6] = [
+const CREDENTIAL_HEADERS: [HeaderName; 7] = [
     header::AUTHORIZATION,
     header::COOKIE,
     HeaderName::from_static("x-api-key"),
     HeaderName::from_static("x-internal-key"),
+    HeaderName::from_static("x-admin-key"),
     HeaderName::from_static("x-test-auth"),
     header::PROXY_AUTHORIZATION,
 ];
@@ -58,13 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/internal/embeddings/generate", post(internal::generate))
         .route("/internal/embeddings/progress/{table}", get(internal::progress))
         .route("/internal/embeddings/webhook", post(internal::webhook))
-        .route(
-            "/admin/plugins",
-            get(admin::list).post(admin::upload).layer(DefaultBodyLimit::max(admin::MAX_UPLOAD_BYTES)),
-        )
-        .route("/admin/plugins/reload", post(admin::reload_all))
-        .route("/admin/plugins/{name}/reload", post(admin::reload))
-        .route("/admin/plugins/{name}/rollback", post(admin::rollback))
+        .merge(admin::routes(&state))
         .merge(dev_page::routes(&config));
     if telemetry.metrics_enabled {
         routes = routes.route("/metrics", get(metrics::scrape));

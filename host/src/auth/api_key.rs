@@ -1,6 +1,6 @@
 //! `X-API-Key` authentication: keys from `API_KEYS` (`key:user_id`, or a bare key for `admin`).
 
-use super::internal::constant_time_eq;
+use super::service_key::constant_time_eq;
 use crate::config::ApiKey;
 
 pub struct ApiKeys {

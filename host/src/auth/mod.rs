@@ -1,22 +1,23 @@
 //! Who is calling. Users authenticate with (in order of precedence) the `X-Test-Auth` bypass
 //! (never in production), an `X-API-Key`, or `Authorization: Bearer <jwt>`: a mobile pairing token
 //! (HS256, `iss=amakaflow`, `aud=ios_companion`) or a Clerk session token (RS256 against the JWKS).
-//! Services call internal routes with `X-Internal-Key` ([`internal`]).
+//! Services and operators call their own routes with a service key ([`service_key`]).
 //!
 //! Nothing here knows HTTP routing: the API layer turns these into extractors and maps
 //! [`AuthError`] to statuses.
 
 pub mod api_key;
 pub mod clerk;
-pub mod internal;
 pub mod jwks;
 pub mod mobile;
+pub mod service_key;
 
 use std::sync::Arc;
 
 use http::HeaderMap;
 
 use crate::config::{AuthConfig, Environment, Secret};
+use service_key::ServiceKey;
 
 /// How the caller proved who they are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,10 +63,12 @@ pub enum AuthError {
     ClerkNotConfigured,
     #[error("Unable to verify token: signing keys unavailable")]
     KeysUnavailable,
-    #[error("Internal API key not configured")]
-    InternalKeyNotConfigured,
-    #[error("Invalid internal API key")]
-    BadInternalKey,
+    #[error("{}", .0.not_configured_message())]
+    KeyNotConfigured(ServiceKey),
+    #[error("{}", .0.missing_message())]
+    MissingKey(ServiceKey),
+    #[error("Invalid {}", .0.label())]
+    WrongKey(ServiceKey),
 }
 
 /// Verifies user credentials. Built once at start-up and shared.
@@ -133,7 +136,7 @@ impl Authenticator {
             return Err(AuthError::TestAuthInProduction);
         }
         let expected = self.test_auth_secret.as_ref().map(Secret::expose).ok_or(AuthError::BadTestAuth)?;
-        if !internal::constant_time_eq(given, expected) {
+        if !service_key::constant_time_eq(given, expected) {
             return Err(AuthError::BadTestAuth);
         }
         match user {

@@ -15,6 +15,9 @@ pub const DEFAULT_JWT_SECRET: &str = "amakaflow-mobile-jwt-secret-change-in-prod
 /// `INTERNAL_API_KEY` when unset in development and test; staging and production have no default
 /// (internal routes answer 503 until one is configured) and production refuses this value.
 pub const DEFAULT_INTERNAL_API_KEY: &str = "dev-internal-key";
+/// `ADMIN_API_KEY` when unset in development and test, like [`DEFAULT_INTERNAL_API_KEY`]: public,
+/// so production refuses it.
+pub const DEFAULT_ADMIN_API_KEY: &str = "dev-admin-key";
 
 /// How a deployment provides a variable (`render.yaml` and `docs/operations.md` follow it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +41,8 @@ pub enum WhenUnset {
     Value(&'static str),
     /// This value in development and test; nothing in staging and production.
     DevelopmentValue(&'static str),
+    /// `local` in development and test, `deployed` in staging and production.
+    PerEnvironment { local: &'static str, deployed: &'static str },
     /// Worked out by the service from other settings (or not worth printing); described for operators.
     Described(&'static str),
 }
@@ -60,8 +65,9 @@ impl EnvVar {
     pub fn default_in(&self, environment: Environment) -> Option<&'static str> {
         match self.default {
             WhenUnset::Value(value) => Some(value),
-            WhenUnset::DevelopmentValue(value) => {
-                matches!(environment, Environment::Development | Environment::Test).then_some(value)
+            WhenUnset::DevelopmentValue(value) => environment.is_local().then_some(value),
+            WhenUnset::PerEnvironment { local, deployed } => {
+                Some(if environment.is_local() { local } else { deployed })
             }
             WhenUnset::Nothing | WhenUnset::Described(_) => None,
         }
@@ -88,7 +94,13 @@ pub const ENV_VARS: &[EnvVar] = {
     use WhenUnset::*;
     &[
         var("ENVIRONMENT", Setting, Value("development"), "development, test, staging or production"),
-        var("PORT", Setting, Value("8005"), "listen port on 0.0.0.0"),
+        var(
+            "BIND_ADDRESS",
+            Setting,
+            PerEnvironment { local: "127.0.0.1", deployed: "0.0.0.0" },
+            "the address the service listens on (loopback for a developer's machine, every interface when deployed)",
+        ),
+        var("PORT", Setting, Value("8005"), "listen port"),
         var(
             "ALLOWED_ORIGINS",
             Setting,
@@ -126,7 +138,14 @@ pub const ENV_VARS: &[EnvVar] = {
             "INTERNAL_API_KEY",
             Secret,
             DevelopmentValue(DEFAULT_INTERNAL_API_KEY),
-            "X-Internal-Key for /internal/* and /admin/*",
+            "X-Internal-Key for /internal/* only (mapper-api's embeddings calls)",
+        ),
+        var(
+            "ADMIN_API_KEY",
+            Secret,
+            DevelopmentValue(DEFAULT_ADMIN_API_KEY),
+            "X-Admin-Key (or Authorization: Bearer) for /admin/*: installing, removing and rolling back plugins \
+             (≥ 32 characters in production, different from every other key)",
         ),
         var(
             "CLERK_JWKS_MIN_REFRESH_SECONDS",
@@ -187,6 +206,13 @@ pub const ENV_VARS: &[EnvVar] = {
         var("RENDER_GIT_COMMIT", Platform, Nothing, "the deployed commit, reported as the Sentry release"),
         var("SENTRY_TRACES_SAMPLE_RATE", Setting, Value("0.1"), "share of requests traced in Sentry (0 to 1)"),
         var("METRICS_ENABLED", Setting, Value("true"), "record metrics and serve GET /metrics"),
+        var(
+            "METRICS_TOKEN",
+            Secret,
+            Nothing,
+            "Authorization: Bearer token of GET /metrics (required in production when metrics are enabled; \
+             unset in development and test: /metrics is open)",
+        ),
         var("LOG_JSON", Setting, Described("true in production, else false"), "JSON logs"),
         // Read by tracing's `EnvFilter` (telemetry/logs.rs), not by `Config`.
         var(
@@ -248,10 +274,21 @@ mod tests {
     }
 
     #[test]
-    fn the_development_internal_key_applies_in_development_and_test_only() {
-        assert_eq!(default_value("INTERNAL_API_KEY", Environment::Development), Some(DEFAULT_INTERNAL_API_KEY));
-        assert_eq!(default_value("INTERNAL_API_KEY", Environment::Test), Some(DEFAULT_INTERNAL_API_KEY));
-        assert_eq!(default_value("INTERNAL_API_KEY", Environment::Staging), None);
-        assert_eq!(default_value("INTERNAL_API_KEY", Environment::Production), None);
+    fn the_development_keys_apply_in_development_and_test_only() {
+        for (name, key) in [("INTERNAL_API_KEY", DEFAULT_INTERNAL_API_KEY), ("ADMIN_API_KEY", DEFAULT_ADMIN_API_KEY)] {
+            assert_eq!(default_value(name, Environment::Development), Some(key));
+            assert_eq!(default_value(name, Environment::Test), Some(key));
+            assert_eq!(default_value(name, Environment::Staging), None);
+            assert_eq!(default_value(name, Environment::Production), None);
+        }
+        assert_eq!(default_value("METRICS_TOKEN", Environment::Development), None);
+    }
+
+    #[test]
+    fn the_service_listens_on_loopback_unless_deployed() {
+        assert_eq!(default_value("BIND_ADDRESS", Environment::Development), Some("127.0.0.1"));
+        assert_eq!(default_value("BIND_ADDRESS", Environment::Test), Some("127.0.0.1"));
+        assert_eq!(default_value("BIND_ADDRESS", Environment::Staging), Some("0.0.0.0"));
+        assert_eq!(default_value("BIND_ADDRESS", Environment::Production), Some("0.0.0.0"));
     }
 }

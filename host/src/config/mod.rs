@@ -17,11 +17,12 @@ mod settings;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 pub use catalogue::{
-    DEFAULT_INTERNAL_API_KEY, DEFAULT_JWT_SECRET, ENV_VARS, EnvKind, EnvVar, WhenUnset, default_value,
+    DEFAULT_ADMIN_API_KEY, DEFAULT_INTERNAL_API_KEY, DEFAULT_JWT_SECRET, ENV_VARS, EnvKind, EnvVar, WhenUnset,
+    default_value,
 };
 pub use production::PRODUCTION_REQUIRED;
 pub use reading::{parse_api_keys, parse_origins};
@@ -88,40 +89,44 @@ impl Config {
             paid: r.parsed("RATE_LIMIT_PAID", "a message count"),
         };
         let telemetry = read_telemetry(&mut r);
+        let config =
+            Config { environment, server, database, auth, anthropic, openai, downstream, plugins, quota, telemetry };
 
         if environment.is_production() {
-            let problems = production::check_production(&r, &auth);
+            let problems = production::check_production(&r, &config);
             r.problems.extend(problems);
         }
 
-        if r.problems.is_empty() {
-            Ok(Config { environment, server, database, auth, anthropic, openai, downstream, plugins, quota, telemetry })
-        } else {
-            Err(ConfigError { problems: r.problems })
-        }
+        if r.problems.is_empty() { Ok(config) } else { Err(ConfigError { problems: r.problems }) }
     }
 
     /// Every configured secret value: error reports and logs must never contain one.
     pub fn secret_values(&self) -> Vec<String> {
-        let auth = &self.auth;
-        let mut secrets: Vec<String> = [
-            self.anthropic.api_key.as_ref(),
-            self.anthropic.helicone_api_key.as_ref(),
-            self.openai.api_key.as_ref(),
-            auth.internal_api_key.as_ref(),
-            auth.test_auth_secret.as_ref(),
-            Some(&auth.jwt_secret),
-        ]
-        .into_iter()
-        .flatten()
-        .map(Secret::expose)
-        .chain(reading::database_password(&self.database.url))
-        .chain(auth.api_keys.iter().map(|k| k.key.expose()))
-        .map(str::to_string)
-        .collect();
+        let mut secrets: Vec<String> = self.named_secrets().into_iter().map(|(_, value)| value.to_string()).collect();
         // Replacing a very short value would mangle unrelated text (and it is no real secret).
         secrets.retain(|s| s.len() >= 6);
         secrets
+    }
+
+    /// Every configured secret with the variable it came from (`API_KEYS` once per key, the
+    /// database password as `DATABASE_URL`).
+    pub(crate) fn named_secrets(&self) -> Vec<(&'static str, &str)> {
+        let auth = &self.auth;
+        [
+            ("ANTHROPIC_API_KEY", self.anthropic.api_key.as_ref()),
+            ("HELICONE_API_KEY", self.anthropic.helicone_api_key.as_ref()),
+            ("OPENAI_API_KEY", self.openai.api_key.as_ref()),
+            ("INTERNAL_API_KEY", auth.internal_api_key.as_ref()),
+            ("ADMIN_API_KEY", auth.admin_api_key.as_ref()),
+            ("METRICS_TOKEN", auth.metrics_token.as_ref()),
+            ("TEST_AUTH_SECRET", auth.test_auth_secret.as_ref()),
+            ("JWT_SECRET", Some(&auth.jwt_secret)),
+        ]
+        .into_iter()
+        .filter_map(|(name, secret)| Some((name, secret?.expose())))
+        .chain(reading::database_password(&self.database.url).map(|password| ("DATABASE_URL", password)))
+        .chain(auth.api_keys.iter().map(|k| ("API_KEYS", k.key.expose())))
+        .collect()
     }
 
     /// The environment variables a plugin manifest may interpolate with `${NAME}`. Secrets are
@@ -147,6 +152,7 @@ impl Config {
 }
 
 fn read_server(r: &mut Reader<'_>) -> ServerConfig {
+    let address: IpAddr = r.parsed("BIND_ADDRESS", "an IP address (127.0.0.1, 0.0.0.0, ::)");
     let port: u16 = r.parsed("PORT", "a port number");
     let allowed_origins = parse_origins(&r.optional("ALLOWED_ORIGINS").unwrap_or_default());
     for origin in &allowed_origins {
@@ -155,7 +161,7 @@ fn read_server(r: &mut Reader<'_>) -> ServerConfig {
         }
     }
     ServerConfig {
-        listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+        listen: SocketAddr::new(address, port),
         allowed_origins,
         max_body_bytes: r.parsed("MAX_BODY_BYTES", "a byte count"),
         sse_warn_connections: r.parsed("SSE_CONNECTIONS_WARN", "a count"),
@@ -187,6 +193,8 @@ fn read_auth(r: &mut Reader<'_>) -> AuthConfig {
         api_keys: parse_api_keys(&r.optional("API_KEYS").unwrap_or_default()),
         test_auth_secret: r.secret("TEST_AUTH_SECRET"),
         internal_api_key: r.secret("INTERNAL_API_KEY"),
+        admin_api_key: r.secret("ADMIN_API_KEY"),
+        metrics_token: r.secret("METRICS_TOKEN"),
         jwks_min_refresh: r.seconds("CLERK_JWKS_MIN_REFRESH_SECONDS", Lowest::AtLeast(0.0), 86_400.0),
     }
 }
@@ -283,11 +291,25 @@ mod tests {
         let c = load(&[]).unwrap();
         assert_eq!(c.environment, Environment::Development);
         assert_eq!(c.server.listen.port(), 8005);
+        assert!(c.server.listen.ip().is_loopback(), "a developer's machine listens on loopback only");
         assert!(c.database.url.starts_with("sqlite:"));
         assert_eq!(c.quota.free, 50);
         assert_eq!(c.quota.paid, 500);
         assert_eq!(c.plugins.function_timeout, Duration::from_secs(30));
         assert_eq!(c.plugins.database_poll_interval, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_listen_address_is_a_setting() {
+        assert_eq!(
+            load(&[("BIND_ADDRESS", "0.0.0.0"), ("PORT", "9000")]).unwrap().server.listen.to_string(),
+            "0.0.0.0:9000"
+        );
+        assert_eq!(load(&[("BIND_ADDRESS", "::1")]).unwrap().server.listen.to_string(), "[::1]:8005");
+        let staging = load(&[("ENVIRONMENT", "staging")]).unwrap();
+        assert!(staging.server.listen.ip().is_unspecified(), "a deployment listens on every interface");
+        let err = load(&[("BIND_ADDRESS", "localhost")]).unwrap_err();
+        assert!(err.problems[0].starts_with("BIND_ADDRESS"), "{err}");
     }
 
     #[test]
@@ -323,14 +345,23 @@ mod tests {
             ("ANTHROPIC_API_KEY", "sk-ant-secret"),
             ("OPENAI_API_KEY", "sk-openai-secret"),
             ("INTERNAL_API_KEY", "internal-secret"),
+            ("ADMIN_API_KEY", "admin-secret"),
+            ("METRICS_TOKEN", "metrics-secret"),
             ("API_KEYS", "apikey-secret:user_1"),
             ("DATABASE_URL", "postgres://chat:db-password@db.example.com/chat"),
         ])
         .unwrap();
         let secrets = c.secret_values();
-        for s in
-            ["sk-ant-secret", "sk-openai-secret", "internal-secret", "apikey-secret", "db-password", DEFAULT_JWT_SECRET]
-        {
+        for s in [
+            "sk-ant-secret",
+            "sk-openai-secret",
+            "internal-secret",
+            "admin-secret",
+            "metrics-secret",
+            "apikey-secret",
+            "db-password",
+            DEFAULT_JWT_SECRET,
+        ] {
             assert!(secrets.iter().any(|v| v == s), "{s} missing");
         }
     }
@@ -344,6 +375,8 @@ mod tests {
             ("HELICONE_ENABLED", "true"),
             ("HELICONE_API_KEY", "helicone-secret"),
             ("INTERNAL_API_KEY", "internal-secret"),
+            ("ADMIN_API_KEY", "admin-secret"),
+            ("METRICS_TOKEN", "metrics-secret"),
             ("TEST_AUTH_SECRET", "test-auth-secret"),
             ("API_KEYS", "apikey-secret:user_1"),
             ("SENTRY_DSN", "https://dsnkey@o1.ingest.sentry.io/42"),
@@ -351,7 +384,15 @@ mod tests {
         .unwrap();
         let dump = format!("{c:?}");
         assert!(!dump.contains("sk-ant-secret") && !dump.contains("jwt-secret-value") && !dump.contains("sk-openai"));
-        for secret in ["helicone-secret", "internal-secret", "test-auth-secret", "apikey-secret", "dsnkey"] {
+        for secret in [
+            "helicone-secret",
+            "internal-secret",
+            "admin-secret",
+            "metrics-secret",
+            "test-auth-secret",
+            "apikey-secret",
+            "dsnkey",
+        ] {
             assert!(!dump.contains(secret), "{secret} in {dump}");
         }
     }

@@ -4,7 +4,7 @@
 //! message, a test failure). Holding every key, password and token in a [`Secret`] makes printing
 //! harmless by construction, and the only way to the value, [`Secret::expose`], is a word a reviewer
 //! notices. There is deliberately no `==`: a presented credential is compared in constant time
-//! (`auth::internal::constant_time_eq`), never with the ordinary string comparison.
+//! (`auth::service_key::constant_time_eq`), never with the ordinary string comparison.
 
 use std::fmt;
 

@@ -30,6 +30,12 @@ impl Environment {
     pub fn is_production(self) -> bool {
         self == Environment::Production
     }
+
+    /// A developer's machine or a test run (development conveniences apply), as opposed to a
+    /// deployment (staging, production).
+    pub fn is_local(self) -> bool {
+        matches!(self, Environment::Development | Environment::Test)
+    }
 }
 
 /// Where the database lives. `DATABASE_URL` unset means a SQLite file under `data/`.
@@ -55,8 +61,12 @@ pub struct AuthConfig {
     pub api_keys: Vec<ApiKey>,
     /// Shared secret of the `X-Test-Auth` bypass; ignored in production.
     pub test_auth_secret: Option<Secret>,
-    /// `X-Internal-Key` for service-to-service routes and the plugin admin API.
+    /// `X-Internal-Key` for the service-to-service routes (`/internal/*`) only.
     pub internal_api_key: Option<Secret>,
+    /// `X-Admin-Key` (or a bearer token) for the operators' routes (`/admin/*`).
+    pub admin_api_key: Option<Secret>,
+    /// The bearer token of `GET /metrics`; unset in development and test means the route is open.
+    pub metrics_token: Option<Secret>,
     /// Least time between two JWKS fetches triggered by unknown key ids.
     pub jwks_min_refresh: Duration,
 }

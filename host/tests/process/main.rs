@@ -80,7 +80,7 @@ impl Service {
     }
 }
 
-/// The port of the `listening` log line (JSON logs: `"message":"listening","addr":"0.0.0.0:PORT"`).
+/// The port of the `listening` log line (JSON logs: `"message":"listening","addr":"127.0.0.1:PORT"`).
 fn listening_port(line: &str) -> Option<u16> {
     let event: serde_json::Value = serde_json::from_str(line).ok()?;
     if event["message"] != "listening" {
@@ -114,6 +114,7 @@ async fn get(url: &str) -> (u16, serde_json::Value) {
 async fn with_no_configuration_it_serves_health_from_a_local_sqlite_file() {
     let dir = tempfile::tempdir().unwrap();
     let mut service = Service::start(dir.path(), &[]).await;
+    assert!(service.log_text().contains(r#""addr":"127.0.0.1:"#), "development listens on loopback only");
     assert_eq!(get(&service.url("/health")).await, (200, serde_json::json!({"status": "ok", "service": "chat-api"})));
     let ready = ready(&service).await;
     assert_eq!(ready["checks"]["supabase"], "ok");
@@ -220,7 +221,7 @@ async fn author_cli(args: &[&str], vars: &[(&str, &str)]) -> (i32, String, Strin
 
 #[tokio::test]
 async fn plugins_check_prints_the_functions_or_the_step_that_rejected_the_plugin() {
-    let echo = built_plugin("plugins.d", "echo");
+    let echo = built_plugin("test-plugins.d", "echo");
     let (code, stdout, stderr) =
         author_cli(&["check", echo.to_str().unwrap()], &[("ECHO_BASE_URL", "http://127.0.0.1:9")]).await;
     assert_eq!(code, 0, "stderr: {stderr}");
@@ -247,7 +248,7 @@ async fn plugins_check_prints_the_functions_or_the_step_that_rejected_the_plugin
 
 #[tokio::test]
 async fn plugins_call_runs_one_call_with_the_real_limits() {
-    let echo = built_plugin("plugins.d", "echo");
+    let echo = built_plugin("test-plugins.d", "echo");
     let vars = [("ECHO_BASE_URL", "http://127.0.0.1:9")];
     let (code, stdout, stderr) =
         author_cli(&["call", echo.to_str().unwrap(), "echo", r#"{"text":"hi"}"#, "--user", "author-1"], &vars).await;

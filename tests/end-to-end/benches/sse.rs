@@ -29,7 +29,7 @@ use stand_ins::anthropic::{NOW_MARKER, Reply, Split, StandIn};
 use stand_ins::sentry::SentryStandIn;
 
 const TEST_AUTH: &str = "bench-test-auth-secret";
-const INTERNAL_KEY: &str = "bench-internal-key";
+const METRICS_TOKEN: &str = "bench-metrics-token";
 
 fn main() -> anyhow::Result<()> {
     let open_files = raise_open_file_limit();
@@ -201,7 +201,7 @@ async fn time_to_message_start(client: &reqwest::Client, base: &str, label: &str
 /// What Prometheus does while the benchmark runs.
 async fn scrape_every_second(client: reqwest::Client, base: String) {
     loop {
-        let _ = client.get(format!("{base}/metrics")).header("X-Internal-Key", INTERNAL_KEY).send().await;
+        let _ = client.get(format!("{base}/metrics")).bearer_auth(METRICS_TOKEN).send().await;
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
@@ -326,7 +326,7 @@ impl Service {
             .env("PLUGINS_WATCH", "false")
             .env("SSE_CONNECTIONS_WARN", "1000000")
             .env("SSE_CONNECTIONS_CRITICAL", "1000000")
-            .env("INTERNAL_API_KEY", INTERNAL_KEY)
+            .env("METRICS_TOKEN", METRICS_TOKEN)
             .envs(telemetry.vars())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());

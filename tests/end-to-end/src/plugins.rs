@@ -4,23 +4,20 @@
 
 use std::path::{Path, PathBuf};
 
-/// `target/plugins.d` of this repository: the service's plugins.
+/// `target/plugins.d` of this repository: the service's plugins (the 27 tools, as deployed).
 pub fn built_plugins() -> PathBuf {
-    built("plugins.d")
+    built("plugins.d", "mapper")
 }
 
-/// `target/test-plugins.d`: the hostile plugins the runtime tests use.
+/// `target/test-plugins.d`: the plugins only tests load, the example `echo` and the hostile ones.
 pub fn built_test_plugins() -> PathBuf {
-    built("test-plugins.d")
+    built("test-plugins.d", "echo")
 }
 
-fn built(dir: &str) -> PathBuf {
+/// `target/<dir>`, checked to hold plugin `sample`.
+fn built(dir: &str, sample: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target").join(dir);
-    assert!(
-        path.join("echo").is_dir() || path.join("spin-loop").is_dir(),
-        "{} has no plugins: run `make plugins` first (make test does)",
-        path.display()
-    );
+    assert!(path.join(sample).is_dir(), "{} has no plugins: run `make plugins` first (make test does)", path.display());
     path
 }
 

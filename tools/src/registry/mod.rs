@@ -10,7 +10,8 @@
 //! ([`crate::shared_set`]): an upload is stored and made active there before it is served, a rollback of
 //! an uploaded plugin is made there, and every reload ends by applying the database's active
 //! versions, which override the directory's plugin of the same name (their files are written into
-//! its directory, so a later reload from disk agrees).
+//! its directory, so a later reload from disk agrees). A plugin removed through the admin API is
+//! removed there too, and every instance drops it ([`remove`]).
 //!
 //! By job: this file holds the tool set and runs calls on it (the snapshot, [`Registry::functions`],
 //! [`Registry::call`], readiness); [`reconcile`] turns a directory or the database into a new set;
@@ -22,6 +23,7 @@ mod admin;
 mod background;
 mod files;
 mod reconcile;
+mod remove;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -65,6 +65,7 @@ impl Registry {
         let generation = store.plugin_generation().await?;
         let active = store.plugin_active_set().await?;
         let mut reports = Vec::with_capacity(active.len());
+        reports.extend(self.apply_removals(control, store).await?);
         for plugin in active {
             let report = self.apply_version(store, control, &plugin.name, &plugin.key).await?;
             if report.outcome != ReloadOutcome::Unchanged {

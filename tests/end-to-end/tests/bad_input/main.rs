@@ -26,6 +26,7 @@ use store::testing::TestDatabase;
 use store::{Backend, Period};
 
 const INTERNAL_KEY: &str = "bad-input-internal-key";
+const ADMIN_KEY: &str = "bad-input-admin-key";
 const JSON: &str = "application/json";
 
 /// The service, with the scripted dev model standing in for Claude (it answers any message) and an
@@ -47,6 +48,7 @@ impl Service {
             ("OPENAI_BASE_URL", openai_url.as_str()),
             ("OPENAI_API_KEY", openai_key.as_str()),
             ("INTERNAL_API_KEY", INTERNAL_KEY),
+            ("ADMIN_API_KEY", ADMIN_KEY),
         ];
         vars.extend_from_slice(extra);
         let db = TestDatabase::new(backend).await.expect("test database");
@@ -82,13 +84,19 @@ impl Service {
             .expect("stream")
     }
 
-    /// A request to an `/internal` or `/admin` route with the internal key.
-    fn internal(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.server.client().request(method, self.server.url(path)).header("X-Internal-Key", INTERNAL_KEY)
+    /// A request to an `/internal` route with the internal key, or to an `/admin` route with the
+    /// admin key.
+    fn keyed(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.server.client().request(method, self.server.url(path));
+        if path.starts_with("/admin") {
+            request.header("X-Admin-Key", ADMIN_KEY)
+        } else {
+            request.header("X-Internal-Key", INTERNAL_KEY)
+        }
     }
 
-    async fn internal_post(&self, path: &str, content_type: Option<&str>, body: impl Into<reqwest::Body>) -> Refusal {
-        let request = self.internal(reqwest::Method::POST, path).body(body);
+    async fn keyed_post(&self, path: &str, content_type: Option<&str>, body: impl Into<reqwest::Body>) -> Refusal {
+        let request = self.keyed(reqwest::Method::POST, path).body(body);
         Refusal::of(match content_type {
             Some(content_type) => request.header(CONTENT_TYPE, content_type),
             None => request,

@@ -1,6 +1,6 @@
 //! Bad input at the plugin admin API (no user data behind it: SQLite only): uploads that do not load
-//! are refused naming the stage, and nothing is written; reloads and rollbacks of unknown or hostile
-//! names are 404.
+//! are refused naming the stage, and nothing is written; reloads, rollbacks and deletes of unknown
+//! or hostile names are 404, and delete nothing.
 
 use base64::Engine as _;
 use end_to_end::plugins::PluginsDir;
@@ -33,7 +33,7 @@ async fn plugin_uploads_that_do_not_load_are_refused_and_nothing_is_written() {
     let plugins = PluginsDir::new();
     plugins.add("echo");
     let s = &admin_service(&plugins).await;
-    let upload = |body: Value| async move { s.internal_post("/admin/plugins", Some(JSON), body.to_string()).await };
+    let upload = |body: Value| async move { s.keyed_post("/admin/plugins", Some(JSON), body.to_string()).await };
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     let probe = PluginsDir::new();
     probe.add("host-probe");
@@ -55,7 +55,7 @@ async fn plugin_uploads_that_do_not_load_are_refused_and_nothing_is_written() {
         &["body", "wasm_base64"],
         "value_error",
     );
-    let other_types = s.internal_post("/admin/plugins", Some("multipart/form-data; boundary=x"), "--x--").await;
+    let other_types = s.keyed_post("/admin/plugins", Some("multipart/form-data; boundary=x"), "--x--").await;
     other_types.plain("multipart", StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     // Parts that do not make a plugin: each names the stage that refused it.
@@ -76,32 +76,36 @@ async fn plugin_uploads_that_do_not_load_are_refused_and_nothing_is_written() {
 
     // Beyond the upload limit: refused while reading.
     let huge = padded_body(host::api::admin::MAX_UPLOAD_BYTES + 1);
-    s.internal_post("/admin/plugins", Some(JSON), huge).await.plain("huge", StatusCode::PAYLOAD_TOO_LARGE);
+    s.keyed_post("/admin/plugins", Some(JSON), huge).await.plain("huge", StatusCode::PAYLOAD_TOO_LARGE);
 
     assert_eq!(entries(&plugins), ["echo"], "no rejected upload was written");
-    let listing = s.internal(reqwest::Method::GET, "/admin/plugins").send().await.unwrap();
+    let listing = s.keyed(reqwest::Method::GET, "/admin/plugins").send().await.unwrap();
     assert_eq!(read_json(listing).await.1["functions"], 2, "the served tool set is unchanged");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reloads_and_rollbacks_of_unknown_or_hostile_names_are_404() {
+async fn reloads_rollbacks_and_deletes_of_unknown_or_hostile_names_are_404() {
     let plugins = PluginsDir::new();
     plugins.add("echo");
     let s = admin_service(&plugins).await;
     let long = "a".repeat(300);
     for name in ["nope", "ECHO", "echo%20", "..", "%2e%2e", "..%2F..%2Fetc", "echo%00", "%E2%80%AE", long.as_str()] {
         for action in ["reload", "rollback"] {
-            let refusal = s.internal_post(&format!("/admin/plugins/{name}/{action}"), None, "").await;
+            let refusal = s.keyed_post(&format!("/admin/plugins/{name}/{action}"), None, "").await;
             let detail = refusal.plain(&format!("{action} {name}"), StatusCode::NOT_FOUND);
             assert!(detail.starts_with("no plugin named ") || detail == "Not Found", "{action} {name}: {detail}");
         }
+        let refusal = Refusal::of(s.keyed(reqwest::Method::DELETE, &format!("/admin/plugins/{name}"))).await;
+        let detail = refusal.plain(&format!("delete {name}"), StatusCode::NOT_FOUND);
+        assert!(detail.starts_with("no plugin named ") || detail == "Not Found", "delete {name}: {detail}");
     }
     for action in ["reload", "rollback"] {
-        let not_utf8 = s.internal_post(&format!("/admin/plugins/%FF%FE/{action}"), None, "").await;
+        let not_utf8 = s.keyed_post(&format!("/admin/plugins/%FF%FE/{action}"), None, "").await;
         not_utf8.invalid(action, &["path"], "value_error");
     }
-    let detail =
-        s.internal_post("/admin/plugins/echo/rollback", None, "").await.plain("rollback", StatusCode::CONFLICT);
+    let not_utf8 = Refusal::of(s.keyed(reqwest::Method::DELETE, "/admin/plugins/%FF%FE")).await;
+    not_utf8.invalid("delete", &["path"], "value_error");
+    let detail = s.keyed_post("/admin/plugins/echo/rollback", None, "").await.plain("rollback", StatusCode::CONFLICT);
     assert_eq!(detail, "plugin echo has no previous version to roll back to");
     assert_eq!(entries(&plugins), ["echo"]);
 }

@@ -1,7 +1,8 @@
 //! The deployment files against the code: `render.yaml` is a Render web-service blueprint that
 //! builds the host and the plugins and declares every variable the service reads (the list is
 //! `host::config::ENV_VARS`, which a unit test holds equal to what `Config` reads), its values
-//! make a valid production configuration, and the README and `docs/operations.md` document every
+//! make a valid production configuration, the plugin set it serves (`target/plugins.d`) is exactly
+//! the 27 tools of the original contract, and the README and `docs/operations.md` document every
 //! variable and every metric the code records.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -110,17 +111,18 @@ fn render_yaml_declares_every_variable_the_service_reads() {
     }
 }
 
-/// A value an operator might enter for a `sync: false` variable.
-fn example(name: &str) -> &'static str {
+/// A value an operator might enter for a `sync: false` variable (each secret its own, as
+/// production requires of the service keys).
+fn example(name: &str) -> String {
     match name {
-        "DATABASE_URL" => "postgres://chat:pw@db.example.supabase.co:5432/postgres",
-        "CLERK_DOMAIN" => "clerk.amakaflow.com",
-        "CLERK_ISSUER" => "https://clerk.amakaflow.com",
-        "ALLOWED_ORIGINS" => "https://app.amakaflow.com",
-        "API_KEYS" => "key-one:user_1",
-        "SENTRY_DSN" => "https://public@o1.ingest.sentry.io/1",
-        n if n.ends_with("_URL") => "https://service.example.com",
-        _ => "a-secret-value-of-more-than-thirty-two-characters",
+        "DATABASE_URL" => "postgres://chat:pw@db.example.supabase.co:5432/postgres".to_string(),
+        "CLERK_DOMAIN" => "clerk.amakaflow.com".to_string(),
+        "CLERK_ISSUER" => "https://clerk.amakaflow.com".to_string(),
+        "ALLOWED_ORIGINS" => "https://app.amakaflow.com".to_string(),
+        "API_KEYS" => "key-one:user_1".to_string(),
+        "SENTRY_DSN" => "https://public@o1.ingest.sentry.io/1".to_string(),
+        n if n.ends_with("_URL") => "https://service.example.com".to_string(),
+        n => format!("{}-a-secret-value-of-more-than-thirty-two-characters", n.to_ascii_lowercase()),
     }
 }
 
@@ -130,7 +132,7 @@ fn production_vars() -> BTreeMap<String, String> {
     env_entries(web_service(&blueprint))
         .iter()
         .map(|(key, entry)| {
-            let value = entry["value"].as_str().map(str::to_string).unwrap_or_else(|| example(key).to_string());
+            let value = entry["value"].as_str().map(str::to_string).unwrap_or_else(|| example(key));
             (key.clone(), value)
         })
         .collect()
@@ -142,7 +144,9 @@ fn render_yaml_values_make_a_valid_production_configuration() {
     let config = Config::from_lookup(&|name| vars.get(name).cloned()).unwrap_or_else(|e| panic!("{e}"));
     assert!(config.environment.is_production());
     assert_eq!(config.server.listen.port(), 10000, "Render's port");
+    assert!(config.server.listen.ip().is_unspecified(), "Render routes to every interface");
     assert!(config.telemetry.json_logs);
+    assert!(config.telemetry.metrics_enabled && config.auth.metrics_token.is_some(), "/metrics has its own token");
 
     // Leaving any required `sync: false` variable empty is refused at start-up, naming it.
     for var in ENV_VARS.iter().filter(|v| v.required_in_production()) {
@@ -171,12 +175,13 @@ fn readme_and_operations_guide_document_every_variable() {
         // of one, like `$PLUGINS_DIR/.cache`) must be the code's.
         let row = variables.lines().find(|l| l.starts_with(&format!("| `{}` |", var.name)));
         let row = row.unwrap_or_else(|| panic!("docs/operations.md has no table row for `{}`", var.name));
-        let default = match var.default {
-            WhenUnset::Value(value) | WhenUnset::DevelopmentValue(value) => Some(value),
-            WhenUnset::Described(text) => Some(text).filter(|t| !t.contains(' ')),
-            WhenUnset::Nothing => None,
+        let defaults = match var.default {
+            WhenUnset::Value(value) | WhenUnset::DevelopmentValue(value) => vec![value],
+            WhenUnset::PerEnvironment { local, deployed } => vec![local, deployed],
+            WhenUnset::Described(text) => Some(text).filter(|t| !t.contains(' ')).into_iter().collect(),
+            WhenUnset::Nothing => Vec::new(),
         };
-        if let Some(default) = default {
+        for default in defaults {
             assert!(names(row, default), "docs/operations.md: `{}` defaults to `{default}`", var.name);
         }
     }
@@ -290,6 +295,74 @@ fn operations_guide_documents_every_metric() {
     for metric in metrics {
         assert!(names(&operations, &metric), "docs/operations.md lacks metric `{metric}`");
     }
+}
+
+/// The 27 tools of the original contract (`reference/original-contract.md` §3.2).
+const CONTRACT_TOOLS: [&str; 27] = [
+    "search_workout_library",
+    "add_workout_to_calendar",
+    "generate_workout",
+    "save_and_push_workout",
+    "navigate_to_page",
+    "import_from_youtube",
+    "import_from_tiktok",
+    "import_from_instagram",
+    "import_from_pinterest",
+    "import_from_image",
+    "save_imported_workout",
+    "import_workout_from_url",
+    "edit_workout",
+    "export_workout",
+    "duplicate_workout",
+    "log_workout_completion",
+    "get_workout_history",
+    "get_workout_details",
+    "get_calendar_events",
+    "reschedule_workout",
+    "cancel_scheduled_workout",
+    "sync_strava",
+    "sync_garmin",
+    "get_strava_activities",
+    "generate_program",
+    "generate_program_workouts",
+    "save_program",
+];
+
+#[tokio::test]
+async fn the_deployed_plugin_set_offers_exactly_the_27_tools() {
+    // `make plugins` lays out the production set apart from the test plugins (echo, hostile).
+    let deployed = end_to_end::plugins::built_plugins();
+    let mut dirs: Vec<String> = std::fs::read_dir(&deployed)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    dirs.sort();
+    let mut expected_dirs = end_to_end::tool_world::PLUGINS.map(str::to_string).to_vec();
+    expected_dirs.sort();
+    assert_eq!(dirs, expected_dirs, "{} holds the production plugins only", deployed.display());
+    assert!(end_to_end::plugins::built_test_plugins().join("echo").is_dir(), "echo is laid out as a test plugin");
+
+    // Loaded as the deployed service loads it (its production configuration's interpolations).
+    let vars = production_vars();
+    let config = Config::from_lookup(&|name| vars.get(name).cloned()).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = tools::RuntimeConfig {
+        plugins_dir: deployed,
+        cache_dir: cache.path().to_path_buf(),
+        pooling: false,
+        watch: false,
+        ..host::app::runtime_config(&config)
+    };
+    let registry = tools::Registry::load(runtime, tools::HostServices::without_store()).await.unwrap();
+    let rejected: Vec<_> = registry.list().await.into_iter().filter(|p| p.last_rejection.is_some()).collect();
+    assert!(rejected.is_empty(), "every production plugin loads: {rejected:?}");
+    let mut offered: Vec<String> = registry.functions().iter().map(|f| f.name.clone()).collect();
+    offered.sort();
+    let mut contract = CONTRACT_TOOLS.map(str::to_string).to_vec();
+    contract.sort();
+    assert_eq!(offered, contract);
 }
 
 #[tokio::test]

@@ -266,6 +266,8 @@ async fn the_test_bypass_works_outside_production_only() {
             ("OPENAI_API_KEY", "sk-test"),
             ("ALLOWED_ORIGINS", ORIGIN),
             ("INTERNAL_API_KEY", "an-internal-key-for-the-production-test"),
+            ("ADMIN_API_KEY", "an-admin-key-for-the-production-test-000000"),
+            ("METRICS_TOKEN", "a-metrics-token-for-the-production-test"),
             ("JWT_SECRET", MOBILE_SECRET),
         ],
         TestDatabase::sqlite().await.unwrap(),

@@ -29,6 +29,8 @@ use store::testing::TestDatabase;
 const ANTHROPIC_KEY: &str = "sk-ant-api03-ops-suite-anthropic-key-0001";
 const OPENAI_KEY: &str = "sk-proj-ops-suite-openai-key-00000001";
 const INTERNAL_KEY: &str = "ops-suite-internal-key-0001";
+const ADMIN_KEY: &str = "ops-suite-admin-key-000000000000000001";
+const METRICS_TOKEN: &str = "ops-suite-metrics-token-0001";
 const JWT_SECRET: &str = "ops-suite-jwt-secret-0123456789abcdef";
 /// Anthropic's `request-id` of the scripted failures.
 const ANTHROPIC_REQUEST_ID: &str = "req_011OpsSuiteFailure0001";
@@ -129,14 +131,8 @@ impl Ops {
     }
 
     async fn metrics(&self) -> Metrics {
-        let response = self
-            .server
-            .client()
-            .get(self.server.url("/metrics"))
-            .header("X-Internal-Key", INTERNAL_KEY)
-            .send()
-            .await
-            .unwrap();
+        let response =
+            self.server.client().get(self.server.url("/metrics")).bearer_auth(METRICS_TOKEN).send().await.unwrap();
         assert_eq!(response.status(), 200);
         assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
         Metrics::parse(&response.text().await.unwrap())
@@ -151,6 +147,8 @@ fn secret_vars(anthropic_url: &str) -> Vec<(&str, &str)> {
         ("ANTHROPIC_RETRY_BASE_SECONDS", "0.01"),
         ("OPENAI_API_KEY", OPENAI_KEY),
         ("INTERNAL_API_KEY", INTERNAL_KEY),
+        ("ADMIN_API_KEY", ADMIN_KEY),
+        ("METRICS_TOKEN", METRICS_TOKEN),
         ("JWT_SECRET", JWT_SECRET),
     ]
 }
@@ -228,11 +226,17 @@ async fn metrics_move_within_one_month() {
     let ops = Ops::start(&[("RATE_LIMIT_FREE", "2")]).await;
     let client = ops.server.client();
 
-    // The route takes the internal key, by either header.
+    // The route takes its own token, as Prometheus sends it; no other key of the service opens it.
     let url = ops.server.url("/metrics");
-    assert_eq!(client.get(&url).send().await.unwrap().status(), 422);
-    assert_eq!(client.get(&url).header("X-Internal-Key", "wrong").send().await.unwrap().status(), 403);
-    assert_eq!(client.get(&url).bearer_auth(INTERNAL_KEY).send().await.unwrap().status(), 200);
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 401);
+    assert_eq!(client.get(&url).header("X-Internal-Key", INTERNAL_KEY).send().await.unwrap().status(), 401);
+    for other in ["wrong", INTERNAL_KEY, ADMIN_KEY] {
+        assert_eq!(client.get(&url).bearer_auth(other).send().await.unwrap().status(), 403, "{other}");
+    }
+    assert_eq!(client.get(&url).bearer_auth(METRICS_TOKEN).send().await.unwrap().status(), 200);
+    // And the token opens nothing else.
+    let admin = client.get(ops.server.url("/admin/plugins")).bearer_auth(METRICS_TOKEN).send().await.unwrap();
+    assert_eq!(admin.status(), 403);
 
     let before = ops.metrics().await;
     // A successful turn with two tool calls: echo answers, explode traps.
@@ -334,16 +338,30 @@ async fn metrics_move_within_one_month() {
 async fn metrics_can_be_switched_off() {
     let _serial = serial().await;
     let ops = Ops::start(&[("METRICS_ENABLED", "false")]).await;
-    let response = ops.server.client().get(ops.server.url("/metrics")).bearer_auth(INTERNAL_KEY).send().await.unwrap();
+    let response = ops.server.client().get(ops.server.url("/metrics")).bearer_auth(METRICS_TOKEN).send().await.unwrap();
     assert_eq!(response.status(), 404);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_metrics_are_open_on_a_developer_machine_and_closed_when_deployed() {
+    let _serial = serial().await;
+    let local = Ops::start(&[("METRICS_TOKEN", "")]).await;
+    let response = local.server.client().get(local.server.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200, "development and test need no token");
+    let staging = Ops::start(&[("METRICS_TOKEN", ""), ("ENVIRONMENT", "staging")]).await;
+    let response = staging.server.client().get(staging.server.url("/metrics")).bearer_auth("anything").send().await;
+    let (status, body) = end_to_end::server::read_json(response.unwrap()).await;
+    assert_eq!((status.as_u16(), body["detail"].as_str()), (503, Some("Metrics token not configured")));
+}
+
 /// The strings that must never leave the process.
-fn secrets<'a>(token: &'a str, message: &'a str) -> [(&'static str, &'a str); 7] {
+fn secrets<'a>(token: &'a str, message: &'a str) -> [(&'static str, &'a str); 9] {
     [
         ("the Anthropic key", ANTHROPIC_KEY),
         ("the OpenAI key", OPENAI_KEY),
         ("the internal key", INTERNAL_KEY),
+        ("the admin key", ADMIN_KEY),
+        ("the metrics token", METRICS_TOKEN),
         ("the JWT secret", JWT_SECRET),
         ("the test-auth secret", TEST_AUTH_SECRET),
         ("the bearer token", token),

@@ -1,9 +1,11 @@
 //! The plugin set shared by several instances through the database (DESIGN §6), on both backends:
 //! two real services over one database (one SQLite file, or one Postgres schema), each with its own
-//! empty `PLUGINS_DIR` and a short `PLUGINS_POLL_SECONDS`. An upload or a rollback made through one
+//! empty `PLUGINS_DIR` and a short `PLUGINS_SYNC_SECONDS`. An upload or a rollback made through one
 //! instance is served by the other; a corrupt upload never becomes active anywhere; concurrent
 //! uploads through both end with both serving the one version the database holds; a fresh instance
-//! serves the database's versions as soon as it reports ready, over its baked-in plugins.
+//! serves the database's versions as soon as it reports ready, over its baked-in plugins; a plugin
+//! deleted through one instance disappears from every instance, baked-in copies included, until it
+//! is uploaded again, and its versions stay in the database.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -18,7 +20,7 @@ use store::testing::{BACKENDS, TestDatabase};
 use store::{Backend, NewPluginVersion, PluginVersionKey, Store};
 use tools::{Caller, ToolCall};
 
-const KEY: &str = "plugin-sync-internal-key";
+const KEY: &str = "plugin-sync-admin-key";
 /// The poll interval of the instances under test.
 const POLL_SECONDS: &str = "0.1";
 /// How long an instance may take to follow a change: a hundred poll intervals, for a loaded machine.
@@ -28,7 +30,7 @@ const FOLLOW_WITHIN: Duration = Duration::from_secs(10);
 async fn instance(db: &TestDatabase, plugins_dir: Option<&Path>, poll_seconds: &str) -> TestServer {
     let store = Store::connect(&db.options()).await.expect("opening the shared database");
     let dir = plugins_dir.map(|d| d.display().to_string());
-    let mut vars = vec![("INTERNAL_API_KEY", KEY), ("PLUGINS_POLL_SECONDS", poll_seconds)];
+    let mut vars = vec![("ADMIN_API_KEY", KEY), ("PLUGINS_SYNC_SECONDS", poll_seconds)];
     if let Some(dir) = &dir {
         vars.push(("PLUGINS_DIR", dir.as_str()));
     }
@@ -66,7 +68,7 @@ fn sha256(bytes: &[u8]) -> String {
 }
 
 async fn admin(server: &TestServer, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = server.client().request(method, server.url(path)).header("x-internal-key", KEY);
+    let mut request = server.client().request(method, server.url(path)).header("x-admin-key", KEY);
     if let Some(body) = body {
         request = request.json(&body);
     }
@@ -241,6 +243,68 @@ async fn a_version_that_clashes_on_one_instance_is_rejected_there_and_the_old_pl
     }
 }
 
+/// Polls until `server` no longer serves `echo` (as [`serves`]); returns how long that took.
+async fn stops_serving(server: &TestServer) -> Duration {
+    let started = Instant::now();
+    poll_until(FOLLOW_WITHIN, format_args!("{} dropping echo", server.base_url), async || {
+        match echo_label(server).await {
+            None => Ok(()),
+            Some(served) => Err(format!("echo answers {served:?}")),
+        }
+    })
+    .await;
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn a_plugin_deleted_through_one_instance_is_removed_everywhere_until_uploaded_again() {
+    for backend in BACKENDS {
+        let db = TestDatabase::new(backend).await.unwrap();
+        let a = instance(&db, None, POLL_SECONDS).await;
+        // B has echo baked into its image as well: the delete reaches that copy too.
+        let baked = PluginsDir::new();
+        baked.add("echo");
+        let b = instance(&db, Some(baked.path()), POLL_SECONDS).await;
+        let wasm = echo_wasm();
+        for (version, label) in [("0.7.0", "kept in history"), ("0.8.0", "to be deleted")] {
+            assert_eq!(upload(&a, &echo_manifest(version, label), &wasm).await.0, 201);
+        }
+        serves(&b, "to be deleted").await;
+
+        let (status, report) = admin(&a, reqwest::Method::DELETE, "/admin/plugins/echo", None).await;
+        assert_eq!((status, report["outcome"].as_str()), (200, Some("removed")), "{backend:?}: {report}");
+        assert_eq!(report["version"], "0.8.0");
+        assert_eq!(report["sha256"], sha256(&wasm));
+        assert_eq!(echo_label(&a).await, None, "{backend:?}: gone at once where it was deleted");
+        let followed = stops_serving(&b).await;
+        println!("{backend:?}: the other instance dropped the deleted plugin after {followed:?}");
+        assert!(!baked.path().join("echo").exists(), "{backend:?}: B's baked-in copy is deleted too");
+        assert_eq!(listed_echo(&b).await, Value::Null, "{backend:?}: nothing left to list");
+        assert_eq!(db.store.plugin_active("echo").await.unwrap(), None);
+        for (version, label) in [("0.7.0", "kept in history"), ("0.8.0", "to be deleted")] {
+            let key = PluginVersionKey {
+                sha256: sha256(&wasm),
+                manifest_sha256: sha256(echo_manifest(version, label).as_bytes()),
+            };
+            assert!(db.store.plugin_version("echo", &key).await.unwrap().is_some(), "{backend:?}: {version} kept");
+        }
+        let (status, _) = admin(&b, reqwest::Method::POST, "/admin/plugins/echo/rollback", Some(json!({}))).await;
+        assert_eq!(status, 404, "{backend:?}: nothing to roll back once deleted");
+
+        // A fresh instance with echo in its image does not serve it either.
+        let imaged = PluginsDir::new();
+        imaged.add("echo");
+        let fresh = instance(&db, Some(imaged.path()), "0").await;
+        assert_eq!(echo_label(&fresh).await, None, "{backend:?}: the deletion holds for new instances");
+        assert!(!imaged.path().join("echo").exists());
+
+        // Uploading it again brings it back everywhere.
+        assert_eq!(upload(&b, &echo_manifest("0.9.0", "back"), &wasm).await.0, 201);
+        serves(&a, "back").await;
+        assert_eq!(db.store.plugin_removed_set().await.unwrap(), Vec::<String>::new());
+    }
+}
+
 #[tokio::test]
 async fn the_database_keeps_every_version_and_swaps_active_and_previous_atomically() {
     for backend in BACKENDS {
@@ -290,5 +354,22 @@ async fn the_database_keeps_every_version_and_swaps_active_and_previous_atomical
         let stored = store.plugin_version("p", &key(&version(3))).await.unwrap().unwrap();
         assert_eq!((stored.manifest, stored.wasm), version(3));
         assert_eq!(store.plugin_active_set().await.unwrap().len(), 1);
+
+        // Removing: the active entry goes, the name is recorded, every version stays; one change.
+        let generation = store.plugin_generation().await.unwrap();
+        let removed = store.plugin_remove("p").await.unwrap().unwrap();
+        assert_eq!(removed.key, key(&version(last)), "{backend:?}");
+        assert_eq!(store.plugin_generation().await.unwrap(), generation + 1);
+        assert_eq!(store.plugin_active("p").await.unwrap(), None);
+        assert_eq!(store.plugin_removed_set().await.unwrap(), ["p"]);
+        assert!(store.plugin_version("p", &key(&version(3))).await.unwrap().is_some());
+        assert_eq!(store.plugin_rollback("p").await.unwrap(), None, "nothing to roll back once removed");
+        // Removing what the database never had still records the removal (a directory's plugin).
+        assert_eq!(store.plugin_remove("baked").await.unwrap(), None);
+        assert_eq!(store.plugin_removed_set().await.unwrap(), ["baked", "p"]);
+        // Publishing brings it back.
+        publish(version(11)).await;
+        assert_eq!(store.plugin_removed_set().await.unwrap(), ["baked"]);
+        assert_eq!(store.plugin_active("p").await.unwrap().unwrap().previous, None);
     }
 }

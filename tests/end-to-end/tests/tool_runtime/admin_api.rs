@@ -1,5 +1,6 @@
 //! The service's side: `/health/ready` waits for the tool set, and the plugin admin API (behind
-//! `X-Internal-Key`) lists, reloads, rolls back and accepts uploads, over real HTTP.
+//! `ADMIN_API_KEY`, which no other key opens) lists, reloads, rolls back, accepts uploads and
+//! removes plugins, over real HTTP.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,7 +13,9 @@ use host::config::Config;
 use serde_json::{Value, json};
 use store::testing::TestDatabase;
 
-const KEY: &str = "test-internal-key";
+const KEY: &str = "test-admin-key";
+const INTERNAL_KEY: &str = "test-internal-key";
+const METRICS_TOKEN: &str = "test-metrics-token";
 
 struct Service {
     url: String,
@@ -30,7 +33,9 @@ impl Service {
         let vars: HashMap<String, String> = [
             ("PLUGINS_DIR", dir.path().display().to_string()),
             ("PLUGINS_WATCH", "false".to_string()),
-            ("INTERNAL_API_KEY", KEY.to_string()),
+            ("ADMIN_API_KEY", KEY.to_string()),
+            ("INTERNAL_API_KEY", INTERNAL_KEY.to_string()),
+            ("METRICS_TOKEN", METRICS_TOKEN.to_string()),
             ("DATABASE_URL", db.url.clone()),
         ]
         .into_iter()
@@ -48,19 +53,21 @@ impl Service {
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self.http.get(format!("{}{path}", self.url)).header("x-internal-key", KEY).send().await.unwrap();
+        let response = self.http.get(format!("{}{path}", self.url)).header("x-admin-key", KEY).send().await.unwrap();
         (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
     }
 
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.url))
-            .header("x-internal-key", KEY)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        self.send(self.http.post(format!("{}{path}", self.url)).json(&body)).await
+    }
+
+    async fn delete(&self, path: &str) -> (u16, Value) {
+        self.send(self.http.delete(format!("{}{path}", self.url))).await
+    }
+
+    /// `request` with the admin key.
+    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
+        let response = request.header("x-admin-key", KEY).send().await.unwrap();
         (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
     }
 
@@ -85,19 +92,32 @@ async fn readiness_reports_the_tool_set_once_loaded() {
 }
 
 #[tokio::test]
-async fn the_admin_api_needs_the_internal_key() {
+async fn the_admin_api_opens_to_the_admin_key_only() {
     let dir = PluginsDir::new();
     let service = Service::start(&dir).await;
-    let missing = service.http.get(format!("{}/admin/plugins", service.url)).send().await.unwrap();
-    assert_eq!(missing.status(), 422);
-    let wrong = service
-        .http
-        .get(format!("{}/admin/plugins", service.url))
-        .header("x-internal-key", "nope")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), 403);
+    let url = format!("{}/admin/plugins", service.url);
+    let missing = service.http.get(&url).send().await.unwrap();
+    assert_eq!(missing.status(), 401);
+    let body: Value = missing.json().await.unwrap();
+    assert_eq!(body["detail"], "Missing admin API key: send it as X-Admin-Key or Authorization: Bearer");
+    // Every other credential of the service is refused, in either header.
+    for other in ["nope", INTERNAL_KEY, METRICS_TOKEN] {
+        for request in [
+            service.http.get(&url).header("x-admin-key", other),
+            service.http.get(&url).bearer_auth(other),
+            service.http.post(format!("{url}/reload")).bearer_auth(other),
+            service.http.delete(format!("{url}/echo")).header("x-admin-key", other),
+        ] {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 403, "{other}");
+            assert_eq!(response.json::<Value>().await.unwrap()["detail"], "Invalid admin API key");
+        }
+    }
+    // The internal key in its own header opens nothing here either.
+    let internal = service.http.get(&url).header("x-internal-key", INTERNAL_KEY).send().await.unwrap();
+    assert_eq!(internal.status(), 401);
+    assert_eq!(service.http.get(&url).bearer_auth(KEY).send().await.unwrap().status(), 200);
+    assert_eq!(service.get("/admin/plugins").await.0, 200);
 }
 
 #[tokio::test]
@@ -152,4 +172,18 @@ async fn operators_list_reload_roll_back_and_upload_plugins() {
     assert_eq!(error["detail"][0]["loc"], json!(["body", "compile"]));
     let (status, _) = service.post("/admin/plugins", json!({"manifest": "", "wasm_base64": "%%%"})).await;
     assert_eq!(status, 422);
+
+    // Delete: the plugin stops serving and its files go; a second delete finds nothing.
+    let (status, report) = service.delete("/admin/plugins/host-probe").await;
+    assert_eq!((status, report["outcome"].as_str()), (200, Some("removed")), "{report}");
+    assert_eq!(report["plugin"], "host-probe");
+    assert!(!dir.path().join("host-probe").exists());
+    assert_eq!(service.get("/admin/plugins").await.1["functions"], 2);
+    assert_eq!(service.delete("/admin/plugins/host-probe").await.0, 404);
+    // A plugin only ever loaded from the directory, and a rejected one, go the same way.
+    assert_eq!(service.delete("/admin/plugins/echo").await.0, 200);
+    assert_eq!(service.delete("/admin/plugins/wrong-world").await.0, 200);
+    assert!(!dir.path().join("echo").exists() && !dir.path().join("wrong-world").exists());
+    let (_, listing) = service.get("/admin/plugins").await;
+    assert_eq!((listing["functions"].as_u64(), listing["plugins"].as_array().map(Vec::len)), (Some(0), Some(0)));
 }
