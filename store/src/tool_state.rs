@@ -14,18 +14,11 @@ impl Store {
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<String>> {
-        let value = with_pool!(self, pool => {
-            sqlx::query_scalar(
-                "SELECT value FROM tool_state WHERE plugin = $1 AND user_id = $2 AND key = $3 AND expires_at > $4",
-            )
-            .bind(plugin)
-            .bind(user_id)
-            .bind(key)
-            .bind(now)
-            .fetch_optional(pool)
-            .await?
-        });
-        Ok(value)
+        self.live_value(
+            "SELECT value FROM tool_state WHERE plugin = $1 AND user_id = $2 AND key = $3 AND expires_at > $4",
+            (plugin, user_id, key, now),
+        )
+        .await
     }
 
     /// Stores `value` until `expires_at`, replacing what was there.
@@ -61,16 +54,22 @@ impl Store {
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<String>> {
+        self.live_value(
+            "DELETE FROM tool_state WHERE plugin = $1 AND user_id = $2 AND key = $3 AND expires_at > $4 RETURNING value",
+            (plugin, user_id, key, now),
+        )
+        .await
+    }
+
+    /// Runs `sql`, a statement over one unexpired key (`$1` plugin, `$2` user, `$3` key, `$4` now)
+    /// that yields its value.
+    async fn live_value(
+        &self,
+        sql: &'static str,
+        (plugin, user_id, key, now): (&str, &str, &str, DateTime<Utc>),
+    ) -> Result<Option<String>> {
         let value = with_pool!(self, pool => {
-            sqlx::query_scalar(
-                "DELETE FROM tool_state WHERE plugin = $1 AND user_id = $2 AND key = $3 AND expires_at > $4 RETURNING value",
-            )
-            .bind(plugin)
-            .bind(user_id)
-            .bind(key)
-            .bind(now)
-            .fetch_optional(pool)
-            .await?
+            sqlx::query_scalar(sql).bind(plugin).bind(user_id).bind(key).bind(now).fetch_optional(pool).await?
         });
         Ok(value)
     }

@@ -68,6 +68,6 @@ pub fn duplicate_workout(_ctx: &Context, args: Args) -> Result<PyJson, ToolError
         "success": true,
         "message": "Workout duplicated successfully",
         "original_id": workout_id,
-        "new_workout": {"id": super::saved_id(&result), "title": get_or(&new_workout, "title", Value::Null)},
+        "new_workout": {"id": saved_workout_id(&result), "title": get_or(&new_workout, "title", Value::Null)},
     })))
 }

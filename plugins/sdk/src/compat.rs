@@ -1,5 +1,6 @@
 //! Conventions of the original Python service, for tools ported from it: results written exactly
 //! as its `json.dumps(result)` wrote them ([`PyJson`]), `dict.get` with a default ([`get_or`]), the
+//! id of a saved workout in mapper-api's answer ([`saved_workout_id`]), the
 //! id checks of its dispatcher ([`validate_id`], [`validate_id_list`]) and its random preview ids
 //! ([`uuid4`]). Python's formatting of
 //! single values (`str()`, truthiness, `str.title()`) is [`pyfmt`], re-exported here.
@@ -39,6 +40,13 @@ pub fn uuid4() -> Result<String, ToolError> {
 /// `obj.get(key) or fallback`: the value under `key` when it is truthy, else `fallback`.
 pub fn truthy_or(obj: &Value, key: &str, fallback: Value) -> Value {
     obj.get(key).filter(|v| pyfmt::truthy(v)).cloned().unwrap_or(fallback)
+}
+
+/// The id of a workout mapper-api saved, from its answer: `workout.id`, else `id`, else
+/// `workout_id` (the original read it this way in every tool that saves a workout).
+pub fn saved_workout_id(result: &Value) -> Value {
+    let saved = get_or(result, "workout", result.clone());
+    truthy_or(&saved, "id", get_or(&saved, "workout_id", Value::Null))
 }
 
 /// The ids the original accepted in URL paths: `^[a-zA-Z0-9_-]{1,64}$` (no path traversal).

@@ -67,7 +67,7 @@ pub use plugin::{NoArgs, Plugin};
 
 /// Everything a tool module usually needs, in one import.
 pub mod prelude {
-    pub use crate::compat::{PyJson, get_or, pyfmt, truthy_or, uuid4, validate_id, validate_id_list};
+    pub use crate::compat::{PyJson, get_or, pyfmt, saved_workout_id, truthy_or, uuid4, validate_id, validate_id_list};
     pub use crate::http::{self, HttpError};
     pub use crate::{Context, Json, NoArgs, Plugin, ToolError, ToolOutput};
     pub use crate::{config, flags, index, log, rate_limit, state};

@@ -107,7 +107,7 @@ pub fn save_and_push_workout(ctx: &Context, args: SaveArgs) -> Result<PyJson, To
             ));
         }
     };
-    let workout_id = crate::saved_id(&result);
+    let workout_id = saved_workout_id(&result);
     let schedule_date = args.schedule_date.filter(pyfmt::truthy);
     if let Some(date) = &schedule_date
         && pyfmt::truthy(&workout_id)

@@ -34,12 +34,6 @@ fn mapper_url() -> Result<String, ToolError> {
     config::required("mapper_url")
 }
 
-/// The id of a saved workout in mapper-api's answer (`workout.id`, `id` or `workout_id`).
-fn saved_id(result: &Value) -> Value {
-    let saved = get_or(result, "workout", result.clone());
-    truthy_or(&saved, "id", get_or(&saved, "workout_id", Value::Null))
-}
-
 fn plugin() -> Plugin {
     Plugin::new()
         .function_with_schema(

@@ -79,7 +79,7 @@ pub fn save_imported_workout(ctx: &Context, args: Args) -> Result<PyJson, ToolEr
                 format!("Failed to save workout to library: {}", ToolError::from(err).message),
             )
         })?;
-    let workout_id = crate::saved_id(&result);
+    let workout_id = saved_workout_id(&result);
     if !pyfmt::truthy(&workout_id) {
         return Err(ToolError::new(
             amakaflow_tool_sdk::codes::SAVE_FAILED,

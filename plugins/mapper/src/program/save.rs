@@ -51,7 +51,7 @@ pub fn save_program(ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
         });
         match http::post(format!("{mapper}/workouts/save")).json(&body).send_json::<Value>() {
             Ok(result) => {
-                let id = crate::saved_id(&result);
+                let id = saved_workout_id(&result);
                 if pyfmt::truthy(&id) {
                     saved_ids.push(id);
                 }
