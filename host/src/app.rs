@@ -16,6 +16,7 @@ use crate::api::AppState;
 use crate::api::sse_connections::SseConnections;
 use crate::auth::Authenticator;
 use crate::chat::catalog::ToolCatalog;
+use crate::chat::running_turns::RunningTurns;
 use crate::chat::turn::TurnDeps;
 use crate::config::Config;
 use crate::embeddings::Embeddings;
@@ -93,6 +94,7 @@ impl App {
             tools: tools.clone(),
             catalog: Arc::new(ToolCatalog::default()),
             shutdown: shutdown.clone(),
+            running_turns: RunningTurns::new(config.server.concurrent_turns_per_user),
         };
         let state = AppState {
             sse_connections: SseConnections::new(
