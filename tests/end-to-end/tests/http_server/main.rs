@@ -222,7 +222,8 @@ async fn connections_over_the_cap_are_refused_while_normal_requests_are_still_se
 
     // A normal request succeeds as soon as a slot frees.
     drop(held.pop());
-    let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    // Keep-alive: the scrape below reuses the slot this request finds.
+    let fresh = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(10);
     let health = loop {
         match fresh.get(s.server.url("/health")).send().await {
