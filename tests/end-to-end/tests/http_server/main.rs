@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use end_to_end::server::{TestServer, as_test_user};
+use end_to_end::slow_loris::SlowLoris;
 use end_to_end::sse_client::read_stream;
 use futures::StreamExt;
 use serde_json::json;
@@ -106,25 +107,12 @@ impl Http1Connection {
 async fn a_slow_loris_client_is_cut_within_the_header_timeout() {
     let s = Service::start(&[("HTTP_HEADER_TIMEOUT_SECONDS", "1")]).await;
     let started = Instant::now();
-    let (mut read, mut write) = TcpStream::connect(s.addr()).await.expect("connect").into_split();
     // A request head trickled a line every 300 ms: no single wait is long, the head as a whole is.
-    let trickle = tokio::spawn(async move {
-        write.write_all(b"POST /chat/stream HTTP/1.1\r\nHost: chat-api\r\n").await?;
-        for line in 0.. {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            write.write_all(format!("X-Trickle-{line}: still coming\r\n").as_bytes()).await?;
-        }
-        std::io::Result::Ok(())
-    });
-    let ended = until_closed(&mut read, Duration::from_secs(10)).await.expect("cut within 10 s");
-    assert!(
-        ended.received.is_empty(),
-        "an incomplete head gets no answer: {:?}",
-        String::from_utf8_lossy(&ended.received)
-    );
+    let loris = SlowLoris::start(s.addr(), Duration::from_millis(300)).await.expect("connect");
+    let received = loris.closed_within(Duration::from_secs(10)).await.expect("cut within 10 s");
+    assert!(received.is_empty(), "an incomplete head gets no answer: {:?}", String::from_utf8_lossy(&received));
     assert!(started.elapsed() >= Duration::from_secs(1), "not before the header timeout: {:?}", started.elapsed());
     assert!(s.anthropic.requests().is_empty());
-    trickle.abort();
 
     // A connection that never sends a byte is cut the same way.
     let mut silent = TcpStream::connect(s.addr()).await.expect("connect");
