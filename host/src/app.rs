@@ -1,5 +1,6 @@
 //! The assembled service: the shared clients and services wired into the API's state, and the
-//! serve loop with graceful shutdown. `main` and the end-to-end tests build it the same way.
+//! serving of it (the HTTP server of [`crate::server`] with the API's router) with graceful
+//! shutdown. `main` and the end-to-end tests build it the same way.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,10 +16,12 @@ use crate::api::AppState;
 use crate::api::sse_connections::SseConnections;
 use crate::auth::Authenticator;
 use crate::chat::catalog::ToolCatalog;
+use crate::chat::running_turns::RunningTurns;
 use crate::chat::turn::TurnDeps;
 use crate::config::Config;
 use crate::embeddings::Embeddings;
 use crate::llm::{AnthropicClient, ClientOptions, RetryPolicy};
+use crate::server::ServerLimits;
 use crate::shutdown::Shutdown;
 
 /// The tool runtime's settings: `PLUGINS_DIR`, `PLUGIN_CACHE_DIR`, `FUNCTION_TIMEOUT_SECONDS`,
@@ -91,6 +94,7 @@ impl App {
             tools: tools.clone(),
             catalog: Arc::new(ToolCatalog::default()),
             shutdown: shutdown.clone(),
+            running_turns: RunningTurns::new(config.server.concurrent_turns_per_user),
         };
         let state = AppState {
             sse_connections: SseConnections::new(
@@ -115,8 +119,7 @@ impl App {
         let state = self.state.clone();
         let router = crate::api::router(self.state);
         let shutdown = state.shutdown.clone();
-        let serve = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move { shutdown.draining().await });
+        let serve = crate::server::serve(listener, router, ServerLimits::of(&state.config.server), shutdown);
         // Connections that outlive the grace period (a stuck client) do not keep the process alive.
         let hard_stop = {
             let shutdown = state.shutdown.clone();
@@ -126,7 +129,7 @@ impl App {
             }
         };
         tokio::select! {
-            result = serve => result.context("serving HTTP")?,
+            () = serve => {}
             _ = hard_stop => tracing::warn!("connections still open after the shutdown deadline; closing"),
         }
         state.turns.close();

@@ -1,7 +1,8 @@
 //! The AmakaFlow Chat API as a library: the binary (`main.rs`) and the end-to-end tests build the
 //! same [`app::App`]. A request flows one way: `api` → `chat` → `llm` / tool runtime → store.
-//! Only `api` (and `app`, which assembles it) knows HTTP; `chat`, `llm`, `auth`, `embeddings` and
-//! `telemetry` never name `api` or `app` (a test in the deploy suite holds them to it).
+//! Only `api`, `server` (the connections it is served over) and `app` (which assembles them) know
+//! HTTP; `chat`, `llm`, `auth`, `embeddings` and `telemetry` never name `api` or `app` (a test in
+//! the deploy suite holds them to it).
 
 pub mod api;
 pub mod app;
@@ -12,5 +13,6 @@ pub mod config;
 pub mod embeddings;
 pub mod llm;
 pub mod quota;
+pub mod server;
 pub mod shutdown;
 pub mod telemetry;

@@ -10,7 +10,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use futures::Stream;
-use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
 use super::chat_request::ChatRequest;
@@ -18,14 +17,11 @@ use super::error::ApiError;
 use super::extract::ApiJson;
 use super::sse_connections::{ConnectionGuard, SseConnections};
 use crate::auth::AuthUser;
-use crate::chat::sink::EventSink;
+use crate::chat::sink::{self, Outbox};
 use crate::chat::sse;
 use crate::chat::turn::{self, TurnDeps, TurnInput};
 use crate::shutdown::Shutdown;
 use crate::telemetry::TurnContext;
-
-/// Events buffered between the turn and a slow client.
-const CHANNEL_EVENTS: usize = 64;
 
 pub async fn stream(
     State(deps): State<TurnDeps>,
@@ -43,13 +39,13 @@ pub async fn stream(
     let request_id =
         super::request_id::of(&headers).map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let guard = connections.open();
-    let (tx, rx) = mpsc::channel(CHANNEL_EVENTS);
+    let (sink, outbox) = sink::channel(deps.config.server.slow_client_timeout);
     // The turn runs on after the connection: it carries the request's identity itself.
     let input = TurnInput { user, request, request_id };
     let context = TurnContext::new(&input.request_id, &input.user.user_id);
-    turns.spawn(context.run(turn::run(deps, input, EventSink::new(tx))));
+    turns.spawn(context.run(turn::run(deps, input, sink)));
 
-    let body = Body::from_stream(sse_body(rx, guard));
+    let body = Body::from_stream(sse_body(outbox, guard));
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::OK;
     let h = response.headers_mut();
@@ -62,12 +58,12 @@ pub async fn stream(
 
 /// The events of the turn, interleaved with keep-alive pings, ending when the turn is done. The
 /// guard keeps the stream counted until the body is finished or dropped (client gone).
-fn sse_body(rx: mpsc::Receiver<Bytes>, guard: ConnectionGuard) -> impl Stream<Item = Result<Bytes, Infallible>> {
+fn sse_body(outbox: Outbox, guard: ConnectionGuard) -> impl Stream<Item = Result<Bytes, Infallible>> {
     let ping = tokio::time::interval_at(tokio::time::Instant::now() + sse::PING_INTERVAL, sse::PING_INTERVAL);
-    futures::stream::unfold((rx, ping, guard), |(mut rx, mut ping, guard)| async move {
+    futures::stream::unfold((outbox, ping, guard), |(mut outbox, mut ping, guard)| async move {
         tokio::select! {
-            event = rx.recv() => event.map(|bytes| (Ok(bytes), (rx, ping, guard))),
-            _ = ping.tick() => Some((Ok(sse::ping(chrono::Utc::now())), (rx, ping, guard))),
+            event = outbox.recv() => event.map(|bytes| (Ok(bytes), (outbox, ping, guard))),
+            _ = ping.tick() => Some((Ok(sse::ping(chrono::Utc::now())), (outbox, ping, guard))),
         }
     })
 }

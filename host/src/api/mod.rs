@@ -26,6 +26,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
+use tower::util::MapRequestLayer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -94,7 +95,10 @@ pub fn router(state: AppState) -> Router {
         // Outermost: a panic converted to a 500 is counted as one.
         router = router.layer(axum::middleware::from_fn(crate::telemetry::metrics::track_http));
     }
-    router.layer(SetSensitiveRequestHeadersLayer::new(CREDENTIAL_HEADERS))
+    router
+        .layer(SetSensitiveRequestHeadersLayer::new(CREDENTIAL_HEADERS))
+        // Outermost: no layer (Sentry's included) sees a client's request id unless it is adopted.
+        .layer(MapRequestLayer::new(request_id::drop_unadoptable))
 }
 
 /// CORS as the original: the configured origins, credentials allowed, any method and header.

@@ -152,6 +152,13 @@ impl ErrorEvent {
         Self::plain(ErrorType::InternalError, "An unexpected error occurred.")
     }
 
+    /// The user already has `limit` turns running (the `rate_limit` type clients retry on).
+    pub fn too_many_turns(limit: usize) -> ChatEvent {
+        let message =
+            format!("You already have {limit} replies in progress. Please wait for one to finish and try again.");
+        Self::plain(ErrorType::RateLimit, &message)
+    }
+
     pub fn shutting_down() -> ChatEvent {
         Self::plain(ErrorType::ServiceUnavailable, "The service is restarting. Please send your message again.")
     }

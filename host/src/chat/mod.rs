@@ -4,7 +4,8 @@
 //!
 //! `turn` runs the loop, `events` are what the client is sent, `sink` + `sse` frame them in the
 //! original's wire format, `history` rebuilds the conversation for Claude, `prompt` writes the
-//! system prompt, `imports` tracks previewed imports and `catalog` the tool definitions.
+//! system prompt, `imports` tracks previewed imports, `catalog` the tool definitions and
+//! `running_turns` caps the turns one user may run at once.
 
 pub mod catalog;
 pub mod events;
@@ -12,6 +13,7 @@ pub mod history;
 pub mod imports;
 pub mod prompt;
 pub mod request;
+pub mod running_turns;
 pub mod sink;
 pub mod sse;
 pub mod turn;

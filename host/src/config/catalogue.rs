@@ -112,6 +112,26 @@ pub const ENV_VARS: &[EnvVar] = {
         var("SSE_CONNECTIONS_CRITICAL", Setting, Value("200"), "open streams at which an error is logged"),
         var("SHUTDOWN_GRACE_SECONDS", Setting, Value("5"), "how long streams may finish after SIGTERM"),
         var(
+            "HTTP_HEADER_TIMEOUT_SECONDS",
+            Setting,
+            Value("10"),
+            "longest a client may take to send a request's headers (a new connection: from its opening)",
+        ),
+        var(
+            "HTTP_IDLE_TIMEOUT_SECONDS",
+            Setting,
+            Value("75"),
+            "a connection with no request in flight that sends nothing for this long is closed",
+        ),
+        var("HTTP_MAX_CONNECTIONS", Setting, Value("10000"), "open connections at most; more are closed at once"),
+        var(
+            "SLOW_CLIENT_TIMEOUT_SECONDS",
+            Setting,
+            Value("30"),
+            "longest a client may leave the service's output unread before it is dropped",
+        ),
+        var("CONCURRENT_TURNS_PER_USER", Setting, Value("3"), "chat turns one user may have running at once"),
+        var(
             "DATABASE_URL",
             Secret,
             Value("sqlite://data/chat.db"),

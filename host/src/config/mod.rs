@@ -167,6 +167,11 @@ fn read_server(r: &mut Reader<'_>) -> ServerConfig {
         sse_warn_connections: r.parsed("SSE_CONNECTIONS_WARN", "a count"),
         sse_critical_connections: r.parsed("SSE_CONNECTIONS_CRITICAL", "a count"),
         shutdown_grace: r.seconds("SHUTDOWN_GRACE_SECONDS", Lowest::AtLeast(0.0), 300.0),
+        header_timeout: r.seconds("HTTP_HEADER_TIMEOUT_SECONDS", Lowest::MoreThan(0.0), 300.0),
+        idle_timeout: r.seconds("HTTP_IDLE_TIMEOUT_SECONDS", Lowest::MoreThan(0.0), 3600.0),
+        max_connections: r.count("HTTP_MAX_CONNECTIONS"),
+        slow_client_timeout: r.seconds("SLOW_CLIENT_TIMEOUT_SECONDS", Lowest::MoreThan(0.0), 600.0),
+        concurrent_turns_per_user: r.count("CONCURRENT_TURNS_PER_USER"),
     }
 }
 
@@ -297,6 +302,11 @@ mod tests {
         assert_eq!(c.quota.paid, 500);
         assert_eq!(c.plugins.function_timeout, Duration::from_secs(30));
         assert_eq!(c.plugins.database_poll_interval, Duration::from_secs(10));
+        assert_eq!(c.server.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.server.idle_timeout, Duration::from_secs(75));
+        assert_eq!(c.server.max_connections, 10_000);
+        assert_eq!(c.server.slow_client_timeout, Duration::from_secs(30));
+        assert_eq!(c.server.concurrent_turns_per_user, 3);
     }
 
     #[test]

@@ -116,6 +116,13 @@ impl<'a> Reader<'a> {
         Duration::from_secs_f64(with_default(name, self.parsed_default(name, WHAT, |raw| raw.parse().ok())))
     }
 
+    /// A count of at least one (a limit of zero would refuse everything).
+    pub fn count(&mut self, name: &str) -> usize {
+        const WHAT: &str = "a count of at least 1";
+        let value = self.read(name, WHAT, |raw| raw.parse::<usize>().ok().filter(|n| *n >= 1));
+        with_default(name, value)
+    }
+
     /// An http(s) URL without a trailing slash.
     pub fn url(&mut self, name: &str) -> String {
         let v = self.text(name);
@@ -239,6 +246,19 @@ mod tests {
     }
 
     #[test]
+    fn limits_are_counts_of_at_least_one() {
+        let c = load(&[("HTTP_MAX_CONNECTIONS", "2"), ("CONCURRENT_TURNS_PER_USER", "1")]).unwrap();
+        assert_eq!((c.server.max_connections, c.server.concurrent_turns_per_user), (2, 1));
+        for (name, value) in
+            [("HTTP_MAX_CONNECTIONS", "0"), ("CONCURRENT_TURNS_PER_USER", "-1"), ("HTTP_MAX_CONNECTIONS", "many")]
+        {
+            let err = load(&[(name, value)]).unwrap_err();
+            assert_eq!(err.problems.len(), 1, "{name}={value}: {err}");
+            assert!(err.problems[0].starts_with(name), "{err}");
+        }
+    }
+
+    #[test]
     fn durations_must_be_finite_and_in_range() {
         let c = load(&[
             ("CLERK_JWKS_MIN_REFRESH_SECONDS", "0"),
@@ -260,6 +280,9 @@ mod tests {
             ("FUNCTION_TIMEOUT_SECONDS", "601"),
             ("FUNCTION_TIMEOUT_SECONDS", "soon"),
             ("PLUGINS_SYNC_SECONDS", "-1"),
+            ("HTTP_HEADER_TIMEOUT_SECONDS", "0"),
+            ("HTTP_IDLE_TIMEOUT_SECONDS", "3601"),
+            ("SLOW_CLIENT_TIMEOUT_SECONDS", "never"),
         ] {
             let err = load(&[(name, value)]).unwrap_err();
             assert_eq!(err.problems.len(), 1, "{name}={value}: {err}");

@@ -147,6 +147,18 @@ pub struct ServerConfig {
     pub sse_critical_connections: usize,
     /// How long running streams may continue after SIGTERM before they are ended.
     pub shutdown_grace: Duration,
+    /// The longest a client may take to send a request's headers, counted from the first byte of
+    /// the request (for a new connection: from its opening).
+    pub header_timeout: Duration,
+    /// A connection with no request in flight that sends nothing for this long is closed.
+    pub idle_timeout: Duration,
+    /// Open connections at most; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// How long a client may leave the service's output unread (its connection accepts no bytes,
+    /// or its stream's buffer stays full) before it is dropped, as if it had disconnected.
+    pub slow_client_timeout: Duration,
+    /// Chat turns one user may have running at once; one more is answered with an `error` event.
+    pub concurrent_turns_per_user: usize,
 }
 
 /// Monthly message limits per tier.

@@ -77,14 +77,25 @@ fn describe() {
         Unit::Seconds,
         "Time to the response headers by `method` and `route` (for /chat/stream: until the stream opens)."
     );
+    describe_gauge!("http_connections_open", "Client connections open now (at most HTTP_MAX_CONNECTIONS).");
+    describe_counter!(
+        "http_connections_refused_total",
+        "Connections closed as soon as they were accepted because HTTP_MAX_CONNECTIONS were open."
+    );
+    describe_counter!(
+        "http_connections_closed_total",
+        "Connections the server closed, by `reason`: header_timeout (a request head took longer than \
+         HTTP_HEADER_TIMEOUT_SECONDS), idle (HTTP_IDLE_TIMEOUT_SECONDS), slow_client (output left unread for \
+         SLOW_CLIENT_TIMEOUT_SECONDS)."
+    );
     describe_gauge!("chat_sse_connections_active", "Chat streams open now (runbook: warn at 150, critical at 200).");
 
     describe_counter!("chat_turns_started_total", "Chat turns started (one per accepted POST /chat/stream).");
     describe_counter!("chat_turns_finished_total", "Chat turns that ended with message_end.");
     describe_counter!(
         "chat_turns_failed_total",
-        "Chat turns that ended with an error event, by `reason`: feature_disabled, quota_exceeded, \
-         session_not_found, internal_error (database), upstream_error, upstream_busy (Anthropic rate limit), \
+        "Chat turns that ended with an error event, by `reason`: too_many_turns (CONCURRENT_TURNS_PER_USER), \
+         feature_disabled, quota_exceeded, session_not_found, internal_error (database), upstream_error, upstream_busy (Anthropic rate limit), \
          shutdown, persist_failed."
     );
     describe_histogram!(

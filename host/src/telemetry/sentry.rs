@@ -88,6 +88,12 @@ pub fn within<F: Future>(hub: Option<Arc<Hub>>, future: F) -> impl Future<Output
     }
 }
 
+/// `future`, to run in a task of its own as part of the current work (a tool call of a turn): its
+/// errors go to the current hub, with the turn's user and request.
+pub fn with_current_hub<F: Future>(future: F) -> impl Future<Output = F::Output> {
+    future.bind_hub(Hub::current())
+}
+
 /// Reports a Claude call that failed for good, tagged with Anthropic's `request-id` (what their
 /// support asks for) and the error kind.
 pub fn capture_upstream_error(err: &LlmError) {

@@ -6,7 +6,10 @@
 //! 2. latency a delta gains passing through the service: the stand-in stamps each text delta with
 //!    the time its bytes are written; the client subtracts on arrival — through the service, and
 //!    directly from the stand-in for the baseline;
-//! 3. how many concurrent streams one instance holds, and its resident memory per stream.
+//! 3. how many concurrent streams one instance holds, and its resident memory per stream;
+//! 4. how long a slow-loris client (a request head trickled a line every 2 s) keeps a connection,
+//!    under the production default `HTTP_HEADER_TIMEOUT_SECONDS`, and what a normal request costs
+//!    meanwhile.
 //!
 //! 1 and 2 run twice, to show what operations cost: with telemetry off (`METRICS_ENABLED=false`,
 //! `RUST_LOG=off`, no Sentry) and on as in production (metrics recorded, JSON logs at `info`, Sentry
@@ -21,6 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use end_to_end::slow_loris::SlowLoris;
 use end_to_end::sse_client::{SseTranscript, parse_blocks};
 use futures::StreamExt;
 use hdrhistogram::Histogram;
@@ -171,8 +175,50 @@ async fn run(open_files: u64) -> anyhow::Result<()> {
         task.abort();
     }
     drop(service);
+
+    // 4: slow-loris clients against the default header timeout.
+    let service = Service::spawn(&binary, &fast.url(), &database.url, &Telemetry::Off)?;
+    service.wait_ready().await?;
+    let limit = Duration::from_secs(60);
+    let lorises = (0..SLOW_LORIS_CLIENTS).map(|_| tokio::spawn(slow_loris(service.addr, limit)));
+    let lorises: Vec<_> = lorises.collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut health = Histogram::<u64>::new(3)?;
+    for _ in 0..20 {
+        let started = Instant::now();
+        client.get(format!("{}/health", service.url)).send().await?.error_for_status()?;
+        health.record(started.elapsed().as_micros() as u64)?;
+    }
+    let mut closed = Histogram::<u64>::new(3)?;
+    let mut still_open = 0;
+    for loris in lorises {
+        match loris.await? {
+            Some(after) => closed.record(after.as_millis() as u64)?,
+            None => still_open += 1,
+        }
+    }
+    println!(
+        "slow loris ({SLOW_LORIS_CLIENTS} connections, a header line every 2 s, default header timeout): closed after p50 {:.2} s, max {:.2} s; {still_open} still open after {} s; GET /health meanwhile p50 {:.2} ms, p99 {:.2} ms",
+        closed.value_at_quantile(0.5) as f64 / 1000.0,
+        closed.max() as f64 / 1000.0,
+        limit.as_secs(),
+        ms(health.value_at_quantile(0.5)),
+        ms(health.value_at_quantile(0.99)),
+    );
+    drop(service);
     database.drop_it().await;
     Ok(())
+}
+
+/// Slow-loris connections of the last figure.
+const SLOW_LORIS_CLIENTS: usize = 100;
+
+/// A slow-loris connection trickling a header line every 2 s; how long until the service closed
+/// it (`None`: still open after `limit`).
+async fn slow_loris(addr: std::net::SocketAddr, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    let loris = SlowLoris::start(addr, Duration::from_secs(2)).await.ok()?;
+    loris.closed_within(limit).await.map(|_| started.elapsed())
 }
 
 /// Sequential requests; the time from sending each to its `message_start`.
@@ -299,6 +345,7 @@ fn now_us() -> u64 {
 struct Service {
     child: Child,
     url: String,
+    addr: std::net::SocketAddr,
 }
 
 impl Service {
@@ -331,7 +378,7 @@ impl Service {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         let child = command.spawn()?;
-        Ok(Service { child, url: format!("http://127.0.0.1:{port}") })
+        Ok(Service { child, url: format!("http://127.0.0.1:{port}"), addr: ([127, 0, 0, 1], port).into() })
     }
 
     async fn wait_ready(&self) -> anyhow::Result<()> {

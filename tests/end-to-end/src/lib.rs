@@ -2,8 +2,9 @@
 //! client that reads its streams as a browser would ([`sse_client`]), the plugins `make plugins`
 //! built ([`plugins`]), a world of stand-in services for tool calls ([`tool_world`]), a TCP proxy
 //! that takes a dependency down ([`tcp_proxy`]), the release binary the benchmarks spawn
-//! ([`release`]), the one polling helper for what offers no signal to await ([`poll`]) and runs
-//! that count within one window of the wall clock ([`clock_window`]). The stand-ins themselves are
+//! ([`release`]), the one polling helper for what offers no signal to await ([`poll`]), runs
+//! that count within one window of the wall clock ([`clock_window`]) and a slow-loris client
+//! ([`slow_loris`]). The stand-ins themselves are
 //! the `stand-ins` crate; suites live in `tests/<suite>/main.rs`, one binary per area.
 
 pub mod clock_window;
@@ -11,6 +12,7 @@ pub mod plugins;
 pub mod poll;
 pub mod release;
 pub mod server;
+pub mod slow_loris;
 pub mod sse_client;
 pub mod tcp_proxy;
 pub mod tool_world;

@@ -23,7 +23,8 @@ impl Turn {
             Ending::Failed { event, reason } => (true, Some(event), Some(reason)),
             Ending::Shutdown => (true, Some(ErrorEvent::shutting_down()), Some("shutdown")),
         };
-        let Turn { deps, who, reservation, conversation, tally } = self;
+        // The turn's slot (`_running`) is given back once its last event is sent.
+        let Turn { deps, running: _running, who, reservation, conversation, tally } = self;
         if incomplete && !tally.output_seen {
             // Nothing of the reply reached the user: the message does not count.
             give_back(reservation, &deps.store).await;

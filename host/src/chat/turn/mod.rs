@@ -25,6 +25,7 @@ use super::catalog::ToolCatalog;
 use super::events::{ChatEvent, ContentDelta, ErrorEvent, MessageStart};
 use super::imports::PendingImports;
 use super::request::{ChatContext, TurnRequest};
+use super::running_turns::{RunningTurns, TurnSlot};
 use super::sink::EventSink;
 use crate::auth::AuthUser;
 use crate::config::Config;
@@ -49,6 +50,8 @@ pub struct TurnDeps {
     pub tools: Arc<Registry>,
     pub catalog: Arc<ToolCatalog>,
     pub shutdown: Shutdown,
+    /// The turns each user has running, capped per user.
+    pub running_turns: RunningTurns,
 }
 
 /// One valid request of one user.
@@ -80,6 +83,8 @@ pub async fn run(deps: TurnDeps, input: TurnInput, mut sink: EventSink) {
 /// A turn past its pre-flight.
 struct Turn {
     deps: TurnDeps,
+    /// Counts the turn against its user's cap until the turn is dropped.
+    running: TurnSlot,
     who: Who,
     /// The quota unit this message took; given back only if nothing of the reply reached the user.
     reservation: Reservation,

@@ -1,6 +1,6 @@
-//! The checks before a turn talks to Claude: the chat gate (feature flags), the session, the monthly
-//! quota and the user message. A failure is the one `error` event the client gets, as the original
-//! did; a quota unit already taken is given back.
+//! The checks before a turn talks to Claude: the user's running turns, the chat gate (feature
+//! flags), the session, the monthly quota and the user message. A failure is the one `error` event
+//! the client gets, as the original did; a quota unit already taken is given back.
 
 use store::{NewMessage, Role as StoreRole, Session};
 
@@ -14,6 +14,10 @@ use crate::telemetry::turn_metrics::TurnMetrics;
 
 /// Why a turn did not start.
 pub(super) enum PreflightFailure {
+    /// The user already has as many turns running as they may (the cap).
+    TooManyTurns {
+        limit: usize,
+    },
     ChatDisabled,
     SessionNotFound,
     /// The session could not be read or created.
@@ -27,6 +31,7 @@ impl PreflightFailure {
     /// The event the client gets (the original's type and message).
     pub(super) fn event(&self) -> ChatEvent {
         match self {
+            PreflightFailure::TooManyTurns { limit } => ErrorEvent::too_many_turns(*limit),
             PreflightFailure::ChatDisabled => ErrorEvent::feature_disabled(),
             PreflightFailure::SessionNotFound => ErrorEvent::session_not_found(),
             PreflightFailure::SessionUnavailable => ErrorEvent::session_failed(),
@@ -38,6 +43,7 @@ impl PreflightFailure {
     /// The `reason` label of `chat_turns_failed_total`.
     pub(super) fn metric_reason(&self) -> &'static str {
         match self {
+            PreflightFailure::TooManyTurns { .. } => "too_many_turns",
             PreflightFailure::ChatDisabled => "feature_disabled",
             PreflightFailure::SessionNotFound => "session_not_found",
             PreflightFailure::QuotaExceeded(_) => "quota_exceeded",
@@ -46,7 +52,7 @@ impl PreflightFailure {
     }
 }
 
-/// Flags, session, quota and the user message, in that order.
+/// The user's running turns, flags, session, quota and the user message, in that order.
 pub(super) async fn preflight(
     deps: &TurnDeps,
     input: TurnInput,
@@ -55,6 +61,11 @@ pub(super) async fn preflight(
 ) -> Result<Turn, PreflightFailure> {
     let store = &deps.store;
     let user_id = input.user.user_id.as_str();
+    // First, so that a refused turn spends nothing (no quota unit, no row, no database call).
+    let running = deps
+        .running_turns
+        .start(user_id)
+        .ok_or(PreflightFailure::TooManyTurns { limit: deps.running_turns.per_user() })?;
     let flags = store.feature_flags(user_id).await.map_err(unexpected)?;
     if !flags.chat_allowed() {
         return Err(PreflightFailure::ChatDisabled);
@@ -82,7 +93,7 @@ pub(super) async fn preflight(
     };
     match start(deps, &input, existing, sink).await {
         Ok((who, conversation)) => {
-            Ok(Turn { deps: deps.clone(), who, reservation, conversation, tally: Tally::default() })
+            Ok(Turn { deps: deps.clone(), running, who, reservation, conversation, tally: Tally::default() })
         }
         Err(failure) => {
             give_back(reservation, store).await;

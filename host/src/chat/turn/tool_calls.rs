@@ -1,21 +1,26 @@
 //! The tool calls of one Claude reply: run concurrently through the tool runtime, a `heartbeat`
 //! every five seconds while any runs, each `function_result` sent (and its row persisted) as it
 //! finishes, and all results returned to Claude in one user message, in the order of the calls.
+//!
+//! Each call runs in a task of its own, so it runs to its end (and gives back its plugin permit,
+//! pool slot and memory) even while the turn waits on a slow client; the tasks are aborted when the
+//! turn stops waiting for them.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
 use serde_json::json;
 use store::{NewMessage, Role as StoreRole};
-use tools::{Caller, Registry, ToolCall};
+use tokio::task::JoinSet;
+use tools::{Caller, Registry, ToolCall, ToolError, codes};
 use tracing::Instrument;
 
 use super::{HEARTBEAT_INTERVAL, Turn};
 use crate::chat::events::{ChatEvent, FunctionResult, Heartbeat};
 use crate::chat::sink::EventSink;
 use crate::llm::{ApiMessage, ContentBlock, Role, ToolUseBlock};
+use crate::telemetry::sentry::with_current_hub;
 
 /// What the model sees for a tool call whose arguments were not valid JSON (the original's text).
 const INVALID_ARGUMENTS: &str = "Error: Invalid tool arguments received. Please try again.";
@@ -26,7 +31,9 @@ impl Turn {
     pub(super) async fn run_tools(&mut self, uses: &[ToolUseBlock], sink: &mut EventSink) -> bool {
         let started = Instant::now();
         let mut results: Vec<Option<(String, bool)>> = vec![None; uses.len()];
-        let mut running = FuturesUnordered::new();
+        // Dropped (aborting the calls still running) whenever this function returns.
+        let mut running = JoinSet::new();
+        let mut index_of = HashMap::new();
         for (i, tool_use) in uses.iter().enumerate() {
             if tool_use.input_error.is_some() {
                 self.tool_finished(tool_use, INVALID_ARGUMENTS.to_string(), true, sink).await;
@@ -45,7 +52,8 @@ impl Turn {
                 },
             };
             let span = tracing::info_span!("tool_call", function = %tool_use.name, tool_use_id = %tool_use.id);
-            running.push(async move { (i, tools.call(call).await) }.instrument(span));
+            let task = running.spawn(with_current_hub(async move { tools.call(call).await }.instrument(span)));
+            index_of.insert(task.id(), i);
         }
         self.tally.output_seen = true;
         let mut heartbeat =
@@ -53,13 +61,25 @@ impl Turn {
         let shutdown = self.deps.shutdown.clone();
         while !running.is_empty() {
             tokio::select! {
-                Some((i, outcome)) = running.next() => {
-                    let text = outcome.result_text();
-                    if outcome.is_error() {
-                        tracing::info!(function = %uses[i].name, plugin = ?outcome.plugin, result = %text, "tool call failed");
-                    }
-                    self.tool_finished(&uses[i], text.clone(), outcome.is_error(), sink).await;
-                    results[i] = Some((text, outcome.is_error()));
+                Some(joined) = running.join_next_with_id() => {
+                    let (i, text, is_error) = match joined {
+                        Ok((task, outcome)) => {
+                            let i = index_of[&task];
+                            let text = outcome.result_text();
+                            if outcome.is_error() {
+                                tracing::info!(function = %uses[i].name, plugin = ?outcome.plugin, result = %text, "tool call failed");
+                            }
+                            (i, text, outcome.is_error())
+                        }
+                        // The runtime never panics by design; if it did, the model hears of a host error.
+                        Err(err) => {
+                            let i = index_of[&err.id()];
+                            tracing::error!(function = %uses[i].name, error = %err, "tool call task failed");
+                            (i, ToolError::new(codes::HOST_ERROR, "The tool call failed.").to_result_string(), true)
+                        }
+                    };
+                    self.tool_finished(&uses[i], text.clone(), is_error, sink).await;
+                    results[i] = Some((text, is_error));
                 }
                 _ = heartbeat.tick() => {
                     for (i, tool_use) in uses.iter().enumerate() {

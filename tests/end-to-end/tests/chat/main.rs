@@ -75,6 +75,8 @@ fn roles(rows: &[Message]) -> Vec<&str> {
     rows.iter().map(|m| m.role.as_str()).collect()
 }
 
+mod turn_limits;
+
 on_both_backends!(
     plain_text_streams_and_persists,
     the_wire_format_is_what_clients_parse,
