@@ -13,7 +13,7 @@ struct Fail {
 }
 
 fn fail(_ctx: &Context, args: Fail) -> Result<Value, ToolError> {
-    Err(ToolError::new(args.code, "e".repeat(args.megabytes as usize << 20)))
+    Err(ToolError::new(args.code, "e".repeat((args.megabytes as usize) << 20)))
 }
 
 fn plugin() -> Plugin {
