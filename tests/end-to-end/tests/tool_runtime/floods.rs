@@ -62,9 +62,9 @@ async fn a_state_flood_is_bounded_by_the_quota_with_a_clear_error_on_both_backen
         let other_user = harness.registry.call(call_as("user-2", "flood", json!({"until_refused": true}))).await;
         assert_eq!(other_user.result.unwrap_err().code, "state_quota_exceeded", "{backend:?}");
         assert_eq!(store.tool_state_usage("state-flood", "user-2").await.unwrap().keys, 7, "{backend:?}");
-        harness.ok("state_put", json!({"key": "preview", "value": "kept"})).await;
+        harness.ok("probe_state_put", json!({"key": "preview", "value": "kept"})).await;
         assert_eq!(
-            harness.ok("state_get", json!({"key": "preview"})).await["value"],
+            harness.ok("probe_state_get", json!({"key": "preview"})).await["value"],
             "kept",
             "{backend:?}: host-probe keeps its state"
         );
@@ -80,13 +80,13 @@ async fn a_manifest_may_lower_the_state_quota() {
     dir.write_manifest("host-probe", "name = \"host-probe\"\nversion = \"1\"\n[limits]\nstate_max_keys = 2\n");
     let harness = Harness::start(&dir, |_| {}).await;
     for key in ["a", "b"] {
-        harness.ok("state_put", json!({"key": key, "value": "v"})).await;
+        harness.ok("probe_state_put", json!({"key": key, "value": "v"})).await;
     }
     // Overwriting a kept key still fits; a third key does not.
-    harness.ok("state_put", json!({"key": "a", "value": "w"})).await;
-    let message = harness.fails("state_put", json!({"key": "c", "value": "v"}), "state_quota_exceeded").await;
+    harness.ok("probe_state_put", json!({"key": "a", "value": "w"})).await;
+    let message = harness.fails("probe_state_put", json!({"key": "c", "value": "v"}), "state_quota_exceeded").await;
     assert!(message.contains("at most 2 keys"), "{message}");
-    assert_eq!(harness.ok("state_get", json!({"key": "c"})).await["value"], Value::Null);
+    assert_eq!(harness.ok("probe_state_get", json!({"key": "c"})).await["value"], Value::Null);
 }
 
 #[tokio::test]
