@@ -39,7 +39,8 @@ fn main() {
             let elapsed = started.elapsed();
             let usage = db.store.tool_state_usage("state-flood", USER).await.expect("usage");
             println!(
-                "{backend:<8?} rows={:>4}  bytes={:>9} ({:.2} MiB)  refused calls={refused}/{CALLS}  {:.1} ms per call",
+                "{:<8} rows={:>4}  bytes={:>9} ({:.2} MiB)  refused calls={refused}/{CALLS}  {:.1} ms per call",
+                format!("{backend:?}"),
                 usage.keys,
                 usage.bytes,
                 usage.bytes as f64 / (1 << 20) as f64,
