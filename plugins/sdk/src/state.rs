@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{ToolError, codes};
 use crate::bindings::amakaflow::tool::host;
+use crate::{ToolError, codes};
 
 /// The stored text, unless absent or expired.
 pub fn get(key: &str) -> Option<String> {
