@@ -25,7 +25,8 @@ use crate::server::ServerLimits;
 use crate::shutdown::Shutdown;
 
 /// The tool runtime's settings: `PLUGINS_DIR`, `PLUGIN_CACHE_DIR`, `FUNCTION_TIMEOUT_SECONDS`,
-/// `PLUGINS_WATCH`, `PLUGINS_SYNC_SECONDS`, and the variables manifests may interpolate.
+/// `PLUGINS_WATCH`, `PLUGINS_SYNC_SECONDS`, `PLUGIN_STATE_MAX_*`, and the variables manifests may
+/// interpolate.
 pub fn runtime_config(config: &Config) -> RuntimeConfig {
     RuntimeConfig {
         cache_dir: config.plugins.cache_dir.clone(),
@@ -33,6 +34,8 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
         env: config.plugin_env(),
         watch: config.plugins.watch,
         database_poll_interval: config.plugins.database_poll_interval,
+        state_max_keys: config.plugins.state_max_keys,
+        state_max_bytes: config.plugins.state_max_bytes,
         ..RuntimeConfig::new(config.plugins.dir.clone())
     }
 }
@@ -87,6 +90,7 @@ impl App {
                 },
             ));
         let shutdown = Shutdown::new();
+        crate::storage_purge::start(store.clone(), config.database.purge_interval, shutdown.clone());
         let turn_deps = TurnDeps {
             config: config.clone(),
             store: store.clone(),

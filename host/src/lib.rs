@@ -15,4 +15,5 @@ pub mod llm;
 pub mod quota;
 pub mod server;
 pub mod shutdown;
+pub mod storage_purge;
 pub mod telemetry;

@@ -67,4 +67,17 @@ impl Store {
         });
         Ok(LimitDecision { allowed: false, count: count.unwrap_or(0).into(), limit, retry_after_seconds })
     }
+
+    /// Removes the counters of hours before the one containing `now`: no decision reads them again.
+    /// Returns how many (the periodic purge calls it).
+    pub async fn function_limits_purge_stale(&self, now: DateTime<Utc>) -> Result<u64> {
+        let n = with_pool!(self, pool => {
+            sqlx::query("DELETE FROM function_rate_limits WHERE window_start < $1")
+                .bind(hour_window(now))
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(n)
+    }
 }

@@ -33,6 +33,7 @@ pub use plugin_versions::{ActivePlugin, NewPluginVersion, PluginVersionKey, Stor
 pub use quota::{Period, Reservation};
 pub use sessions::Session;
 pub use sqlx::types::Json;
+pub use tool_state::{StatePut, StateQuota, StateUsage};
 
 /// Errors of the storage layer. Callers log them and show users a generic message.
 #[derive(Debug, thiserror::Error)]

@@ -96,6 +96,10 @@ pub struct RuntimeConfig {
     /// through another instance); zero: never (the database's set is still applied at start-up
     /// and on every reload).
     pub database_poll_interval: Duration,
+    /// Live state keys a plugin may keep per user (`PLUGIN_STATE_MAX_KEYS`); manifests may ask for less.
+    pub state_max_keys: u64,
+    /// Bytes of state keys and values a plugin may keep per user (`PLUGIN_STATE_MAX_BYTES`).
+    pub state_max_bytes: u64,
 }
 
 impl RuntimeConfig {
@@ -114,6 +118,8 @@ impl RuntimeConfig {
             max_memory_bytes: 1 << 30,
             pooling: true,
             database_poll_interval: Duration::ZERO,
+            state_max_keys: 1000,
+            state_max_bytes: 8 << 20,
         }
     }
 }

@@ -129,6 +129,8 @@ pub fn parse_manifest(runtime: &Runtime, text: &str) -> Result<Manifest, LoadErr
         default_timeout: config.default_timeout,
         max_memory_bytes: config.max_memory_bytes,
         max_concurrent_calls: config.max_concurrent_calls,
+        max_state_keys: config.state_max_keys,
+        max_state_bytes: config.state_max_bytes,
     };
     Manifest::parse(text, &cx).map_err(|err| LoadError::new(LoadStage::Manifest, err.0))
 }

@@ -7,6 +7,7 @@
 //! name = "mapper"
 //! version = "1.2.0"
 //! sha256 = "…"                        # optional: refuse any other plugin.wasm
+//! error_codes = ["quota_full"]        # own error codes counted apart in metrics (at most 32)
 //!
 //! [limits]
 //! timeout_seconds = 30                # default FUNCTION_TIMEOUT_SECONDS
@@ -15,6 +16,8 @@
 //! max_response_bytes = 10_485_760     # per HTTP response
 //! max_result_bytes = 262_144          # the text handed to the model
 //! max_concurrent_calls = 64
+//! state_max_keys = 1000               # live state keys per user; default PLUGIN_STATE_MAX_KEYS
+//! state_max_bytes = 8_388_608         # state bytes (keys + values) per user; default PLUGIN_STATE_MAX_BYTES
 //!
 //! [config]                            # handed to the plugin (never secrets)
 //! base_url = "${MAPPER_API_URL}"
@@ -52,6 +55,9 @@ pub struct Manifest {
     /// Lower-case hex sha256 the `plugin.wasm` must have.
     pub sha256: Option<String>,
     pub limits: Limits,
+    /// Error codes of its own the plugin declares: its metrics and statistics count these apart
+    /// (besides the fixed ones); any other code counts as `plugin_error` there.
+    pub error_codes: Vec<String>,
     /// Values handed to the guest through the `config` import.
     pub config: BTreeMap<String, String>,
     pub egress: EgressPolicy,
@@ -68,7 +74,14 @@ pub struct Limits {
     pub max_result_bytes: u64,
     /// At most the host's `max_concurrent_calls`.
     pub max_concurrent_calls: u32,
+    /// Live state keys per user (at most the host's `state_max_keys`).
+    pub state_max_keys: u64,
+    /// Bytes of state keys and values per user (at most the host's `state_max_bytes`).
+    pub state_max_bytes: u64,
 }
+
+/// The most error codes a manifest may declare.
+pub const MAX_ERROR_CODES: usize = 32;
 
 fn as_seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
@@ -81,6 +94,9 @@ pub struct ManifestContext<'a> {
     pub default_timeout: Duration,
     pub max_memory_bytes: u64,
     pub max_concurrent_calls: u32,
+    /// The most state a manifest may ask for per user.
+    pub max_state_keys: u64,
+    pub max_state_bytes: u64,
 }
 
 /// Why a manifest was refused; the message names the offending key.
@@ -94,6 +110,8 @@ struct RawManifest {
     name: String,
     version: String,
     sha256: Option<String>,
+    #[serde(default)]
+    error_codes: Vec<String>,
     #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
@@ -111,6 +129,8 @@ struct RawLimits {
     max_response_bytes: Option<u64>,
     max_result_bytes: Option<u64>,
     max_concurrent_calls: Option<u32>,
+    state_max_keys: Option<u64>,
+    state_max_bytes: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -146,6 +166,12 @@ impl Manifest {
         }
 
         let limits = limits(&raw.limits, cx, &mut problems);
+        if raw.error_codes.len() > MAX_ERROR_CODES {
+            problems.push(format!("error_codes: at most {MAX_ERROR_CODES} codes"));
+        }
+        for code in raw.error_codes.iter().filter(|code| !crate::outcome::valid_code(code)) {
+            problems.push(format!("error_codes: {code:?} must match [a-z0-9_]{{1,64}}"));
+        }
 
         let mut config = BTreeMap::new();
         for (key, value) in raw.config {
@@ -186,6 +212,7 @@ impl Manifest {
                 version: raw.version,
                 sha256,
                 limits,
+                error_codes: raw.error_codes,
                 config,
                 egress: EgressPolicy::new(rules),
             })
@@ -228,7 +255,19 @@ fn limits(raw: &RawLimits, cx: &ManifestContext<'_>, problems: &mut Vec<String>)
         100_000,
     )
     .min(u64::from(cx.max_concurrent_calls)) as u32;
-    Limits { timeout, fuel, memory_bytes, max_response_bytes, max_result_bytes, max_concurrent_calls }
+    // A plugin may keep less state than the operator allows, never more.
+    let state_max_keys = ranged("state_max_keys", raw.state_max_keys, cx.max_state_keys, 0, cx.max_state_keys);
+    let state_max_bytes = ranged("state_max_bytes", raw.state_max_bytes, cx.max_state_bytes, 0, cx.max_state_bytes);
+    Limits {
+        timeout,
+        fuel,
+        memory_bytes,
+        max_response_bytes,
+        max_result_bytes,
+        max_concurrent_calls,
+        state_max_keys,
+        state_max_bytes,
+    }
 }
 
 /// Plugin names: `[a-z0-9][a-z0-9_-]{0,63}` (they name directories, metrics and state scopes).
@@ -297,6 +336,8 @@ mod tests {
             default_timeout: Duration::from_secs(30),
             max_memory_bytes: 1 << 30,
             max_concurrent_calls: 256,
+            max_state_keys: 1000,
+            max_state_bytes: 8 << 20,
         }
     }
 
@@ -397,5 +438,35 @@ mod tests {
         let e = env(&[]);
         let err = Manifest::parse("name = \"Bad Name\"\nversion = \"1\"\nsha256 = \"xyz\"\n", &cx(&e)).unwrap_err().0;
         assert!(err.contains("name:") && err.contains("sha256:"), "{err}");
+    }
+
+    #[test]
+    fn state_limits_may_be_lowered_never_raised() {
+        let e = env(&[]);
+        let m = Manifest::parse("name = \"a\"\nversion = \"1\"\n", &cx(&e)).unwrap();
+        assert_eq!((m.limits.state_max_keys, m.limits.state_max_bytes), (1000, 8 << 20), "the host's limits");
+        let lower = "name = \"a\"\nversion = \"1\"\n[limits]\nstate_max_keys = 10\nstate_max_bytes = 4096\n";
+        let m = Manifest::parse(lower, &cx(&e)).unwrap();
+        assert_eq!((m.limits.state_max_keys, m.limits.state_max_bytes), (10, 4096));
+        let higher = "name = \"a\"\nversion = \"1\"\n[limits]\nstate_max_keys = 1001\nstate_max_bytes = 8388609\n";
+        let err = Manifest::parse(higher, &cx(&e)).unwrap_err().0;
+        assert!(
+            err.contains("limits.state_max_keys: 1001") && err.contains("limits.state_max_bytes: 8388609"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn declared_error_codes_are_checked() {
+        let e = env(&[]);
+        let m = Manifest::parse("name = \"a\"\nversion = \"1\"\nerror_codes = [\"quota_full\"]\n", &cx(&e)).unwrap();
+        assert_eq!(m.error_codes, ["quota_full"]);
+        let err = Manifest::parse("name = \"a\"\nversion = \"1\"\nerror_codes = [\"Bad-Code\", \"\"]\n", &cx(&e))
+            .unwrap_err()
+            .0;
+        assert!(err.contains("error_codes: \"Bad-Code\"") && err.contains("error_codes: \"\""), "{err}");
+        let many: Vec<String> = (0..33).map(|i| format!("\"c{i}\"")).collect();
+        let text = format!("name = \"a\"\nversion = \"1\"\nerror_codes = [{}]\n", many.join(", "));
+        assert!(Manifest::parse(&text, &cx(&e)).unwrap_err().0.contains("at most 32"));
     }
 }

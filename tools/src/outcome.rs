@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 /// The codes of host-reported failures. A plugin's own codes (`not_found`, `execution_error`, …)
-/// are passed through unchanged.
+/// are passed through when they match [`valid_code`]; metrics and statistics count only the
+/// [`FIXED`](codes::FIXED) ones and those the plugin's manifest declares (see [`counted_code`]).
 pub mod codes {
     /// The call ran past its wall-clock budget (its deadline, or an HTTP request cut at the deadline).
     pub const TIMEOUT: &str = "timeout";
@@ -31,6 +32,51 @@ pub mod codes {
     pub const RESULT_TOO_LARGE: &str = "result_too_large";
     /// A host service the plugin used (its state, flags, rate limits) failed.
     pub const HOST_ERROR: &str = "host_error";
+    /// The plugin reported an error whose code is not a short `[a-z0-9_]` token (the model sees
+    /// this instead), or, in metrics and statistics, a code its manifest does not declare.
+    pub const PLUGIN_ERROR: &str = "plugin_error";
+    /// The plugin tried to keep more state for the user than its quota (the SDK reports it so).
+    pub const STATE_QUOTA_EXCEEDED: &str = "state_quota_exceeded";
+
+    /// The codes every plugin may report and metrics count apart: the host's, and the SDK's
+    /// standard ones (the original service's codes, `plugins/sdk/src/error.rs`).
+    pub const FIXED: &[&str] = &[
+        TIMEOUT,
+        FUEL_EXHAUSTED,
+        MEMORY_EXCEEDED,
+        EGRESS_DENIED,
+        RESPONSE_TOO_LARGE,
+        INVALID_ARGUMENTS,
+        UNKNOWN_FUNCTION,
+        BUSY,
+        PLUGIN_TRAP,
+        RESULT_TOO_LARGE,
+        HOST_ERROR,
+        PLUGIN_ERROR,
+        STATE_QUOTA_EXCEEDED,
+        "validation_error",
+        "execution_error",
+        "internal_error",
+        "not_found",
+        "generation_failed",
+        "save_failed",
+        "fetch_failed",
+        "ingestion_failed",
+        "confirmation_required",
+        "rate_limit_exceeded",
+        "feature_disabled",
+    ];
+}
+
+/// Whether a plugin's error code may be passed on: `[a-z0-9_]{1,64}`.
+pub fn valid_code(code: &str) -> bool {
+    (1..=64).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// The code a failure is counted under in metrics and statistics: a fixed code or one the plugin
+/// declared (`declared`), else `plugin_error`, so a plugin cannot grow either without bound.
+pub fn counted_code<'a>(code: &'a str, declared: &[String]) -> &'a str {
+    if codes::FIXED.contains(&code) || declared.iter().any(|d| d == code) { code } else { codes::PLUGIN_ERROR }
 }
 
 /// A structured tool failure: reported by the plugin, or by the host (timeout, fuel, egress, …).
@@ -97,6 +143,13 @@ impl ToolError {
         )
     }
 
+    /// The error a plugin returned, bounded like a result: the message cut at `max_bytes` (on a
+    /// character boundary, marked), the code kept only if it is [`valid_code`].
+    pub(crate) fn from_plugin(code: String, message: String, max_bytes: u64) -> ToolError {
+        let code = if valid_code(&code) { code } else { codes::PLUGIN_ERROR.to_string() };
+        ToolError { code, message: cut(message, max_bytes) }
+    }
+
     pub(crate) fn host_error(function: &str) -> ToolError {
         ToolError::new(
             codes::HOST_ERROR,
@@ -134,13 +187,29 @@ impl ToolOutcome {
         self.result.is_err()
     }
 
-    /// `ok`, or the error code: the `outcome` label of the call metrics.
+    /// `ok`, or the error code as reported (metrics count a plugin's codes through [`counted_code`]).
     pub fn outcome_label(&self) -> &str {
         match &self.result {
             Ok(_) => "ok",
             Err(err) => &err.code,
         }
     }
+}
+
+/// `text` if it has at most `max_bytes`, else its longest prefix on a character boundary that
+/// fits, followed by ` … [cut: <size> message]`.
+fn cut(mut text: String, max_bytes: u64) -> String {
+    if text.len() as u64 <= max_bytes {
+        return text;
+    }
+    let size = text.len() as u64;
+    let mut end = max_bytes as usize;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str(&format!(" … [cut: {} message]", bytes(size)));
+    text
 }
 
 /// `1 second`, `0.5 seconds`, `30 seconds`.
@@ -187,5 +256,33 @@ mod tests {
         assert!(
             ToolError::result_too_large("flood", 5 << 20, 64 << 10).message.contains("5 MiB, more than the 64 KiB")
         );
+    }
+
+    #[test]
+    fn a_plugins_error_is_bounded_like_a_result() {
+        let message = format!("{}é", "x".repeat(9));
+        let error = ToolError::from_plugin("not_found".into(), message, 10);
+        assert_eq!(error.code, "not_found");
+        assert_eq!(error.message, "xxxxxxxxx … [cut: 11 bytes message]", "not inside the two-byte é");
+        let huge = ToolError::from_plugin("x".into(), "m".repeat(16 << 20), 1024);
+        assert!(huge.message.starts_with(&"m".repeat(1024)) && huge.message.ends_with(" … [cut: 16 MiB message]"));
+        assert_eq!(ToolError::from_plugin("short".into(), "fine".into(), 4).message, "fine");
+    }
+
+    #[test]
+    fn only_short_lower_case_codes_pass() {
+        for bad in ["", "Not_Found", "a-b", "code with spaces", &"x".repeat(65), "ünï"] {
+            assert_eq!(ToolError::from_plugin(bad.into(), "m".into(), 10).code, codes::PLUGIN_ERROR, "{bad:?}");
+        }
+        assert_eq!(ToolError::from_plugin("x".repeat(64), "m".into(), 10).code, "x".repeat(64));
+    }
+
+    #[test]
+    fn metrics_count_fixed_and_declared_codes_only() {
+        let declared = vec!["quota_full".to_string()];
+        assert_eq!(counted_code("not_found", &declared), "not_found");
+        assert_eq!(counted_code(codes::TIMEOUT, &declared), codes::TIMEOUT);
+        assert_eq!(counted_code("quota_full", &declared), "quota_full");
+        assert_eq!(counted_code("fresh_code_1234", &declared), codes::PLUGIN_ERROR);
     }
 }

@@ -49,10 +49,12 @@ impl PluginStats {
         self.calls.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn record_failure(&self, error: LastError) {
+    /// Counts a failure under `counted_code` (a bounded set of codes: see
+    /// [`counted_code`](crate::outcome::counted_code)); `error` keeps the code the plugin reported.
+    pub fn record_failure(&self, counted_code: &str, error: LastError) {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let mut failures = self.failures.lock();
-        *failures.by_code.entry(error.code.clone()).or_default() += 1;
+        *failures.by_code.entry(counted_code.to_string()).or_default() += 1;
         failures.last = Some(error);
     }
 
@@ -95,9 +97,9 @@ mod tests {
             message: "m".into(),
             detail: None,
         };
-        stats.record_failure(error("timeout"));
-        stats.record_failure(error("timeout"));
-        stats.record_failure(error("busy"));
+        stats.record_failure("timeout", error("timeout"));
+        stats.record_failure("timeout", error("timeout"));
+        stats.record_failure("busy", error("busy"));
         let snapshot = stats.snapshot();
         assert_eq!(snapshot.calls, 4);
         assert_eq!(snapshot.failures, 3);

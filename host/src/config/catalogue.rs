@@ -139,6 +139,12 @@ pub const ENV_VARS: &[EnvVar] = {
         ),
         var("RUN_MIGRATIONS", Setting, Value("true"), "apply migrations at start-up"),
         var("DATABASE_MAX_CONNECTIONS", Setting, Value("16"), "database pool size"),
+        var(
+            "STORAGE_PURGE_INTERVAL_SECONDS",
+            Setting,
+            Value("600"),
+            "how often expired plugin state and past hourly rate-limit counters are deleted (0: never)",
+        ),
         var("API_KEYS", Secret, Nothing, "key:user_id pairs accepted in X-API-Key (comma-separated)"),
         var(
             "CLERK_DOMAIN",
@@ -219,6 +225,13 @@ pub const ENV_VARS: &[EnvVar] = {
             Setting,
             Value("10"),
             "how often each instance checks the database for plugins uploaded or rolled back elsewhere (0: never)",
+        ),
+        var("PLUGIN_STATE_MAX_KEYS", Setting, Value("1000"), "live state keys a plugin may keep per user"),
+        var(
+            "PLUGIN_STATE_MAX_BYTES",
+            Setting,
+            Value("8388608"),
+            "bytes of state (keys and values) a plugin may keep per user (8 MiB)",
         ),
         var("RATE_LIMIT_FREE", Setting, Value("50"), "monthly messages of the free tier"),
         var("RATE_LIMIT_PAID", Setting, Value("500"), "monthly messages of the paid tiers"),

@@ -180,6 +180,7 @@ fn read_database(r: &mut Reader<'_>) -> DatabaseConfig {
         url: r.text("DATABASE_URL"),
         run_migrations: r.bool("RUN_MIGRATIONS"),
         max_connections: r.parsed("DATABASE_MAX_CONNECTIONS", "a count"),
+        purge_interval: r.seconds("STORAGE_PURGE_INTERVAL_SECONDS", Lowest::AtLeast(0.0), 86_400.0),
     };
     if !(database.url.starts_with("postgres://")
         || database.url.starts_with("postgresql://")
@@ -253,6 +254,8 @@ fn read_plugins(r: &mut Reader<'_>) -> PluginsConfig {
         http_timeout: r.seconds("TOOL_HTTP_TIMEOUT_SECONDS", Lowest::MoreThan(0.0), 600.0),
         sync_limit_per_hour: r.parsed("SYNC_RATE_LIMIT_PER_HOUR", "a count"),
         database_poll_interval: r.seconds("PLUGINS_SYNC_SECONDS", Lowest::AtLeast(0.0), 3600.0),
+        state_max_keys: r.parsed("PLUGIN_STATE_MAX_KEYS", "a count"),
+        state_max_bytes: r.parsed("PLUGIN_STATE_MAX_BYTES", "a number of bytes"),
     }
 }
 
@@ -302,6 +305,8 @@ mod tests {
         assert_eq!(c.quota.paid, 500);
         assert_eq!(c.plugins.function_timeout, Duration::from_secs(30));
         assert_eq!(c.plugins.database_poll_interval, Duration::from_secs(10));
+        assert_eq!((c.plugins.state_max_keys, c.plugins.state_max_bytes), (1000, 8 << 20));
+        assert_eq!(c.database.purge_interval, Duration::from_secs(600));
         assert_eq!(c.server.header_timeout, Duration::from_secs(10));
         assert_eq!(c.server.idle_timeout, Duration::from_secs(75));
         assert_eq!(c.server.max_connections, 10_000);

@@ -46,6 +46,9 @@ pub struct DatabaseConfig {
     /// is managed elsewhere.
     pub run_migrations: bool,
     pub max_connections: u32,
+    /// How often expired plugin state and past rate-limit windows are deleted
+    /// (`STORAGE_PURGE_INTERVAL_SECONDS`; zero: never).
+    pub purge_interval: Duration,
 }
 
 /// How users and services authenticate.
@@ -135,6 +138,10 @@ pub struct PluginsConfig {
     /// How often to check the database for plugins uploaded or rolled back through another
     /// instance (`PLUGINS_SYNC_SECONDS`, fractional; zero disables the check).
     pub database_poll_interval: Duration,
+    /// Live state keys one plugin may keep per user (`PLUGIN_STATE_MAX_KEYS`).
+    pub state_max_keys: u64,
+    /// Bytes of state keys and values one plugin may keep per user (`PLUGIN_STATE_MAX_BYTES`).
+    pub state_max_bytes: u64,
 }
 
 /// Limits on the HTTP and SSE side.

@@ -133,7 +133,7 @@ fn describe() {
     describe_counter!(
         "tool_calls_total",
         "Tool calls by `plugin`, `function` and `outcome` (ok, timeout, fuel_exhausted, memory_exceeded, \
-         egress_denied, plugin_trap, … or the plugin's own error code)."
+         egress_denied, plugin_trap, …, an error code the plugin's manifest declares, else plugin_error)."
     );
     describe_histogram!(
         "tool_call_duration_seconds",

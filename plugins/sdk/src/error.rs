@@ -5,8 +5,9 @@ use std::fmt;
 
 use crate::bindings::amakaflow::tool::types::ToolError as WitToolError;
 
-/// The error codes of the original service (`original-contract.md` §2.5). Any other code is passed
-/// through as well; these are the ones clients and prompts know.
+/// The error codes of the original service (`original-contract.md` §2.5), and the SDK's own. Any
+/// other code matching `[a-z0-9_]{1,64}` is passed through as well (others become `plugin_error`);
+/// metrics count it apart only if the manifest lists it in `error_codes`.
 pub mod codes {
     pub const VALIDATION_ERROR: &str = "validation_error";
     pub const EXECUTION_ERROR: &str = "execution_error";
@@ -19,6 +20,9 @@ pub mod codes {
     pub const CONFIRMATION_REQUIRED: &str = "confirmation_required";
     pub const RATE_LIMIT_EXCEEDED: &str = "rate_limit_exceeded";
     pub const FEATURE_DISABLED: &str = "feature_disabled";
+    /// The host refused a [`state::put`](crate::state::put): this plugin keeps as much state for
+    /// the user as its quota allows.
+    pub const STATE_QUOTA_EXCEEDED: &str = "state_quota_exceeded";
 }
 
 /// A failure a tool function returns; `?` converts [`HttpError`](crate::http::HttpError)s into one

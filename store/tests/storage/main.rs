@@ -4,14 +4,18 @@
 
 mod audit_log;
 mod lock_down;
+mod state_quota;
 
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::json;
 use store::function_limits::hour_window;
 use store::testing::{BACKENDS, TestDatabase};
-use store::{Backend, NewMessage, Role, Store};
+use store::{Backend, NewMessage, Role, StatePut, StateQuota, Store};
 
-async fn database(backend: Backend) -> TestDatabase {
+/// The quota of the tests that are not about it.
+const QUOTA: StateQuota = StateQuota { max_keys: 1000, max_bytes: 8 << 20 };
+
+pub(crate) async fn database(backend: Backend) -> TestDatabase {
     TestDatabase::new(backend).await.unwrap_or_else(|e| panic!("{backend:?} test database: {e}"))
 }
 
@@ -47,7 +51,10 @@ async fn tool_state_is_scoped_expires_and_is_taken_once() {
         let s = &db.store;
         let now = Utc::now();
         let later = now + Duration::minutes(15);
-        s.tool_state_put("mapper", "user_a", "preview:1", "{\"w\":1}", later).await.unwrap();
+        assert_eq!(
+            s.tool_state_put("mapper", "user_a", "preview:1", "{\"w\":1}", later, QUOTA).await.unwrap(),
+            StatePut::Stored
+        );
         assert_eq!(s.tool_state_get("mapper", "user_a", "preview:1", now).await.unwrap().as_deref(), Some("{\"w\":1}"));
         assert_eq!(
             s.tool_state_get("mapper", "user_b", "preview:1", now).await.unwrap(),
@@ -65,7 +72,10 @@ async fn tool_state_is_scoped_expires_and_is_taken_once() {
             "{backend:?}: expired"
         );
 
-        s.tool_state_put("mapper", "user_a", "preview:1", "{\"w\":2}", later).await.unwrap();
+        assert_eq!(
+            s.tool_state_put("mapper", "user_a", "preview:1", "{\"w\":2}", later, QUOTA).await.unwrap(),
+            StatePut::Stored
+        );
         assert_eq!(s.tool_state_get("mapper", "user_a", "preview:1", now).await.unwrap().as_deref(), Some("{\"w\":2}"));
 
         let takes: Vec<_> = (0..10)
@@ -77,8 +87,11 @@ async fn tool_state_is_scoped_expires_and_is_taken_once() {
         let taken: Vec<_> = futures::future::join_all(takes).await.into_iter().filter_map(Result::unwrap).collect();
         assert_eq!(taken, vec!["{\"w\":2}".to_string()], "{backend:?}: exactly one take wins");
 
-        s.tool_state_put("mapper", "user_a", "old", "x", now - Duration::seconds(1)).await.unwrap();
-        s.tool_state_put("mapper", "user_a", "fresh", "y", later).await.unwrap();
+        assert_eq!(
+            s.tool_state_put("mapper", "user_a", "old", "x", now - Duration::seconds(1), QUOTA).await.unwrap(),
+            StatePut::Stored
+        );
+        assert_eq!(s.tool_state_put("mapper", "user_a", "fresh", "y", later, QUOTA).await.unwrap(), StatePut::Stored);
         assert_eq!(s.tool_state_purge_expired(now).await.unwrap(), 1, "{backend:?}");
         s.tool_state_delete("mapper", "user_a", "fresh").await.unwrap();
         s.tool_state_delete("mapper", "user_a", "missing").await.unwrap();

@@ -26,6 +26,8 @@ pub struct HostCtx {
     pub request_id: String,
     pub config: Arc<BTreeMap<String, String>>,
     pub services: Arc<HostServices>,
+    /// The most state the plugin may keep for the user (its manifest's limits).
+    pub state_quota: store::StateQuota,
     /// Log lines written by this call so far (capped).
     pub log_lines: u32,
 }

@@ -19,7 +19,7 @@ use crate::egress::Violation;
 use crate::engine::Runtime;
 use crate::limits::MemoryLimitExceeded;
 use crate::manifest::Limits;
-use crate::outcome::{ToolError, ToolOutcome, bytes, codes};
+use crate::outcome::{ToolError, ToolOutcome, bytes, codes, counted_code};
 use crate::plugin::LoadedPlugin;
 use crate::stats::{LastError, record_metrics};
 
@@ -31,7 +31,12 @@ pub async fn run(runtime: &Runtime, plugin: &Arc<LoadedPlugin>, index: usize, ca
     let outcome =
         ToolOutcome { plugin: Some(plugin.name.to_string()), result, elapsed: started.elapsed(), fuel_consumed };
 
-    record_metrics(&plugin.name, &function.name, outcome.outcome_label(), outcome.elapsed, fuel_consumed);
+    // The model and the client see the plugin's code; metrics and statistics a bounded set of codes.
+    let label = match &outcome.result {
+        Ok(_) => "ok",
+        Err(err) => counted_code(&err.code, &plugin.manifest.error_codes),
+    };
+    record_metrics(&plugin.name, &function.name, label, outcome.elapsed, fuel_consumed);
     match &outcome.result {
         Ok(_) => plugin.stats.record_success(),
         Err(err) => {
@@ -40,13 +45,16 @@ pub async fn run(runtime: &Runtime, plugin: &Arc<LoadedPlugin>, index: usize, ca
             } else {
                 tracing::info!(plugin = %plugin.name, function = %function.name, request_id = %call.caller.request_id, code = %err.code, "tool call failed");
             }
-            plugin.stats.record_failure(LastError {
-                at: chrono::Utc::now(),
-                function: function.name.to_string(),
-                code: err.code.clone(),
-                message: err.message.clone(),
-                detail,
-            });
+            plugin.stats.record_failure(
+                label,
+                LastError {
+                    at: chrono::Utc::now(),
+                    function: function.name.to_string(),
+                    code: err.code.clone(),
+                    message: err.message.clone(),
+                    detail,
+                },
+            );
         }
     }
     outcome
@@ -178,7 +186,9 @@ fn classify(function: &str, limits: &Limits, ending: Ending) -> Executed {
         Ok(Ok(returned)) => match (violation, returned) {
             // The guest may have swallowed the refusal; the host reports the cause.
             (Some(violation), _) => (Err(from_violation(function, &violation, budget)), None),
-            (None, Err(error)) => (Err(ToolError::new(error.code, error.message)), None),
+            (None, Err(error)) => {
+                (Err(ToolError::from_plugin(error.code, error.message, limits.max_result_bytes)), None)
+            }
             (None, Ok(text)) if text.len() as u64 > limits.max_result_bytes => {
                 (Err(ToolError::result_too_large(function, text.len(), limits.max_result_bytes as usize)), None)
             }
@@ -225,6 +235,8 @@ mod tests {
             max_response_bytes: 1 << 20,
             max_result_bytes: 10,
             max_concurrent_calls: 4,
+            state_max_keys: 10,
+            state_max_bytes: 1 << 20,
         }
     }
 
@@ -279,6 +291,10 @@ mod tests {
     fn the_guests_own_error_passes_through_and_a_large_result_is_refused() {
         let own = GuestError { code: "not_found".into(), message: "No such workout".into() };
         assert_eq!(classify("f", &limits(), ending(Ok(Err(own)))).result.unwrap_err().code, "not_found");
+        let flood = GuestError { code: "Fresh Code".into(), message: "m".repeat(11) };
+        let bounded = classify("f", &limits(), ending(Ok(Err(flood)))).result.unwrap_err();
+        assert_eq!(bounded.code, codes::PLUGIN_ERROR);
+        assert_eq!(bounded.message, "mmmmmmmmmm … [cut: 11 bytes message]");
         assert_eq!(code(&classify("f", &limits(), ending(Ok(Ok("x".repeat(11)))))), codes::RESULT_TOO_LARGE);
         assert_eq!(classify("f", &limits(), ending(Ok(Ok("x".repeat(10))))).result.unwrap(), "xxxxxxxxxx");
     }

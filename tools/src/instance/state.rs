@@ -90,6 +90,10 @@ pub fn new_store(runtime: &Runtime, spec: StoreSpec<'_>) -> Store<CallState> {
             request_id: spec.request_id.to_string(),
             config: spec.config.clone(),
             services: runtime.services.clone(),
+            state_quota: store::StateQuota {
+                max_keys: spec.limits.state_max_keys,
+                max_bytes: spec.limits.state_max_bytes,
+            },
             log_lines: 0,
         },
         stderr,

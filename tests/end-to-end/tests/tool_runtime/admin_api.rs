@@ -17,17 +17,18 @@ const KEY: &str = "test-admin-key";
 const INTERNAL_KEY: &str = "test-internal-key";
 const METRICS_TOKEN: &str = "test-metrics-token";
 
-struct Service {
+/// The service over a plugins directory (SQLite), with the admin key and a metrics token.
+pub(crate) struct Service {
     url: String,
     http: reqwest::Client,
-    tools: Arc<tools::Registry>,
+    pub(crate) tools: Arc<tools::Registry>,
     _server: tokio::task::JoinHandle<()>,
     _db: TestDatabase,
     _process: tokio::sync::RwLockReadGuard<'static, ()>,
 }
 
 impl Service {
-    async fn start(dir: &PluginsDir) -> Service {
+    pub(crate) async fn start(dir: &PluginsDir) -> Service {
         let process = crate::support::shared_process().await;
         let db = TestDatabase::sqlite().await.unwrap();
         let vars: HashMap<String, String> = [
@@ -52,7 +53,7 @@ impl Service {
         Service { url, http: reqwest::Client::new(), tools, _server: server, _db: db, _process: process }
     }
 
-    async fn get(&self, path: &str) -> (u16, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, Value) {
         let response = self.http.get(format!("{}{path}", self.url)).header("x-admin-key", KEY).send().await.unwrap();
         (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
     }
@@ -71,8 +72,15 @@ impl Service {
         (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
     }
 
+    /// The text of `GET /metrics`.
+    pub(crate) async fn metrics(&self) -> String {
+        let response = self.http.get(format!("{}/metrics", self.url)).bearer_auth(METRICS_TOKEN).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
     /// Waits until the initial tool set has loaded (in the background, after start-up).
-    async fn wait_ready(&self) {
+    pub(crate) async fn wait_ready(&self) {
         tokio::time::timeout(Duration::from_secs(60), self.tools.wait_ready())
             .await
             .expect("the tool set loads within a minute");

@@ -1,6 +1,7 @@
 //! The WebAssembly tool runtime, end to end: real components built from `plugins/` (`make
 //! plugins`), real HTTP servers on loopback, real databases. Each module is one area:
-//! loading and rejection, hostile plugins, egress, calls, host capabilities, hot reload, and the
+//! loading and rejection, hostile plugins, floods across calls (state, errors), egress, calls, host
+//! capabilities, hot reload, and the
 //! admin API of the service.
 
 mod support;
@@ -9,6 +10,7 @@ mod admin_api;
 mod calls;
 mod capabilities;
 mod egress;
+mod floods;
 mod hostile;
 mod loading;
 mod reload;

@@ -84,7 +84,9 @@ async fn an_expired_preview_is_not_found(backend: Backend) {
         store.tool_state_get("workout-ingestor", USER, &key, store::now()).await.expect("state").expect("the preview");
     // Fifteen minutes later: the same preview, expired a second ago.
     let expired = store::now() - chrono::TimeDelta::seconds(1);
-    store.tool_state_put("workout-ingestor", USER, &key, &value, expired).await.expect("state");
+    let quota = store::StateQuota { max_keys: 1000, max_bytes: 8 << 20 };
+    let put = store.tool_state_put("workout-ingestor", USER, &key, &value, expired, quota).await.expect("state");
+    assert_eq!(put, store::StatePut::Stored);
     let message = t.fails("save_and_push_workout", json!({"preview_id": id}), "not_found").await;
     assert_eq!(message, "Preview not found or expired. Please generate the workout again.");
     assert!(t.mapper.requests().is_empty());
