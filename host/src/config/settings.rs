@@ -135,6 +135,8 @@ pub struct PluginsConfig {
     /// How often to check the database for plugins uploaded or rolled back through another
     /// instance (`PLUGINS_SYNC_SECONDS`, fractional; zero disables the check).
     pub database_poll_interval: Duration,
+    /// What manifests may be granted (`PLUGIN_POLICY_FILE`, or derived from the configured services).
+    pub policy: tools::PluginPolicy,
 }
 
 /// Limits on the HTTP and SSE side.

@@ -1,6 +1,6 @@
 //! The WebAssembly tool runtime, end to end: real components built from `plugins/` (`make
 //! plugins`), real HTTP servers on loopback, real databases. Each module is one area:
-//! loading and rejection, hostile plugins, egress, calls, host capabilities, hot reload, and the
+//! loading and rejection, the operator's policy, hostile plugins, egress, calls, host capabilities, hot reload, and the
 //! admin API of the service.
 
 mod support;
@@ -11,4 +11,5 @@ mod capabilities;
 mod egress;
 mod hostile;
 mod loading;
+mod policy;
 mod reload;
