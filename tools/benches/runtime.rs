@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde_json::json;
 use store::testing::TestDatabase;
-use tools::{Caller, HostServices, Registry, ReloadOutcome, RuntimeConfig, ToolCall};
+use tools::{Caller, HostServices, PluginPolicy, Registry, ReloadOutcome, RuntimeConfig, ToolCall};
 
 const WARMUP_CALLS: usize = 2_000;
 const MEASURED_CALLS: usize = 20_000;
@@ -34,6 +34,8 @@ async fn run() {
     let db = TestDatabase::sqlite().await.expect("a database");
     let mut config = RuntimeConfig::new(plugins.path());
     config.max_concurrent_calls = 128;
+    // Echo's origin, trusted as a development host trusts its configured services.
+    config.policy = PluginPolicy::configured(["http://localhost:8001"], [], true);
     let registry =
         Registry::load(config.clone(), HostServices::new(db.store.clone())).await.expect("starting the runtime");
     assert_eq!(registry.functions().len(), 2, "echo did not load");

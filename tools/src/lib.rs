@@ -24,7 +24,8 @@
 //! - `watcher.rs` reports which plugin directories changed; `shared_set.rs` stores and fetches
 //!   versions of the database's plugin set.
 //! - `loader.rs` loads one version (manifest → pin → compile or `cache.rs` → link → describe →
-//!   `schema.rs`) into a `plugin.rs` value; `manifest.rs` parses `plugin.toml`.
+//!   `schema.rs`) into a `plugin.rs` value; `manifest.rs` parses `plugin.toml`, `policy.rs` checks
+//!   it against the operator's policy.
 //! - `engine.rs` is the one wasmtime engine and linker; `instance/` runs one sandbox (`call.rs`
 //!   classifies how a call ended); `limits.rs` is the memory limit, `egress/` the outgoing-HTTP
 //!   policy, `capabilities/` the `host` interface backed by `services.rs`.
@@ -42,6 +43,7 @@ mod loader;
 pub mod manifest;
 mod outcome;
 mod plugin;
+pub mod policy;
 mod registry;
 mod schema;
 mod services;
@@ -61,6 +63,7 @@ pub use capabilities::index::{NoWorkoutIndex, WorkoutIndex, WorkoutMatch};
 pub use loader::{LoadError, LoadStage};
 pub use manifest::Limits;
 pub use outcome::{ToolError, ToolOutcome, codes};
+pub use policy::PluginPolicy;
 pub use registry::{
     PluginListing, PluginStatus, Registry, RegistryError, Rejection, ReloadOutcome, ReloadReport, VersionInfo,
 };
@@ -79,6 +82,9 @@ pub struct RuntimeConfig {
     pub default_timeout: Duration,
     /// Values manifests may interpolate with `${NAME}`.
     pub env: HashMap<String, String>,
+    /// The operator's policy over manifests (origins, credentials, internal addresses), checked at
+    /// every load.
+    pub policy: PluginPolicy,
     /// Watch `plugins_dir` and reload changed plugins.
     pub watch: bool,
     /// How long `plugins_dir` must be quiet before a change is loaded.
@@ -103,7 +109,8 @@ pub struct RuntimeConfig {
 }
 
 impl RuntimeConfig {
-    /// Defaults for everything but the directory: cache in `<dir>/.cache`, 30 s calls, no watching.
+    /// Defaults for everything but the directory: cache in `<dir>/.cache`, 30 s calls, no watching,
+    /// a policy granting no origin.
     pub fn new(plugins_dir: impl Into<PathBuf>) -> RuntimeConfig {
         let plugins_dir = plugins_dir.into();
         RuntimeConfig {
@@ -111,6 +118,7 @@ impl RuntimeConfig {
             plugins_dir,
             default_timeout: Duration::from_secs(30),
             env: HashMap::new(),
+            policy: PluginPolicy::default(),
             watch: false,
             watch_debounce: Duration::from_millis(250),
             resolve: HashMap::new(),

@@ -1,6 +1,6 @@
-//! Loading one plugin version: read `plugin.toml` and `plugin.wasm` → parse the manifest → verify
-//! the sha256 pin → compile (or fetch from the artifact cache) off the async threads →
-//! pre-instantiate, which type-checks the component against the host (a component of another
+//! Loading one plugin version: read `plugin.toml` and `plugin.wasm` → parse the manifest → check it
+//! against the operator's policy → verify the sha256 pin → compile (or fetch from the artifact
+//! cache) off the async threads → pre-instantiate, which type-checks the component against the host (a component of another
 //! world fails here) → `describe` in a throwaway store → validate the names and schemas. The
 //! first failing step rejects the version with its reason; nothing is swapped in by this module
 //! (uniqueness across plugins is the registry's check).
@@ -32,6 +32,8 @@ pub enum LoadStage {
     Read,
     /// `plugin.toml` is invalid.
     Manifest,
+    /// The manifest asks for more than the operator's policy allows.
+    Policy,
     /// `plugin.wasm` does not have the pinned sha256.
     Pin,
     /// Not a valid WebAssembly component.
@@ -59,6 +61,7 @@ impl LoadStage {
         match self {
             LoadStage::Read => "read",
             LoadStage::Manifest => "manifest",
+            LoadStage::Policy => "policy",
             LoadStage::Pin => "pin",
             LoadStage::Compile => "compile",
             LoadStage::Link => "link",
@@ -138,7 +141,8 @@ pub fn parse_manifest(runtime: &Runtime, text: &str) -> Result<Manifest, LoadErr
 /// Runs every load step on `source`.
 pub async fn load(runtime: &Arc<Runtime>, source: Source, stats: Arc<PluginStats>) -> Result<LoadedPlugin, LoadError> {
     let started = Instant::now();
-    let manifest = parse_manifest(runtime, &source.manifest_text)?;
+    let mut manifest = parse_manifest(runtime, &source.manifest_text)?;
+    runtime.config.policy.apply(&mut manifest).map_err(|err| LoadError::new(LoadStage::Policy, err))?;
     if let Some(pin) = &manifest.sha256
         && *pin != source.sha256
     {

@@ -218,6 +218,12 @@ pub const ENV_VARS: &[EnvVar] = {
         var("FUNCTION_TIMEOUT_SECONDS", Setting, Value("30"), "default wall-clock budget of one tool call"),
         var("PLUGIN_CACHE_DIR", Setting, Described("$PLUGINS_DIR/.cache"), "compiled-plugin cache"),
         var("PLUGINS_WATCH", Setting, Value("true"), "watch PLUGINS_DIR and reload changed plugins"),
+        var(
+            "PLUGIN_POLICY_FILE",
+            Setting,
+            Described("none: the configured services are trusted, any other public https origin without credentials"),
+            "the operator's policy over plugin manifests (TOML: the origins plugins may be granted, with credentials or internal addresses)",
+        ),
         var("TOOL_HTTP_TIMEOUT_SECONDS", Setting, Value("25"), "per-request timeout of the plugins' downstream calls"),
         var("SYNC_RATE_LIMIT_PER_HOUR", Setting, Value("3"), "Strava/Garmin syncs per user and hour"),
         var(

@@ -5,11 +5,12 @@
 //! secrets that are known development defaults. Development needs no variables at all.
 //!
 //! The parts: `settings` (the typed sections), `catalogue` (every variable with its kind and
-//! default), `reading` (the reader and the parsers of formatted values), `production` (what a
-//! deployment must get right) and `secret` (the type every credential is held in). This file puts
+//! default), `reading` (the reader and the parsers of formatted values), `plugin_policy` (the
+//! operator's policy over plugin manifests), `production` (what a deployment must get right) and `secret` (the type every credential is held in). This file puts
 //! them together: which variable fills which field.
 
 mod catalogue;
+mod plugin_policy;
 mod production;
 mod reading;
 mod secret;
@@ -83,7 +84,7 @@ impl Config {
         let anthropic = read_anthropic(&mut r);
         let openai = read_openai(&mut r);
         let downstream = read_downstream(&mut r);
-        let plugins = read_plugins(&mut r);
+        let plugins = read_plugins(&mut r, &downstream, &openai);
         let quota = QuotaConfig {
             free: r.parsed("RATE_LIMIT_FREE", "a message count"),
             paid: r.parsed("RATE_LIMIT_PAID", "a message count"),
@@ -244,7 +245,7 @@ fn read_downstream(r: &mut Reader<'_>) -> DownstreamConfig {
     }
 }
 
-fn read_plugins(r: &mut Reader<'_>) -> PluginsConfig {
+fn read_plugins(r: &mut Reader<'_>, downstream: &DownstreamConfig, openai: &OpenAiConfig) -> PluginsConfig {
     let dir = PathBuf::from(r.text("PLUGINS_DIR"));
     PluginsConfig {
         function_timeout: r.seconds("FUNCTION_TIMEOUT_SECONDS", Lowest::MoreThan(0.0), 600.0),
@@ -256,6 +257,7 @@ fn read_plugins(r: &mut Reader<'_>) -> PluginsConfig {
         database_poll_interval: r.seconds("PLUGINS_SYNC_SECONDS", Lowest::AtLeast(0.0), 3600.0),
         state_max_keys: r.parsed("PLUGIN_STATE_MAX_KEYS", "a count"),
         state_max_bytes: r.parsed("PLUGIN_STATE_MAX_BYTES", "a number of bytes"),
+        policy: plugin_policy::read_plugin_policy(r, downstream, openai),
     }
 }
 

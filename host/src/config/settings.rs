@@ -142,6 +142,8 @@ pub struct PluginsConfig {
     pub state_max_keys: u64,
     /// Bytes of state keys and values one plugin may keep per user (`PLUGIN_STATE_MAX_BYTES`).
     pub state_max_bytes: u64,
+    /// What manifests may be granted (`PLUGIN_POLICY_FILE`, or derived from the configured services).
+    pub policy: tools::PluginPolicy,
 }
 
 /// Limits on the HTTP and SSE side.

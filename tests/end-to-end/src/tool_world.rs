@@ -11,7 +11,7 @@ use host::embeddings::{Embeddings, EmbeddingsClient, IndexOptions, RetryPolicy};
 use serde_json::{Value, json};
 use store::Backend;
 use store::testing::TestDatabase;
-use tools::{Caller, HostServices, Registry, RuntimeConfig, ToolCall, ToolOutcome};
+use tools::{Caller, HostServices, PluginPolicy, Registry, RuntimeConfig, ToolCall, ToolOutcome};
 
 use crate::plugins::PluginsDir;
 use stand_ins::downstream::{Downstream, Service};
@@ -121,6 +121,10 @@ impl ToolWorld {
         config.default_timeout = patience.call_budget;
         config.max_concurrent_calls = 64;
         config.env = env.into_iter().collect();
+        // As a development host derives it from the same URLs: the stand-ins live on loopback.
+        let service_urls = [&mapper, &calendar, &ingestor, &strava, &garmin].map(|d| d.url());
+        let openai_url = openai.url();
+        config.policy = PluginPolicy::configured(service_urls.iter().map(String::as_str), [openai_url.as_str()], true);
         let services = HostServices::new(db.store.clone()).with_index(embeddings.index.clone());
         let registry = Registry::load(config, services).await.expect("loading the service's plugins");
         ToolWorld { registry, db, mapper, calendar, ingestor, strava, garmin, openai, embeddings, _plugins: plugins }

@@ -2,9 +2,9 @@
 //! link-local (including the cloud metadata service at 169.254.169.254), and the unspecified,
 //! multicast, shared (CGNAT, where some clouds keep their metadata), benchmarking and reserved
 //! ranges, and the IPv6 ranges that embed an IPv4 address (6to4, Teredo, NAT64, IPv4-compatible)
-//! or are deprecated site-local. A rule that names an address
-//! literally (or `localhost`) opts in to exactly that; `private_network = true` opts in to the
-//! private ranges only.
+//! or are deprecated site-local. Only the private and loopback classes can ever be reached, and
+//! only where the operator's policy allows it (`crate::policy`); naming an address literally in an
+//! origin opts in to nothing.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -35,6 +35,11 @@ impl EgressPolicy {
         &self.rules
     }
 
+    /// For the operator's policy, which decides what each rule may reach.
+    pub fn rules_mut(&mut self) -> &mut [EgressRule] {
+        &mut self.rules
+    }
+
     /// The rule allowing `scheme://host:port`, if any. `host` must be lower case, without brackets.
     pub fn find(&self, https: bool, host: &str, port: u16) -> Option<&EgressRule> {
         self.rules.iter().find(|rule| rule.origin.matches(https, host, port))
@@ -47,10 +52,26 @@ pub struct EgressRule {
     pub origin: Origin,
     /// Add the caller's `Authorization` and `X-User-Id` (replacing any the guest set).
     pub forward_user_auth: bool,
-    /// Allow names resolving to private-network addresses (never loopback, link-local or metadata).
+    /// The manifest asks for names resolving to private-network addresses (honoured only as far
+    /// as [`EgressRule::reach`] says).
     pub private_network: bool,
     /// Headers the host sets on every request to this origin (secrets); values are marked sensitive.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The non-public addresses the operator's policy lets this rule reach (none until the policy
+    /// is applied at load).
+    pub reach: Reach,
+}
+
+/// The non-public address classes a rule may reach. Link-local, metadata, unspecified and the
+/// other reserved ranges are never reachable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reach {
+    pub private: bool,
+    pub loopback: bool,
+}
+
+impl Reach {
+    pub const NONE: Reach = Reach { private: false, loopback: false };
 }
 
 /// Headers a manifest may not inject: they frame the request, and the host sets them itself.
@@ -78,21 +99,18 @@ impl EgressRule {
             value.set_sensitive(true);
             parsed.push((header, value));
         }
-        Ok(EgressRule { origin, forward_user_auth, private_network, headers: parsed })
+        Ok(EgressRule { origin, forward_user_auth, private_network, headers: parsed, reach: Reach::NONE })
     }
 
-    /// Whether a request under this rule may be sent to `ip`. Public addresses always may; others
-    /// only when the rule opts in: its host is that very address literal, or `localhost` (loopback),
-    /// or `private_network` is set (private ranges only).
+    /// Whether a request under this rule may be sent to `ip`: public addresses always; private
+    /// and loopback ones only as far as the policy's [`Reach`] allows (an address literal in the
+    /// origin opts in to nothing by itself); every other class never.
     pub fn address_allowed(&self, ip: IpAddr) -> Result<(), AddressClass> {
-        let Some(class) = address::classify(ip) else {
-            return Ok(());
-        };
-        match &self.origin.host {
-            Host::Ip(literal) if canonical(*literal) == canonical(ip) => Ok(()),
-            Host::Name(name) if name == "localhost" && class == AddressClass::Loopback => Ok(()),
-            _ if self.private_network && class == AddressClass::Private => Ok(()),
-            _ => Err(class),
+        match address::classify(ip) {
+            None => Ok(()),
+            Some(AddressClass::Private) if self.reach.private => Ok(()),
+            Some(AddressClass::Loopback) if self.reach.loopback => Ok(()),
+            Some(class) => Err(class),
         }
     }
 }
@@ -253,26 +271,20 @@ mod tests {
     }
 
     #[test]
-    fn internal_addresses_need_an_explicit_rule() {
-        let named = rule("http://mapper.internal:8001");
-        assert!(named.address_allowed("93.184.216.34".parse().unwrap()).is_ok());
-        assert_eq!(named.address_allowed("127.0.0.1".parse().unwrap()), Err(AddressClass::Loopback));
-        assert_eq!(named.address_allowed("169.254.169.254".parse().unwrap()), Err(AddressClass::Metadata));
-        assert_eq!(named.address_allowed("10.1.2.3".parse().unwrap()), Err(AddressClass::Private));
+    fn internal_addresses_need_the_policy_reach() {
+        let mut rule = rule("http://127.0.0.1:8001");
+        assert!(rule.address_allowed("93.184.216.34".parse().unwrap()).is_ok());
+        // A literal opts in to nothing by itself.
+        assert_eq!(rule.address_allowed("127.0.0.1".parse().unwrap()), Err(AddressClass::Loopback));
+        assert_eq!(rule.address_allowed("10.1.2.3".parse().unwrap()), Err(AddressClass::Private));
 
-        let literal = rule("http://127.0.0.1:8001");
-        assert!(literal.address_allowed("127.0.0.1".parse().unwrap()).is_ok());
-        assert!(literal.address_allowed("127.0.0.2".parse().unwrap()).is_err());
-
-        let localhost = rule("http://localhost:8001");
-        assert!(localhost.address_allowed("127.0.0.1".parse().unwrap()).is_ok());
-        assert!(localhost.address_allowed("::1".parse().unwrap()).is_ok());
-        assert!(localhost.address_allowed("169.254.169.254".parse().unwrap()).is_err());
-
-        let private = EgressRule::new("http://mapper.internal:8001", false, true, Vec::new()).unwrap();
-        assert!(private.address_allowed("10.1.2.3".parse().unwrap()).is_ok());
-        assert!(private.address_allowed("127.0.0.1".parse().unwrap()).is_err());
-        assert!(private.address_allowed("169.254.169.254".parse().unwrap()).is_err());
+        rule.reach = Reach { private: true, loopback: true };
+        assert!(rule.address_allowed("127.0.0.1".parse().unwrap()).is_ok());
+        assert!(rule.address_allowed("::1".parse().unwrap()).is_ok());
+        assert!(rule.address_allowed("10.1.2.3".parse().unwrap()).is_ok());
+        for never in ["169.254.169.254", "fd00:ec2::254", "169.254.1.1", "0.0.0.0", "::", "100.100.100.200"] {
+            assert!(rule.address_allowed(never.parse().unwrap()).is_err(), "{never}");
+        }
     }
 
     #[test]

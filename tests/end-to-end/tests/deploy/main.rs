@@ -156,6 +156,29 @@ fn render_yaml_values_make_a_valid_production_configuration() {
     }
 }
 
+#[test]
+fn production_refuses_an_unreadable_or_invalid_plugin_policy() {
+    let with_policy = |path: &str| {
+        let mut vars = production_vars();
+        vars.insert("PLUGIN_POLICY_FILE".to_string(), path.to_string());
+        Config::from_lookup(&|name| vars.get(name).cloned())
+    };
+    let err = with_policy("/nonexistent/plugin-policy.toml").unwrap_err();
+    assert_eq!(err.problems.len(), 1, "{err}");
+    assert!(err.problems[0].starts_with("PLUGIN_POLICY_FILE: cannot read /nonexistent/plugin-policy.toml"), "{err}");
+
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), "[[grant]]\norigin = \"https://*.onrender.com\"\nforward_user_auth = true\n").unwrap();
+    let err = with_policy(file.path().to_str().unwrap()).unwrap_err();
+    assert_eq!(err.problems.len(), 1, "{err}");
+    assert!(err.problems[0].contains("policy rule \"credentials only to exact origins\""), "{err}");
+
+    std::fs::write(file.path(), "[[grant]]\norigin = \"https://service.example.com\"\nforward_user_auth = true\n")
+        .unwrap();
+    let config = with_policy(file.path().to_str().unwrap()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.plugins.policy.grants.len(), 1);
+}
+
 /// `NAME` in backticks somewhere in `text`.
 fn names(text: &str, name: &str) -> bool {
     text.contains(&format!("`{name}`"))

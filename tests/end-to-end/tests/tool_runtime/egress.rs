@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use stand_ins::recording_server::{RecordingServer, reply};
 use tools::Caller;
 
-use crate::support::{Harness, env};
+use crate::support::{Harness, env, point_echo, trusting};
 
 const SECRET: &str = "sk-live-0123456789abcdef";
 const USER_TOKEN: &str = "Bearer eyJ.user-token.signature";
@@ -19,6 +19,7 @@ async fn peek(authorization: Option<&str>) -> (RecordingServer, Value) {
     let origin = server.url();
     let harness = Harness::start(&dir, move |config| {
         config.env = env(&[("PEEK_ORIGIN", &origin), ("PEEK_SECRET", SECRET)]);
+        config.policy = trusting(&[&origin]);
     })
     .await;
     let mut call = crate::support::call(
@@ -71,7 +72,7 @@ async fn the_example_plugin_calls_its_service_with_the_users_credentials() {
     let dir = PluginsDir::new();
     dir.add("echo");
     let origin = server.url();
-    let harness = Harness::start(&dir, move |config| config.env = env(&[("ECHO_BASE_URL", &origin)])).await;
+    let harness = Harness::start(&dir, move |config| point_echo(config, &origin)).await;
     let mut call = crate::support::call(
         "echo_http",
         json!({"path": "/workouts?limit=5", "method": "POST", "body": {"q": "legs"}}),
@@ -111,6 +112,7 @@ async fn downstream_failures_read_as_the_original_messages() {
     let harness = Harness::start(&dir, move |config| {
         let closed = format!("http://127.0.0.1:{closed_port}");
         config.env = env(&[("PROBE_ALLOWED_ORIGIN", &allowed), ("PROBE_NAMED_ORIGIN", &closed)]);
+        config.policy = trusting(&[&allowed, &closed]);
     })
     .await;
     let fetch = |path: String| json!({"url": path, "require_success": true, "timeout_seconds": 1});

@@ -1,7 +1,7 @@
 //! The WebAssembly tool runtime, end to end: real components built from `plugins/` (`make
 //! plugins`), real HTTP servers on loopback, real databases. Each module is one area:
-//! loading and rejection, hostile plugins, floods across calls (state, errors), egress, calls, host
-//! capabilities, hot reload, and the
+//! loading and rejection, the operator's policy, hostile plugins, floods across calls (state, errors),
+//! egress, calls, host capabilities, hot reload, and the
 //! admin API of the service.
 
 mod support;
@@ -13,4 +13,5 @@ mod egress;
 mod floods;
 mod hostile;
 mod loading;
+mod policy;
 mod reload;

@@ -11,7 +11,7 @@ use stand_ins::gate::Gate;
 use stand_ins::recording_server::{RecordingServer, reply};
 use store::testing::TestDatabase;
 use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-use tools::{HostServices, Registry, RuntimeConfig, ToolCall, ToolOutcome};
+use tools::{HostServices, PluginPolicy, Registry, RuntimeConfig, ToolCall, ToolOutcome};
 
 /// Tests that measure the process (resident memory) run alone: they take this lock for writing,
 /// every other registry holds it for reading.
@@ -31,7 +31,33 @@ pub fn config(dir: &PluginsDir) -> RuntimeConfig {
     config.default_timeout = Duration::from_secs(10);
     config.max_concurrent_calls = 64;
     config.watch_debounce = Duration::from_millis(100);
+    config.policy = trusting(&[]);
     config
+}
+
+/// Echo's origin when `ECHO_BASE_URL` is unset.
+const ECHO_DEFAULT_ORIGIN: &str = "http://localhost:8001";
+
+/// The policy a development host derives when its configured services are `services` (beside
+/// echo's default origin): they may receive users' credentials and be on loopback; any other
+/// public https origin may be granted without either.
+pub fn trusting(services: &[&str]) -> PluginPolicy {
+    PluginPolicy::configured(services.iter().copied().chain([ECHO_DEFAULT_ORIGIN]), [], true)
+}
+
+/// Points echo's `echo_http` at `origin` (a stand-in on loopback), trusted like a configured service.
+pub fn point_echo(config: &mut RuntimeConfig, origin: &str) {
+    config.env = env(&[("ECHO_BASE_URL", origin)]);
+    config.policy = trusting(&[origin]);
+}
+
+/// Points the egress probe at `allowed` (a stand-in on loopback the policy lets it reach) and
+/// `named` (granted by the policy, but without any internal address).
+pub fn point_probe(config: &mut RuntimeConfig, allowed: &str, named: &str) {
+    config.env = env(&[("PROBE_ALLOWED_ORIGIN", allowed), ("PROBE_NAMED_ORIGIN", named)]);
+    config.policy = trusting(&[allowed]);
+    let named = PluginPolicy::parse(&format!("[[grant]]\norigin = \"{named}\"\n")).expect("a valid grant");
+    config.policy.grants.extend(named.grants);
 }
 
 /// `pairs` as an interpolation environment.
