@@ -19,10 +19,11 @@ use store::{Backend, StatePut, StateQuota, StateUsage};
 use crate::admin_api::Service;
 use crate::support::{Harness, call, call_as, shared_process};
 
-/// The flood with a deadline that is never the point (ten minutes) and fuel for a few thousand
-/// refused writes: what stops the flood that ignores refusals, whatever the machine's speed.
+/// The flood with a deadline that is never the point (ten minutes) and fuel for a few hundred
+/// refused writes (making the 1 MiB value takes about 1.07 million): what stops the flood that
+/// ignores refusals, whatever the machine's speed.
 const STATE_FLOOD: &str =
-    "name = \"state-flood\"\nversion = \"1\"\n[limits]\ntimeout_seconds = 600\nfuel = 5_000_000\n";
+    "name = \"state-flood\"\nversion = \"1\"\n[limits]\ntimeout_seconds = 600\nfuel = 1_500_000\n";
 
 /// Echo, host-probe (another plugin with state) and state-flood, over `backend`.
 async fn state_flood_harness(backend: Backend) -> (PluginsDir, Harness) {
