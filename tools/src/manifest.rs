@@ -327,10 +327,9 @@ pub fn interpolate(text: &str, env: &HashMap<String, String>) -> Result<String, 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cx(env: &HashMap<String, String>) -> ManifestContext<'_> {
+impl<'a> ManifestContext<'a> {
+    /// The operator's defaults, for unit tests that parse manifests.
+    pub(crate) fn for_tests(env: &'a HashMap<String, String>) -> ManifestContext<'a> {
         ManifestContext {
             env,
             default_timeout: Duration::from_secs(30),
@@ -339,6 +338,15 @@ mod tests {
             max_state_keys: 1000,
             max_state_bytes: 8 << 20,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cx(env: &HashMap<String, String>) -> ManifestContext<'_> {
+        ManifestContext::for_tests(env)
     }
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {

@@ -245,19 +245,13 @@ fn origin_of(url: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
-    use std::time::Duration;
 
     use super::*;
     use crate::manifest::ManifestContext;
 
     fn manifest(name: &str, egress: &str) -> Manifest {
         let env = HashMap::new();
-        let cx = ManifestContext {
-            env: &env,
-            default_timeout: Duration::from_secs(30),
-            max_memory_bytes: 1 << 30,
-            max_concurrent_calls: 64,
-        };
+        let cx = ManifestContext::for_tests(&env);
         Manifest::parse(&format!("name = \"{name}\"\nversion = \"1\"\n[[egress]]\n{egress}\n"), &cx).unwrap()
     }
 
