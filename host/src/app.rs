@@ -25,7 +25,8 @@ use crate::server::ServerLimits;
 use crate::shutdown::Shutdown;
 
 /// The tool runtime's settings: `PLUGINS_DIR`, `PLUGIN_CACHE_DIR`, `FUNCTION_TIMEOUT_SECONDS`,
-/// `PLUGINS_WATCH`, `PLUGINS_SYNC_SECONDS`, and the variables manifests may interpolate.
+/// `PLUGINS_WATCH`, `PLUGINS_SYNC_SECONDS`, `PLUGIN_COMPILE_TIMEOUT_SECONDS`, and the variables
+/// manifests may interpolate.
 pub fn runtime_config(config: &Config) -> RuntimeConfig {
     RuntimeConfig {
         cache_dir: config.plugins.cache_dir.clone(),
@@ -33,6 +34,7 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
         env: config.plugin_env(),
         watch: config.plugins.watch,
         database_poll_interval: config.plugins.database_poll_interval,
+        compile_timeout: config.plugins.compile_timeout,
         ..RuntimeConfig::new(config.plugins.dir.clone())
     }
 }

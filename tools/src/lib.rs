@@ -58,11 +58,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use capabilities::index::{NoWorkoutIndex, WorkoutIndex, WorkoutMatch};
-pub use loader::{LoadError, LoadStage};
+pub use loader::{LoadError, LoadStage, MAX_MANIFEST_BYTES, MAX_WASM_BYTES, oversized};
 pub use manifest::Limits;
 pub use outcome::{ToolError, ToolOutcome, codes};
 pub use registry::{
-    PluginListing, PluginStatus, Registry, RegistryError, Rejection, ReloadOutcome, ReloadReport, VersionInfo,
+    Loading, PluginListing, PluginStatus, Registry, RegistryError, Rejection, ReloadOutcome, ReloadReport, VersionInfo,
 };
 pub use services::HostServices;
 pub use stats::{LastError, StatsSnapshot};
@@ -96,6 +96,8 @@ pub struct RuntimeConfig {
     /// through another instance); zero: never (the database's set is still applied at start-up
     /// and on every reload).
     pub database_poll_interval: Duration,
+    /// The longest a version's compilation may take; past it the load is abandoned and rejected.
+    pub compile_timeout: Duration,
 }
 
 impl RuntimeConfig {
@@ -114,6 +116,7 @@ impl RuntimeConfig {
             max_memory_bytes: 1 << 30,
             pooling: true,
             database_poll_interval: Duration::ZERO,
+            compile_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -220,6 +220,12 @@ pub const ENV_VARS: &[EnvVar] = {
             Value("10"),
             "how often each instance checks the database for plugins uploaded or rolled back elsewhere (0: never)",
         ),
+        var(
+            "PLUGIN_COMPILE_TIMEOUT_SECONDS",
+            Setting,
+            Value("60"),
+            "the longest compiling one plugin version may take; past it the load is rejected",
+        ),
         var("RATE_LIMIT_FREE", Setting, Value("50"), "monthly messages of the free tier"),
         var("RATE_LIMIT_PAID", Setting, Value("500"), "monthly messages of the paid tiers"),
         var("SENTRY_DSN", Secret, Nothing, "Sentry DSN (error tracking off when unset)"),

@@ -253,6 +253,7 @@ fn read_plugins(r: &mut Reader<'_>) -> PluginsConfig {
         http_timeout: r.seconds("TOOL_HTTP_TIMEOUT_SECONDS", Lowest::MoreThan(0.0), 600.0),
         sync_limit_per_hour: r.parsed("SYNC_RATE_LIMIT_PER_HOUR", "a count"),
         database_poll_interval: r.seconds("PLUGINS_SYNC_SECONDS", Lowest::AtLeast(0.0), 3600.0),
+        compile_timeout: r.seconds("PLUGIN_COMPILE_TIMEOUT_SECONDS", Lowest::MoreThan(0.0), 3600.0),
     }
 }
 

@@ -135,6 +135,9 @@ pub struct PluginsConfig {
     /// How often to check the database for plugins uploaded or rolled back through another
     /// instance (`PLUGINS_SYNC_SECONDS`, fractional; zero disables the check).
     pub database_poll_interval: Duration,
+    /// The longest compiling one plugin version may take (`PLUGIN_COMPILE_TIMEOUT_SECONDS`); past
+    /// it the load is abandoned and the version rejected.
+    pub compile_timeout: Duration,
 }
 
 /// Limits on the HTTP and SSE side.
