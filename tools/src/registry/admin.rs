@@ -293,7 +293,7 @@ impl Registry {
             return Err(RegistryError::TooLarge(too_large));
         }
         let manifest = loader::parse_manifest(&self.runtime, &manifest_text).map_err(RegistryError::Rejected)?;
-        let _turn = self.loading.claim(&manifest.name)?;
+        let _turn = self.loading.claim_for_upload(&manifest.name).await?;
         let dir = self.dir_for(&*self.control.lock().await, &manifest.name);
         let source = Source::new(dir, manifest_text, wasm);
         let plugin = self.load_version(source.clone()).await.map_err(RegistryError::Rejected)?;

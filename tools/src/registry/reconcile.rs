@@ -73,6 +73,9 @@ impl Registry {
                 complete = false;
                 continue;
             };
+            // Read again in the turn: an upload that finished since the set was read made its own
+            // version active, and must not be replaced by the one read before.
+            let Some(plugin) = store.plugin_active(&plugin.name).await? else { continue };
             let report = self.apply_version(store, &plugin.name, &plugin.key).await?;
             if report.outcome != ReloadOutcome::Unchanged {
                 tracing::info!(plugin = %plugin.name, outcome = report.outcome.as_str(), version = ?report.version, sha256 = %plugin.key.sha256, error = ?report.error.as_ref().map(|e| e.to_string()), "applied the database's plugin version");
