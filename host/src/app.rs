@@ -25,8 +25,8 @@ use crate::server::ServerLimits;
 use crate::shutdown::Shutdown;
 
 /// The tool runtime's settings: `PLUGINS_DIR`, `PLUGIN_CACHE_DIR`, `FUNCTION_TIMEOUT_SECONDS`,
-/// `PLUGINS_WATCH`, `PLUGINS_SYNC_SECONDS`, `PLUGIN_STATE_MAX_*`, the operator's policy and the variables manifests may
-/// interpolate.
+/// `PLUGINS_WATCH`, `PLUGINS_SYNC_SECONDS`, `PLUGIN_STATE_MAX_*`, `PLUGIN_COMPILE_TIMEOUT_SECONDS`, the
+/// operator's policy and the variables manifests may interpolate.
 pub fn runtime_config(config: &Config) -> RuntimeConfig {
     RuntimeConfig {
         cache_dir: config.plugins.cache_dir.clone(),
@@ -37,6 +37,7 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
         database_poll_interval: config.plugins.database_poll_interval,
         state_max_keys: config.plugins.state_max_keys,
         state_max_bytes: config.plugins.state_max_bytes,
+        compile_timeout: config.plugins.compile_timeout,
         ..RuntimeConfig::new(config.plugins.dir.clone())
     }
 }

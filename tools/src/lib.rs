@@ -60,12 +60,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use capabilities::index::{NoWorkoutIndex, WorkoutIndex, WorkoutMatch};
-pub use loader::{LoadError, LoadStage};
+pub use loader::{LoadError, LoadStage, MAX_MANIFEST_BYTES, MAX_WASM_BYTES, oversized};
 pub use manifest::Limits;
 pub use outcome::{ToolError, ToolOutcome, codes};
 pub use policy::PluginPolicy;
 pub use registry::{
-    PluginListing, PluginStatus, Registry, RegistryError, Rejection, ReloadOutcome, ReloadReport, VersionInfo,
+    Loading, PluginListing, PluginStatus, Registry, RegistryError, Rejection, ReloadOutcome, ReloadReport, VersionInfo,
 };
 pub use services::HostServices;
 pub use stats::{LastError, StatsSnapshot};
@@ -106,6 +106,8 @@ pub struct RuntimeConfig {
     pub state_max_keys: u64,
     /// Bytes of state keys and values a plugin may keep per user (`PLUGIN_STATE_MAX_BYTES`).
     pub state_max_bytes: u64,
+    /// The longest a version's compilation may take; past it the load is abandoned and rejected.
+    pub compile_timeout: Duration,
 }
 
 impl RuntimeConfig {
@@ -128,6 +130,7 @@ impl RuntimeConfig {
             database_poll_interval: Duration::ZERO,
             state_max_keys: 1000,
             state_max_bytes: 8 << 20,
+            compile_timeout: Duration::from_secs(60),
         }
     }
 }

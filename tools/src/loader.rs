@@ -21,8 +21,20 @@ use crate::stats::PluginStats;
 
 pub const MANIFEST_FILE: &str = "plugin.toml";
 pub const WASM_FILE: &str = "plugin.wasm";
-const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
-const MAX_WASM_BYTES: u64 = 64 << 20;
+/// The largest `plugin.toml`, wherever a version comes from (a directory, an upload, the database).
+pub const MAX_MANIFEST_BYTES: usize = 64 * 1024;
+/// The largest `plugin.wasm`, likewise.
+pub const MAX_WASM_BYTES: usize = 64 << 20;
+
+/// Why a version whose parts have these sizes is refused, if one is over its cap.
+pub fn oversized(manifest_len: u64, wasm_len: u64) -> Option<String> {
+    over_cap(MANIFEST_FILE, manifest_len, MAX_MANIFEST_BYTES).or_else(|| over_cap(WASM_FILE, wasm_len, MAX_WASM_BYTES))
+}
+
+/// Why a part of `len` bytes is refused, if it is over its cap `max` (`file`: how to name it).
+fn over_cap(file: &str, len: u64, max: usize) -> Option<String> {
+    (len > max as u64).then(|| format!("{file} is larger than {max} bytes"))
+}
 
 /// The step a load failed at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -109,11 +121,11 @@ impl Source {
     }
 }
 
-fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, LoadError> {
+fn read_limited(path: &Path, max: usize) -> Result<Vec<u8>, LoadError> {
     let unreadable = |err: std::io::Error| LoadError::new(LoadStage::Read, format!("{}: {err}", path.display()));
     let size = std::fs::metadata(path).map_err(unreadable)?.len();
-    if size > max {
-        return Err(LoadError::new(LoadStage::Read, format!("{} is larger than {max} bytes", path.display())));
+    if let Some(too_large) = over_cap(&path.display().to_string(), size, max) {
+        return Err(LoadError::new(LoadStage::Read, too_large));
     }
     std::fs::read(path).map_err(unreadable)
 }
@@ -155,14 +167,24 @@ pub async fn load(runtime: &Arc<Runtime>, source: Source, stats: Arc<PluginStats
     let (component, from_cache) = {
         let runtime = runtime.clone();
         let (wasm, sha256) = (source.wasm.clone(), source.sha256.clone());
-        tokio::task::spawn_blocking(move || {
+        let limit = runtime.config.compile_timeout;
+        let compiling = tokio::task::spawn_blocking(move || {
             let (component, from_cache) = runtime.cache.load_or_compile(&runtime.engine, &wasm, &sha256)?;
             component.initialize_copy_on_write_image().map_err(|err| format!("preparing the memory image: {err:#}"))?;
             Ok::<_, String>((component, from_cache))
-        })
-        .await
-        .map_err(|err| LoadError::new(LoadStage::Compile, format!("the compile task failed: {err}")))?
-        .map_err(|err| LoadError::new(LoadStage::Compile, err))?
+        });
+        // Cranelift cannot be interrupted: past the limit the result is abandoned (the thread
+        // finishes on its own) and the version rejected.
+        tokio::time::timeout(limit, compiling)
+            .await
+            .map_err(|_| {
+                LoadError::new(
+                    LoadStage::Compile,
+                    format!("compiling did not finish within {} s; the load was abandoned", limit.as_secs_f64()),
+                )
+            })?
+            .map_err(|err| LoadError::new(LoadStage::Compile, format!("the compile task failed: {err}")))?
+            .map_err(|err| LoadError::new(LoadStage::Compile, err))?
     };
 
     let instance_pre = runtime.linker.instantiate_pre(&component).map_err(|err| {

@@ -17,8 +17,8 @@
 //!
 //! | Route | Does | Audited as |
 //! |---|---|---|
-//! | `GET /admin/plugins` | the listing, and the database's active versions | |
-//! | `POST /admin/plugins` | upload `{"manifest": "<plugin.toml>", "wasm_base64": "…"}` | `upload` |
+//! | `GET /admin/plugins` | the listing, the loads in progress, and the database's active versions | |
+//! | `POST /admin/plugins` | upload `{"manifest": "<plugin.toml>", "wasm_base64": "…"}` (413 over the caps, 409 while the plugin loads) | `upload` |
 //! | `POST /admin/plugins/reload` | reload every plugin from disk, then the database's versions | `reload` |
 //! | `POST /admin/plugins/{name}/reload` | reload one | `reload` |
 //! | `POST /admin/plugins/{name}/rollback` | swap back to the previous version | `rollback` |
@@ -28,8 +28,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_LENGTH;
+use axum::http::request::Parts;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -39,15 +41,17 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use store::Store;
-use tools::{Registry, RegistryError, ReloadOutcome, ReloadReport};
+use tools::{MAX_MANIFEST_BYTES, MAX_WASM_BYTES, Registry, RegistryError, ReloadOutcome, ReloadReport, oversized};
 
 use super::AppState;
 use super::audit::{self, AuditAction, AuditOutcome, AuditSubject, Audited, AuditedRoute};
 use super::error::ApiError;
 use super::extract::{AdminCaller, ApiJson, ApiPath};
 
-/// The largest upload accepted: a 64 MiB component in base64, plus the manifest.
-pub const MAX_UPLOAD_BYTES: usize = 90 << 20;
+/// The largest upload body read: the largest component in base64, plus the largest manifest even if
+/// every character of it were JSON-escaped (`\u0000`), plus room for the object around them. The
+/// body is read up to this and no further; each part is then held to its own cap before decoding.
+pub const MAX_UPLOAD_BYTES: usize = MAX_WASM_BYTES.div_ceil(3) * 4 + 6 * MAX_MANIFEST_BYTES + 4096;
 
 /// The admin routes, each acting one behind the audit layer.
 pub fn routes(state: &AppState) -> Router<AppState> {
@@ -85,6 +89,7 @@ pub async fn list(_: AdminCaller, State(tools): State<Arc<Registry>>, State(stor
     };
     Json(json!({
         "ready": tools.is_ready(),
+        "loading": tools.loading(),
         "pooling": tools.pooling(),
         "functions": tools.functions().len(),
         "plugins": plugins,
@@ -164,15 +169,38 @@ pub struct Upload {
     wasm_base64: String,
 }
 
+/// A request whose declared `Content-Length` is within [`MAX_UPLOAD_BYTES`]: one that claims more is
+/// refused from its head, before a byte of its body is read (the body limit alone would read up to
+/// the limit first, and wait for a body that never comes).
+pub struct DeclaredWithinLimit;
+
+impl<S: Send + Sync> FromRequestParts<S> for DeclaredWithinLimit {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        match declared {
+            Some(length) if length > MAX_UPLOAD_BYTES as u64 => Err(ApiError::PayloadTooLarge),
+            _ => Ok(DeclaredWithinLimit),
+        }
+    }
+}
+
 pub async fn upload(
     _: AdminCaller,
     State(tools): State<Arc<Registry>>,
+    _: DeclaredWithinLimit,
     ApiJson(upload): ApiJson<Upload>,
 ) -> Audited<(StatusCode, Json<ReloadReport>)> {
+    // Each part held to its cap before it is parsed or decoded.
+    let wasm_base64 = upload.wasm_base64.trim();
+    if let Some(too_large) = oversized(upload.manifest.len() as u64, decoded_len(wasm_base64)) {
+        return Audited { subject: AuditSubject::default(), result: Err(ApiError::PartTooLarge(too_large)) };
+    }
     // What the upload claims to be, for the audit entry of an upload that is refused.
     let (plugin, version) = claimed(&upload.manifest);
     let mut subject = AuditSubject { plugin, version, ..AuditSubject::default() };
-    let wasm = match base64::engine::general_purpose::STANDARD.decode(upload.wasm_base64.trim()) {
+    let wasm = match base64::engine::general_purpose::STANDARD.decode(wasm_base64) {
         Ok(wasm) => wasm,
         Err(err) => {
             let result = Err(ApiError::validation("body.wasm_base64", format!("not base64: {err}")));
@@ -188,6 +216,12 @@ pub async fn upload(
     Audited { subject, result: result.map(|report| (StatusCode::CREATED, Json(report))).map_err(registry_error) }
 }
 
+/// How many bytes padded base64 `text` decodes to (exact when it is valid), without decoding it.
+fn decoded_len(text: &str) -> u64 {
+    let padding = text.bytes().rev().take_while(|b| *b == b'=').count().min(2);
+    (text.len().div_ceil(4) * 3).saturating_sub(padding) as u64
+}
+
 /// The `name` and `version` a manifest text claims, if it is TOML with them.
 fn claimed(manifest: &str) -> (Option<String>, Option<String>) {
     let table: toml::Table = toml::from_str(manifest).unwrap_or_default();
@@ -198,7 +232,8 @@ fn claimed(manifest: &str) -> (Option<String>, Option<String>) {
 fn registry_error(err: RegistryError) -> ApiError {
     match err {
         RegistryError::NotFound(_) => ApiError::NotFound(err.to_string()),
-        RegistryError::NoPrevious(_) => ApiError::Conflict(err.to_string()),
+        RegistryError::NoPrevious(_) | RegistryError::Busy { .. } => ApiError::Conflict(err.to_string()),
+        RegistryError::TooLarge(message) => ApiError::PartTooLarge(message),
         RegistryError::Rejected(load) => ApiError::Validation {
             field: format!("body.{}", load.stage.as_str()),
             message: load.message,
@@ -209,5 +244,27 @@ fn registry_error(err: RegistryError) -> ApiError {
             tracing::error!(error = %message, "the shared plugin set is unavailable");
             ApiError::ServiceUnavailable("The plugin database is unavailable".to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_decoded_length_of_base64_is_known_without_decoding_it() {
+        for len in [0, 1, 2, 3, 4, 5, 6, 64, 1000] {
+            let text = base64::engine::general_purpose::STANDARD.encode(vec![7u8; len]);
+            assert_eq!(decoded_len(&text), len as u64, "{len} bytes");
+        }
+    }
+
+    #[test]
+    fn the_upload_limit_holds_the_largest_parts() {
+        let largest = serde_json::json!({
+            "manifest": "\u{0}".repeat(MAX_MANIFEST_BYTES),
+            "wasm_base64": "A".repeat(MAX_WASM_BYTES.div_ceil(3) * 4),
+        });
+        assert!(largest.to_string().len() <= MAX_UPLOAD_BYTES);
     }
 }

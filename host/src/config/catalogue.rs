@@ -239,6 +239,12 @@ pub const ENV_VARS: &[EnvVar] = {
             Value("8388608"),
             "bytes of state (keys and values) a plugin may keep per user (8 MiB)",
         ),
+        var(
+            "PLUGIN_COMPILE_TIMEOUT_SECONDS",
+            Setting,
+            Value("60"),
+            "the longest compiling one plugin version may take; past it the load is rejected",
+        ),
         var("RATE_LIMIT_FREE", Setting, Value("50"), "monthly messages of the free tier"),
         var("RATE_LIMIT_PAID", Setting, Value("500"), "monthly messages of the paid tiers"),
         var("SENTRY_DSN", Secret, Nothing, "Sentry DSN (error tracking off when unset)"),

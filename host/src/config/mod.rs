@@ -258,6 +258,7 @@ fn read_plugins(r: &mut Reader<'_>, downstream: &DownstreamConfig, openai: &Open
         state_max_keys: r.parsed("PLUGIN_STATE_MAX_KEYS", "a count"),
         state_max_bytes: r.parsed("PLUGIN_STATE_MAX_BYTES", "a number of bytes"),
         policy: plugin_policy::read_plugin_policy(r, downstream, openai),
+        compile_timeout: r.seconds("PLUGIN_COMPILE_TIMEOUT_SECONDS", Lowest::MoreThan(0.0), 3600.0),
     }
 }
 

@@ -144,6 +144,9 @@ pub struct PluginsConfig {
     pub state_max_bytes: u64,
     /// What manifests may be granted (`PLUGIN_POLICY_FILE`, or derived from the configured services).
     pub policy: tools::PluginPolicy,
+    /// The longest compiling one plugin version may take (`PLUGIN_COMPILE_TIMEOUT_SECONDS`); past
+    /// it the load is abandoned and the version rejected.
+    pub compile_timeout: Duration,
 }
 
 /// Limits on the HTTP and SSE side.

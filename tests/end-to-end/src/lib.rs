@@ -10,6 +10,7 @@
 pub mod clock_window;
 pub mod plugins;
 pub mod poll;
+pub mod raw_request;
 pub mod release;
 pub mod server;
 pub mod slow_loris;

@@ -1,7 +1,8 @@
 //! The operations behind the admin API and the reports they give: the listing of loaded and
-//! rejected plugins, reloading one or all, rolling one back, installing an upload. Each takes the
-//! registry's lock and changes the tool set through [`super::reconcile`], so an admin operation and
-//! a file change never interleave.
+//! rejected plugins, reloading one or all, rolling one back, installing an upload. Each changes the
+//! tool set through [`super::reconcile`] under the registry's lock, so an admin operation and a
+//! file change never interleave; a version is compiled and described before the lock is taken
+//! ([`super::loading`]: one load per plugin at a time), so a slow load holds up nothing else.
 
 use std::path::{Path, PathBuf};
 
@@ -125,6 +126,13 @@ pub enum RegistryError {
     /// The shared plugin set in the database could not be read or changed.
     #[error("the plugin database is unavailable: {0}")]
     Database(String),
+    /// Another load of the plugin (an upload, a reload) has not finished yet.
+    #[error("plugin {plugin} is already being loaded (since {since}); try again when that load has finished")]
+    Busy { plugin: String, since: DateTime<Utc> },
+    /// A part is over its cap ([`loader::MAX_MANIFEST_BYTES`], [`loader::MAX_WASM_BYTES`]), the
+    /// directory loader's.
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 impl From<store::StoreError> for RegistryError {
@@ -190,8 +198,9 @@ impl Registry {
 
     /// Loads plugin `name` again from its directory (even if its files did not change), then
     /// applies the database's active versions (an uploaded version of `name` wins over the files).
+    /// `Busy` while the plugin loads already.
     pub async fn reload(&self, name: &str) -> Result<ReloadReport, RegistryError> {
-        let mut control = self.control.lock().await;
+        let control = self.control.lock().await;
         let dir = match control.loaded.get(name) {
             Some(slot) => slot.current.dir.clone(),
             None => control
@@ -201,8 +210,9 @@ impl Registry {
                 .map(|r| r.dir.clone())
                 .ok_or_else(|| RegistryError::NotFound(name.to_string()))?,
         };
-        let report = self.reconcile_dir(&mut control, &dir, true).await;
-        let applied = self.apply_database_or_log(&mut control).await;
+        drop(control);
+        let report = self.reconcile_dir(&dir, true).await?;
+        let applied = self.apply_database_or_log().await;
         // The database may have replaced what the directory held: report what serves now.
         Ok(applied
             .into_iter()
@@ -212,9 +222,10 @@ impl Registry {
 
     /// Brings the tool set in line with the directory: loads new and changed plugins (every plugin
     /// when `force`), removes those whose directory is gone; then applies the database's active
-    /// versions. Reports every directory, and every database version that changed something.
+    /// versions. Reports every directory, and every database version that changed something; a
+    /// plugin loading already (an upload) is skipped.
     pub async fn reload_all(&self, force: bool) -> Vec<ReloadReport> {
-        let mut control = self.control.lock().await;
+        let control = self.control.lock().await;
         let mut dirs = plugin_dirs(self.plugins_dir());
         for slot in control.loaded.values() {
             if !dirs.contains(&slot.current.dir) {
@@ -224,11 +235,12 @@ impl Registry {
         let rejected: Vec<PathBuf> = control.rejected.keys().filter(|d| !dirs.contains(d)).cloned().collect();
         dirs.extend(rejected);
         dirs.sort();
+        drop(control);
         let mut reports = Vec::new();
         for dir in dirs {
-            reports.push(self.reconcile_dir(&mut control, &dir, force).await);
+            reports.push(self.reconcile_dir_or_skip(&dir, force).await);
         }
-        let applied = self.apply_database_or_log(&mut control).await;
+        let applied = self.apply_database_or_log().await;
         reports.extend(applied.into_iter().filter(|r| r.outcome != ReloadOutcome::Unchanged));
         reports
     }
@@ -237,13 +249,13 @@ impl Registry {
     /// returns to the newer one). For an uploaded plugin this happens in the database, so every
     /// instance follows; otherwise only here, until the plugin's files change again.
     pub async fn rollback(&self, name: &str) -> Result<ReloadReport, RegistryError> {
-        let mut control = self.control.lock().await;
         if let Some(store) = self.store()
             && store.plugin_active(name).await?.is_some()
         {
+            let _turn = self.loading.claim(name)?;
             let active =
                 store.plugin_rollback(name).await?.ok_or_else(|| RegistryError::NoPrevious(name.to_string()))?;
-            let mut report = self.apply_version(store, &mut control, name, &active.key).await?;
+            let mut report = self.apply_version(store, name, &active.key).await?;
             if let Some(error) = report.error.clone() {
                 // It no longer loads here (a clash with a plugin added since): undo in the database.
                 store.plugin_rollback(name).await?;
@@ -252,6 +264,7 @@ impl Registry {
             report.outcome = ReloadOutcome::RolledBack;
             return Ok(report);
         }
+        let mut control = self.control.lock().await;
         let slot = control.loaded.get_mut(name).ok_or_else(|| RegistryError::NotFound(name.to_string()))?;
         let previous = slot.previous.take().ok_or_else(|| RegistryError::NoPrevious(name.to_string()))?;
         let newer = std::mem::replace(&mut slot.current, previous);
@@ -273,12 +286,19 @@ impl Registry {
     /// Installs an uploaded plugin: loads it completely from the given files, and only if that
     /// succeeds stores it as the active version in the database (when there is one, so every
     /// instance serves it), writes it to `plugins_dir/<name>/` (replacing the previous files) and
-    /// serves it.
+    /// serves it. Compiling and `describe` run outside the lock (other plugins' operations go on
+    /// meanwhile), one load per plugin at a time.
     pub async fn install(&self, manifest_text: String, wasm: Vec<u8>) -> Result<ReloadReport, RegistryError> {
+        if let Some(too_large) = loader::oversized(manifest_text.len() as u64, wasm.len() as u64) {
+            return Err(RegistryError::TooLarge(too_large));
+        }
         let manifest = loader::parse_manifest(&self.runtime, &manifest_text).map_err(RegistryError::Rejected)?;
+        let _turn = self.loading.claim_for_upload(&manifest.name).await?;
+        let dir = self.dir_for(&*self.control.lock().await, &manifest.name);
+        let source = Source::new(dir, manifest_text, wasm);
+        let plugin = self.load_version(source.clone()).await.map_err(RegistryError::Rejected)?;
         let mut control = self.control.lock().await;
-        let source = Source::new(self.dir_for(&control, &manifest.name), manifest_text, wasm);
-        let plugin = self.prepare(&control, source.clone()).await.map_err(RegistryError::Rejected)?;
+        self.admit(&control, &plugin).map_err(RegistryError::Rejected)?;
         if let Some(store) = self.store() {
             crate::shared_set::publish(store, &plugin, &source).await?;
         }

@@ -1,10 +1,12 @@
 //! The loaded tool set and its life cycle. Calls read an atomic snapshot ([`ToolSet`], swapped
 //! whole with `ArcSwap`), so they never wait for a reload and finish on the version they started
 //! on. Changes (start-up, a file change seen by the watcher, an admin reload, rollback or upload)
-//! are serialised by one lock: each loads a version completely ([`crate::loader`]), checks that its
-//! plugin and function names are not taken by another plugin, and only then publishes a new
-//! snapshot. A version that fails is rejected with its reason and the previous one keeps serving;
-//! the version a plugin had before its last successful load is kept for rollback.
+//! load a version completely ([`crate::loader`]) outside the registry's lock, one load per plugin
+//! at a time, so a slow compile or `describe` holds up nothing else; then, serialised by the one
+//! lock, each checks that its plugin and function names are not taken by another plugin, and only
+//! then publishes a new snapshot. A version that fails is rejected with its reason and the
+//! previous one keeps serving; the version a plugin had before its last successful load is kept
+//! for rollback.
 //!
 //! With a database behind the runtime, the plugin set is shared by every instance
 //! ([`crate::shared_set`]): an upload is stored and made active there before it is served, a rollback of
@@ -15,13 +17,15 @@
 //!
 //! By job: this file holds the tool set and runs calls on it (the snapshot, [`Registry::functions`],
 //! [`Registry::call`], readiness); [`reconcile`] turns a directory or the database into a new set;
-//! [`admin`] holds the operations of the admin API and their reports; [`files`] knows where plugin
+//! [`admin`] holds the operations of the admin API and their reports; [`loading`] keeps one load
+//! per plugin at a time (the slow steps run outside the lock); [`files`] knows where plugin
 //! files live and writes them; [`background`] follows the watcher and the database while the
 //! registry lives.
 
 mod admin;
 mod background;
 mod files;
+mod loading;
 mod reconcile;
 mod remove;
 
@@ -38,6 +42,8 @@ pub use self::admin::{
     PluginListing, PluginStatus, RegistryError, Rejection, ReloadOutcome, ReloadReport, VersionInfo,
 };
 use self::background::Background;
+use self::loading::InProgress;
+pub use self::loading::Loading;
 use self::reconcile::Control;
 use crate::engine::Runtime;
 use crate::outcome::{ToolError, ToolOutcome};
@@ -53,6 +59,8 @@ pub struct Registry {
     ready_signal: tokio::sync::watch::Sender<bool>,
     set: ArcSwap<ToolSet>,
     control: tokio::sync::Mutex<Control>,
+    /// Loads whose slow steps run outside `control`.
+    loading: InProgress,
     stats: parking_lot::Mutex<HashMap<String, Arc<PluginStats>>>,
     /// The watcher's consumer and the database poller; set once by [`Registry::start`].
     background: OnceLock<Background>,
@@ -75,6 +83,7 @@ impl Registry {
             ready_signal: tokio::sync::watch::Sender::new(false),
             set: ArcSwap::from_pointee(ToolSet::default()),
             control: tokio::sync::Mutex::new(Control::default()),
+            loading: InProgress::default(),
             stats: parking_lot::Mutex::new(HashMap::new()),
             background: OnceLock::new(),
             applied_generation: std::sync::atomic::AtomicI64::new(-1),
@@ -139,6 +148,11 @@ impl Registry {
     /// Whether instances come from the pooling allocator (false: on-demand allocation).
     pub fn pooling(&self) -> bool {
         self.runtime.pooling
+    }
+
+    /// The loads in progress (compiling or in `describe`), oldest plugin name first.
+    pub fn loading(&self) -> Vec<Loading> {
+        self.loading.list()
     }
 
     /// The functions currently offered, ordered by plugin name, then as each plugin lists them.

@@ -1,9 +1,10 @@
 //! Reconciling: bringing the tool set in line with a plugin directory (a reload, a file change the
-//! watcher saw) or with the database's active versions. Each change runs under the registry's one
-//! lock ([`Control`]): the version is loaded completely and checked against the other plugins
-//! ([`Registry::prepare`]), then either served and published as a new snapshot
-//! ([`Registry::accept`]) or rejected with its reason ([`Registry::reject`]) while the previous
-//! version keeps serving.
+//! watcher saw) or with the database's active versions. A version is loaded completely outside
+//! the registry's lock ([`Registry::load_version`]; compiling and `describe` may be slow), in its
+//! plugin's load turn ([`super::loading`]: a plugin already loading is skipped, or refused to the
+//! admin API); then, under the one lock ([`Control`]), it is checked against the other plugins and
+//! either served and published as a new snapshot ([`Registry::accept`]) or rejected with its
+//! reason ([`Registry::reject`]) while the previous version keeps serving.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -37,9 +38,8 @@ pub(super) struct Slot {
 impl Registry {
     /// Reconciles the plugin directories the watcher saw change (each only if its files changed).
     pub(super) async fn reconcile_dirs(&self, dirs: Vec<PathBuf>) {
-        let mut control = self.control.lock().await;
         for dir in dirs {
-            let report = self.reconcile_dir(&mut control, &dir, false).await;
+            let report = self.reconcile_dir_or_skip(&dir, false).await;
             if report.outcome != ReloadOutcome::Unchanged {
                 tracing::info!(dir = %dir.display(), outcome = report.outcome.as_str(), plugin = ?report.plugin, error = ?report.error.as_ref().map(|e| e.to_string()), "plugin directory changed");
             }
@@ -54,33 +54,45 @@ impl Registry {
         if generation == self.applied_generation.load(Ordering::Acquire) {
             return Ok(None);
         }
-        let mut control = self.control.lock().await;
-        Ok(Some(self.apply_database(&mut control).await?))
+        Ok(Some(self.apply_database().await?))
     }
 
     /// Serves the database's active version of every plugin that has one (read with the
-    /// generation first, so a change racing this one is seen by the next poll).
-    async fn apply_database(&self, control: &mut Control) -> Result<Vec<ReloadReport>, RegistryError> {
+    /// generation first, so a change racing this one is seen by the next poll). A plugin whose
+    /// load is in progress is left to it; the generation then stays unapplied, so the poller
+    /// comes back.
+    async fn apply_database(&self) -> Result<Vec<ReloadReport>, RegistryError> {
         let Some(store) = self.store() else { return Ok(Vec::new()) };
         let generation = store.plugin_generation().await?;
         let active = store.plugin_active_set().await?;
         let mut reports = Vec::with_capacity(active.len());
-        reports.extend(self.apply_removals(control, store).await?);
+        reports.extend(self.apply_removals(&mut *self.control.lock().await, store).await?);
+        let mut complete = true;
         for plugin in active {
-            let report = self.apply_version(store, control, &plugin.name, &plugin.key).await?;
+            let Ok(_turn) = self.loading.claim(&plugin.name) else {
+                complete = false;
+                continue;
+            };
+            // Read again in the turn: an upload that finished since the set was read made its own
+            // version active, and must not be replaced by the one read before.
+            let Some(plugin) = store.plugin_active(&plugin.name).await? else { continue };
+            let report = self.apply_version(store, &plugin.name, &plugin.key).await?;
             if report.outcome != ReloadOutcome::Unchanged {
                 tracing::info!(plugin = %plugin.name, outcome = report.outcome.as_str(), version = ?report.version, sha256 = %plugin.key.sha256, error = ?report.error.as_ref().map(|e| e.to_string()), "applied the database's plugin version");
             }
             reports.push(report);
         }
-        self.applied_generation.store(generation, Ordering::Release);
+        if complete {
+            // Applications may overlap (the poller, a reload): the newest generation stands.
+            self.applied_generation.fetch_max(generation, Ordering::AcqRel);
+        }
         Ok(reports)
     }
 
     /// [`Registry::apply_database`] where a database failure must not fail the reload (the
     /// directory's plugins still serve; the poller tries again).
-    pub(super) async fn apply_database_or_log(&self, control: &mut Control) -> Vec<ReloadReport> {
-        self.apply_database(control).await.unwrap_or_else(|err| {
+    pub(super) async fn apply_database_or_log(&self) -> Vec<ReloadReport> {
+        self.apply_database().await.unwrap_or_else(|err| {
             tracing::error!(error = %err, "cannot apply the database's plugin versions");
             Vec::new()
         })
@@ -88,30 +100,39 @@ impl Registry {
 
     /// Serves version `key` of plugin `name` from the database unless it already serves or was
     /// already rejected here. A version that fails is rejected (and listed) like a directory's.
+    /// The caller holds `name`'s load turn; the version loads outside the lock.
     pub(super) async fn apply_version(
         &self,
         store: &Store,
-        control: &mut Control,
         name: &str,
         key: &PluginVersionKey,
     ) -> Result<ReloadReport, RegistryError> {
-        let dir = self.dir_for(control, name);
-        let matches = |sha: &str, manifest_sha: &str| sha == key.sha256 && manifest_sha == key.manifest_sha256;
-        if let Some(slot) = control.loaded.get(name)
-            && matches(&slot.current.sha256, &slot.current.manifest_sha256)
-        {
-            return Ok(ReloadReport::new(ReloadOutcome::Unchanged, &dir, Some(&slot.current), None));
-        }
-        if let Some(rejection) = control.rejected.get(&dir)
-            && matches(rejection.sha256.as_deref().unwrap_or(""), rejection.manifest_sha256.as_deref().unwrap_or(""))
-        {
-            return Ok(ReloadReport::new(ReloadOutcome::Unchanged, &dir, None, Some(rejection.error.clone())));
-        }
+        let dir = {
+            let control = self.control.lock().await;
+            let dir = self.dir_for(&control, name);
+            let matches = |sha: &str, manifest_sha: &str| sha == key.sha256 && manifest_sha == key.manifest_sha256;
+            if let Some(slot) = control.loaded.get(name)
+                && matches(&slot.current.sha256, &slot.current.manifest_sha256)
+            {
+                return Ok(ReloadReport::new(ReloadOutcome::Unchanged, &dir, Some(&slot.current), None));
+            }
+            if let Some(rejection) = control.rejected.get(&dir)
+                && matches(
+                    rejection.sha256.as_deref().unwrap_or(""),
+                    rejection.manifest_sha256.as_deref().unwrap_or(""),
+                )
+            {
+                return Ok(ReloadReport::new(ReloadOutcome::Unchanged, &dir, None, Some(rejection.error.clone())));
+            }
+            dir
+        };
         let source = match crate::shared_set::fetch(store, name, key, &dir).await? {
             Ok(source) => source,
-            Err(missing) => return Ok(self.reject(control, &dir, None, missing)),
+            Err(missing) => return Ok(self.reject(&mut *self.control.lock().await, &dir, None, missing)),
         };
-        match self.prepare(control, source.clone()).await {
+        let loaded = self.load_version(source.clone()).await;
+        let control = &mut *self.control.lock().await;
+        match loaded.and_then(|plugin| self.admit(control, &plugin).map(|()| plugin)) {
             Ok(plugin) => match self.serve(control, plugin, &source).await {
                 Ok(report) => Ok(report),
                 Err(err) => {
@@ -129,49 +150,89 @@ impl Registry {
     }
 
     /// Loads `dir` (unless unchanged and not forced) or removes its plugin if the directory is gone.
-    pub(super) async fn reconcile_dir(&self, control: &mut Control, dir: &Path, force: bool) -> ReloadReport {
-        let owner = control.loaded.iter().find(|(_, s)| s.current.dir == dir).map(|(name, _)| name.clone());
-        if !dir.is_dir() {
-            control.rejected.remove(dir);
-            let Some(name) = owner else { return ReloadReport::new(ReloadOutcome::Unchanged, dir, None, None) };
-            control.loaded.remove(&name);
-            self.publish(control);
-            count_reload(name.clone(), ReloadOutcome::Removed);
-            tracing::info!(plugin = %name, dir = %dir.display(), "plugin removed");
-            let mut removed = ReloadReport::new(ReloadOutcome::Removed, dir, None, None);
-            removed.plugin = Some(name);
-            return removed;
-        }
-        let read_dir = dir.to_path_buf();
-        let source = match tokio::task::spawn_blocking(move || Source::read(&read_dir)).await {
-            Ok(Ok(source)) => source,
-            Ok(Err(err)) => return self.reject(control, dir, None, err),
-            Err(err) => return self.reject(control, dir, None, LoadError::new(LoadStage::Read, err.to_string())),
+    /// `Busy` when its plugin is loading already (an upload).
+    pub(super) async fn reconcile_dir(&self, dir: &Path, force: bool) -> Result<ReloadReport, RegistryError> {
+        let read = if dir.is_dir() {
+            let read_dir = dir.to_path_buf();
+            Some(tokio::task::spawn_blocking(move || Source::read(&read_dir)).await)
+        } else {
+            None
         };
-        if !force {
-            let same = |sha: Option<&str>, manifest_sha: Option<&str>| {
-                sha == Some(source.sha256.as_str()) && manifest_sha == Some(source.manifest_sha256.as_str())
+        let (source, serving) = {
+            let control = &mut *self.control.lock().await;
+            let owner = control.loaded.iter().find(|(_, s)| s.current.dir == dir).map(|(name, _)| name.clone());
+            let Some(read) = read else {
+                control.rejected.remove(dir);
+                let Some(name) = owner else { return Ok(ReloadReport::new(ReloadOutcome::Unchanged, dir, None, None)) };
+                control.loaded.remove(&name);
+                self.publish(control);
+                count_reload(name.clone(), ReloadOutcome::Removed);
+                tracing::info!(plugin = %name, dir = %dir.display(), "plugin removed");
+                let mut removed = ReloadReport::new(ReloadOutcome::Removed, dir, None, None);
+                removed.plugin = Some(name);
+                return Ok(removed);
             };
-            let current = owner.as_ref().map(|name| &control.loaded[name].current);
-            if current.is_some_and(|p| same(Some(&p.sha256), Some(&p.manifest_sha256)))
-                || control.rejected.get(dir).is_some_and(|r| same(r.sha256.as_deref(), r.manifest_sha256.as_deref()))
-            {
-                return ReloadReport::new(ReloadOutcome::Unchanged, dir, current.map(|p| &**p), None);
+            let source = match read {
+                Ok(Ok(source)) => source,
+                Ok(Err(err)) => return Ok(self.reject(control, dir, None, err)),
+                Err(err) => {
+                    return Ok(self.reject(control, dir, None, LoadError::new(LoadStage::Read, err.to_string())));
+                }
+            };
+            let current = owner.as_ref().map(|name| control.loaded[name].current.clone());
+            if !force {
+                let same = |sha: Option<&str>, manifest_sha: Option<&str>| {
+                    sha == Some(source.sha256.as_str()) && manifest_sha == Some(source.manifest_sha256.as_str())
+                };
+                if current.as_ref().is_some_and(|p| same(Some(&p.sha256), Some(&p.manifest_sha256)))
+                    || control
+                        .rejected
+                        .get(dir)
+                        .is_some_and(|r| same(r.sha256.as_deref(), r.manifest_sha256.as_deref()))
+                {
+                    return Ok(ReloadReport::new(ReloadOutcome::Unchanged, dir, current.as_deref(), None));
+                }
             }
+            (source, current)
+        };
+        let _turn = self.loading.claim(&loader::peek_name(&source.manifest_text).unwrap_or_else(|| dir_name(dir)))?;
+        let loaded = self.load_version(source.clone()).await;
+        let control = &mut *self.control.lock().await;
+        let now_serving = control.loaded.values().find(|s| s.current.dir == dir).map(|s| s.current.clone());
+        if now_serving.as_ref().map(Arc::as_ptr) != serving.as_ref().map(Arc::as_ptr) {
+            // Another load served this directory meanwhile (an upload that just finished): it stands.
+            return Ok(ReloadReport::new(ReloadOutcome::Unchanged, dir, now_serving.as_deref(), None));
         }
-        match self.prepare(control, source.clone()).await {
+        Ok(match loaded.and_then(|plugin| check_conflicts(control, &plugin).map(|()| plugin)) {
             Ok(plugin) => self.accept(control, plugin),
             Err(err) => self.reject(control, dir, Some(&source), err),
-        }
+        })
     }
 
-    /// Every load step, then the check against the other plugins; nothing is served yet.
-    pub(super) async fn prepare(&self, control: &Control, source: Source) -> Result<Arc<LoadedPlugin>, LoadError> {
+    /// [`Registry::reconcile_dir`] where a plugin already loading is skipped: the report says so.
+    pub(super) async fn reconcile_dir_or_skip(&self, dir: &Path, force: bool) -> ReloadReport {
+        self.reconcile_dir(dir, force).await.unwrap_or_else(|busy| {
+            let mut skipped = ReloadReport::new(ReloadOutcome::Unchanged, dir, None, None);
+            skipped.error = Some(LoadError::new(LoadStage::Conflict, busy.to_string()));
+            skipped
+        })
+    }
+
+    /// The check a version loaded outside the lock for plugin `name`'s directory passes before it is
+    /// served: that is still the plugin's directory, and no name clashes with another plugin's.
+    pub(super) fn admit(&self, control: &Control, plugin: &LoadedPlugin) -> Result<(), LoadError> {
+        if self.dir_for(control, &plugin.name) != plugin.dir {
+            let moved = format!("another plugin was loaded from {} meanwhile", plugin.dir.display());
+            return Err(LoadError::new(LoadStage::Conflict, moved));
+        }
+        check_conflicts(control, plugin)
+    }
+
+    /// Every load step (no lock needed: it changes nothing).
+    pub(super) async fn load_version(&self, source: Source) -> Result<Arc<LoadedPlugin>, LoadError> {
         let name = loader::peek_name(&source.manifest_text);
         let stats = self.stats_for(name.as_deref().unwrap_or(&dir_name(&source.dir)));
-        let plugin = Arc::new(loader::load(&self.runtime, source, stats).await?);
-        check_conflicts(control, &plugin)?;
-        Ok(plugin)
+        Ok(Arc::new(loader::load(&self.runtime, source, stats).await?))
     }
 
     /// Writes a prepared plugin's files to its directory, then serves it.

@@ -1,9 +1,13 @@
 //! Bad input at the plugin admin API (no user data behind it: SQLite only): uploads that do not load
-//! are refused naming the stage, and nothing is written; reloads, rollbacks and deletes of unknown
+//! are refused naming the stage, uploads over the size caps (or whose body lies about its size, or
+//! never ends) are refused before they are decoded, and nothing is written; reloads, rollbacks and deletes of unknown
 //! or hostile names are 404, and delete nothing.
+
+use std::time::Duration;
 
 use base64::Engine as _;
 use end_to_end::plugins::PluginsDir;
+use end_to_end::raw_request::{self, RawBody};
 use end_to_end::server::read_json;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -74,9 +78,11 @@ async fn plugin_uploads_that_do_not_load_are_refused_and_nothing_is_written() {
     assert_ne!(escape, manifest);
     rejected("a path for a name", escape, wasm.clone(), "manifest").await;
 
-    // Beyond the upload limit: refused while reading.
+    // Beyond the upload limit, sent without a length (one that declares it is refused from its
+    // head): refused while reading.
     let huge = padded_body(host::api::admin::MAX_UPLOAD_BYTES + 1);
-    s.keyed_post("/admin/plugins", Some(JSON), huge).await.plain("huge", StatusCode::PAYLOAD_TOO_LARGE);
+    let no_length = reqwest::Body::wrap_stream(futures::stream::once(async { Ok::<_, std::io::Error>(huge) }));
+    s.keyed_post("/admin/plugins", Some(JSON), no_length).await.plain("huge", StatusCode::PAYLOAD_TOO_LARGE);
 
     assert_eq!(entries(&plugins), ["echo"], "no rejected upload was written");
     let listing = s.keyed(reqwest::Method::GET, "/admin/plugins").send().await.unwrap();
@@ -108,4 +114,69 @@ async fn reloads_rollbacks_and_deletes_of_unknown_or_hostile_names_are_404() {
     let detail = s.keyed_post("/admin/plugins/echo/rollback", None, "").await.plain("rollback", StatusCode::CONFLICT);
     assert_eq!(detail, "plugin echo has no previous version to roll back to");
     assert_eq!(entries(&plugins), ["echo"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_over_the_caps_are_413_before_they_are_decoded_and_nothing_is_stored() {
+    let plugins = PluginsDir::new();
+    plugins.add("echo");
+    let s = &admin_service(&plugins).await;
+    let upload = |body: String| async move { s.keyed_post("/admin/plugins", Some(JSON), body).await };
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let probe = PluginsDir::new();
+    probe.add("host-probe");
+    let (manifest, wasm) = (probe.manifest("host-probe"), probe.wasm("host-probe"));
+
+    // A manifest one byte over its cap (the same as the directory loader's), with a valid component.
+    let mut long_manifest = format!("{manifest}\n#");
+    long_manifest.push_str(&"x".repeat(tools::MAX_MANIFEST_BYTES + 1 - long_manifest.len()));
+    let body = json!({"manifest": long_manifest, "wasm_base64": b64(&wasm)}).to_string();
+    let detail = upload(body).await.plain("manifest", StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(detail, format!("plugin.toml is larger than {} bytes", tools::MAX_MANIFEST_BYTES));
+
+    // A component one byte over its cap: refused from the length of its base64, undecoded.
+    let huge_wasm = "A".repeat((tools::MAX_WASM_BYTES + 1).div_ceil(3) * 4);
+    let body = json!({"manifest": manifest, "wasm_base64": huge_wasm}).to_string();
+    assert!(body.len() <= host::api::admin::MAX_UPLOAD_BYTES, "the body itself is within the read limit");
+    let detail = upload(body).await.plain("component", StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(detail, format!("plugin.wasm is larger than {} bytes", tools::MAX_WASM_BYTES));
+
+    // Garbage bytes of a plausible size: a clear 422 naming the compile stage.
+    let garbage: Vec<u8> = (0..1u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let body = json!({"manifest": manifest, "wasm_base64": b64(&garbage)}).to_string();
+    let message = upload(body).await.invalid("garbage", &["body", "compile"], "plugin_rejected");
+    assert!(message.contains("magic header") || message.contains("WebAssembly"), "{message}");
+
+    let addr = s.server.addr;
+    let within = Duration::from_secs(60);
+    let keyed = |length: Option<usize>| {
+        let mut headers = vec![format!("X-Admin-Key: {ADMIN_KEY}"), format!("Content-Type: {JSON}")];
+        headers.extend(length.map(|length| format!("Content-Length: {length}")));
+        headers
+    };
+    // A body that claims more than the cap: refused from its head, before a byte of it is sent.
+    let claimed = keyed(Some(host::api::admin::MAX_UPLOAD_BYTES + 1));
+    let answer = raw_request::send(addr, "/admin/plugins", &claimed, RawBody::Bytes(Vec::new()), within).await;
+    assert_eq!(answer.status, 413, "{}", answer.text);
+    // A body that claims less than it holds: only what it claims is read, which is not the JSON.
+    let body = json!({"manifest": manifest, "wasm_base64": b64(&wasm)}).to_string().into_bytes();
+    let answer = raw_request::send(addr, "/admin/plugins", &keyed(Some(20)), RawBody::Bytes(body), within).await;
+    assert_eq!(answer.status, 422, "{}", answer.text);
+    assert!(answer.text.contains("json_invalid"), "{}", answer.text);
+    // A body that never ends: cut at the read limit, and the connection closed.
+    let chunk = vec![b' '; 1 << 20];
+    let answer = raw_request::send(addr, "/admin/plugins", &keyed(None), RawBody::Endless { chunk }, within).await;
+    assert_eq!(answer.status, 413, "{}", answer.text);
+    let socket_buffers = 64 << 20;
+    assert!(
+        answer.body_written <= (host::api::admin::MAX_UPLOAD_BYTES + socket_buffers) as u64,
+        "the service stopped reading at its limit, not {} bytes later",
+        answer.body_written
+    );
+
+    assert_eq!(entries(&plugins), ["echo"], "nothing oversized was written");
+    let stored = s.server.store().plugin_active_set().await.expect("active set");
+    assert!(stored.is_empty(), "nothing was stored: {stored:?}");
+    let listing = s.keyed(reqwest::Method::GET, "/admin/plugins").send().await.unwrap();
+    assert_eq!(read_json(listing).await.1["functions"], 2, "the served tool set is unchanged");
 }

@@ -1,6 +1,7 @@
 //! The service's side: `/health/ready` waits for the tool set, and the plugin admin API (behind
 //! `ADMIN_API_KEY`, which no other key opens) lists, reloads, rolls back, accepts uploads and
-//! removes plugins, over real HTTP.
+//! removes plugins, over real HTTP; a slow load (a `describe` that never returns) holds up neither
+//! the API nor other plugins, and one plugin loads once at a time.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use end_to_end::plugins::PluginsDir;
+use end_to_end::poll::poll_until;
 use host::app::App;
 use host::config::Config;
 use serde_json::{Value, json};
@@ -194,4 +196,92 @@ async fn operators_list_reload_roll_back_and_upload_plugins() {
     assert!(!dir.path().join("echo").exists() && !dir.path().join("wrong-world").exists());
     let (_, listing) = service.get("/admin/plugins").await;
     assert_eq!((listing["functions"].as_u64(), listing["plugins"].as_array().map(Vec::len)), (Some(0), Some(0)));
+}
+
+/// `{"manifest", "wasm_base64"}` of built test plugin `name`.
+fn upload_of(name: &str) -> Value {
+    let plugin = PluginsDir::new();
+    plugin.add(name);
+    json!({
+        "manifest": plugin.manifest(name),
+        "wasm_base64": base64::engine::general_purpose::STANDARD.encode(plugin.wasm(name)),
+    })
+}
+
+#[tokio::test]
+async fn a_describe_that_never_returns_holds_up_neither_the_admin_api_nor_other_plugins() {
+    let dir = PluginsDir::new();
+    dir.add("echo");
+    let service = Service::start(&dir).await;
+    service.wait_ready().await;
+    let (status, report) = service.post("/admin/plugins/echo/reload", json!({})).await;
+    assert_eq!((status, report["outcome"].as_str()), (200, Some("loaded")), "echo has a version to roll back to");
+
+    let slow = upload_of("slow-describe");
+    let (http, url) = (service.http.clone(), format!("{}/admin/plugins", service.url));
+    let first = tokio::spawn({
+        let slow = slow.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let response = http.post(url).header("x-admin-key", KEY).json(&slow).send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap(), started.elapsed())
+        }
+    });
+    // The listing answers while the load runs, and says so.
+    let loading =
+        poll_until(Duration::from_secs(60), "the upload of slow-describe being listed as loading", async || {
+            let (status, listing) = service.get("/admin/plugins").await;
+            let loading = listing["loading"].as_array().cloned().unwrap_or_default();
+            match loading.iter().any(|l| l["plugin"] == "slow-describe") {
+                true if status == 200 => Ok(listing),
+                _ => Err(format!("{status}: {}", listing["loading"])),
+            }
+        })
+        .await;
+    assert_eq!(loading["functions"], 2, "the served tool set is echo's alone");
+
+    // Meanwhile: a second upload of the same plugin is refused, others' operations go through.
+    let (status, busy) = service.post("/admin/plugins", slow).await;
+    assert_eq!(status, 409, "{busy}");
+    let detail = busy["detail"].as_str().unwrap();
+    assert!(detail.starts_with("plugin slow-describe is already being loaded (since "), "{detail}");
+    let (status, report) = service.post("/admin/plugins/echo/reload", json!({})).await;
+    assert_eq!((status, report["outcome"].as_str()), (200, Some("loaded")), "{report}");
+    let (status, report) = service.post("/admin/plugins/echo/rollback", json!({})).await;
+    assert_eq!((status, report["outcome"].as_str()), (200, Some("rolled_back")), "{report}");
+    let (status, listing) = service.get("/admin/plugins").await;
+    assert_eq!(status, 200);
+    // Describe's deadline is 10 s: the operations above (each well under a second) ran inside it.
+    assert_eq!(listing["loading"][0]["plugin"], "slow-describe", "all of that happened during the load");
+
+    // The load is rejected at describe's deadline, and nothing of it stays.
+    let (status, rejected, took) = first.await.unwrap();
+    assert_eq!(status, 422, "{rejected}");
+    assert_eq!(rejected["detail"][0]["loc"], json!(["body", "describe"]), "{rejected}");
+    let message = rejected["detail"][0]["msg"].as_str().unwrap();
+    assert!(message.contains("did not finish within 10 s"), "{message}");
+    assert!(took < Duration::from_secs(60), "rejected within a bound, took {took:?}");
+    let (_, listing) = service.get("/admin/plugins").await;
+    assert_eq!(listing["loading"], json!([]));
+    assert_eq!(listing["functions"], 2);
+    assert!(!dir.path().join("slow-describe").exists());
+    assert!(listing["database"]["active"].as_array().unwrap().is_empty(), "{}", listing["database"]);
+}
+
+#[tokio::test]
+async fn concurrent_uploads_of_different_plugins_both_land() {
+    let dir = PluginsDir::new();
+    let service = Service::start(&dir).await;
+    service.wait_ready().await;
+    let (probe, spin) = (upload_of("host-probe"), upload_of("spin-loop"));
+    let ((probe_status, probe_report), (spin_status, spin_report)) =
+        tokio::join!(service.post("/admin/plugins", probe), service.post("/admin/plugins", spin));
+    assert_eq!((probe_status, probe_report["outcome"].as_str()), (201, Some("loaded")), "{probe_report}");
+    assert_eq!((spin_status, spin_report["outcome"].as_str()), (201, Some("loaded")), "{spin_report}");
+    let (_, listing) = service.get("/admin/plugins").await;
+    let mut names: Vec<&str> =
+        listing["plugins"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["host-probe", "spin-loop"]);
+    assert_eq!(listing["database"]["active"].as_array().unwrap().len(), 2, "{}", listing["database"]);
 }

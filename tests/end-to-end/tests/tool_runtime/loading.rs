@@ -222,3 +222,16 @@ async fn the_author_check_reports_what_the_registry_would() {
     let err = tools::author::check(&wrong, None, config).await.unwrap_err();
     assert_eq!(err.stage, LoadStage::Link);
 }
+
+#[tokio::test]
+async fn a_compile_past_its_time_limit_is_abandoned_and_rejected() {
+    let dir = PluginsDir::new();
+    dir.add("echo");
+    // No time at all: a compile on its own thread has not finished when the limit is first checked.
+    let harness = Harness::start(&dir, |config| config.compile_timeout = std::time::Duration::ZERO).await;
+    assert!(harness.registry.functions().is_empty());
+    let (stage, message) = rejection(&harness, "echo").await;
+    assert_eq!(stage, LoadStage::Compile);
+    assert_eq!(message, "compiling did not finish within 0 s; the load was abandoned");
+    assert!(harness.registry.loading().is_empty(), "the abandoned load is not listed as running");
+}
