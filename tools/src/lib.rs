@@ -24,7 +24,8 @@
 //! - `watcher.rs` reports which plugin directories changed; `shared_set.rs` stores and fetches
 //!   versions of the database's plugin set.
 //! - `loader.rs` loads one version (manifest → pin → compile or `cache.rs` → link → describe →
-//!   `schema.rs`) into a `plugin.rs` value; `manifest.rs` parses `plugin.toml`.
+//!   `schema.rs`) into a `plugin.rs` value; `manifest.rs` parses `plugin.toml`, interpolating the
+//!   plugin's settings and secrets (`plugin_values.rs`).
 //! - `engine.rs` is the one wasmtime engine and linker; `instance/` runs one sandbox (`call.rs`
 //!   classifies how a call ended); `limits.rs` is the memory limit, `egress/` the outgoing-HTTP
 //!   policy, `capabilities/` the `host` interface backed by `services.rs`.
@@ -42,6 +43,7 @@ mod loader;
 pub mod manifest;
 mod outcome;
 mod plugin;
+pub mod plugin_values;
 mod registry;
 mod schema;
 mod services;
@@ -61,8 +63,10 @@ pub use capabilities::index::{NoWorkoutIndex, WorkoutIndex, WorkoutMatch};
 pub use loader::{LoadError, LoadStage};
 pub use manifest::Limits;
 pub use outcome::{ToolError, ToolOutcome, codes};
+pub use plugin_values::{PluginValues, ValueKind};
 pub use registry::{
-    PluginListing, PluginStatus, Registry, RegistryError, Rejection, ReloadOutcome, ReloadReport, VersionInfo,
+    MAX_VALUE_BYTES, PluginListing, PluginStatus, Registry, RegistryError, Rejection, ReloadOutcome, ReloadReport,
+    ValueReport, VersionInfo,
 };
 pub use services::HostServices;
 pub use stats::{LastError, StatsSnapshot};
@@ -77,8 +81,12 @@ pub struct RuntimeConfig {
     pub cache_dir: PathBuf,
     /// A call's wall-clock budget when the manifest sets none (`FUNCTION_TIMEOUT_SECONDS`).
     pub default_timeout: Duration,
-    /// Values manifests may interpolate with `${NAME}`.
-    pub env: HashMap<String, String>,
+    /// What `${setting:NAME}` and `${secret:NAME}` fall back to when the plugin has no stored value
+    /// of that name (the host's runbook variables and `OPENAI_API_KEY`).
+    pub defaults: PluginValues,
+    /// Opens the plugins' stored secrets (`PLUGIN_SECRETS_KEY`); without it, stored values are
+    /// not read and manifests see the defaults only.
+    pub secrets_key: Option<store::SecretsKey>,
     /// Watch `plugins_dir` and reload changed plugins.
     pub watch: bool,
     /// How long `plugins_dir` must be quiet before a change is loaded.
@@ -106,7 +114,8 @@ impl RuntimeConfig {
             cache_dir: plugins_dir.join(".cache"),
             plugins_dir,
             default_timeout: Duration::from_secs(30),
-            env: HashMap::new(),
+            defaults: PluginValues::default(),
+            secrets_key: None,
             watch: false,
             watch_debounce: Duration::from_millis(250),
             resolve: HashMap::new(),

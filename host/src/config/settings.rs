@@ -128,13 +128,16 @@ pub struct PluginsConfig {
     pub function_timeout: Duration,
     /// Watch `dir` and reload changed plugins.
     pub watch: bool,
-    /// Per-request HTTP timeout of the plugins' downstream calls (manifests: `${TOOL_HTTP_TIMEOUT_SECONDS}`).
+    /// Per-request HTTP timeout of the plugins' downstream calls (manifests: `${setting:TOOL_HTTP_TIMEOUT_SECONDS}`).
     pub http_timeout: Duration,
-    /// Strava/Garmin syncs per user and hour (the `sync` manifest: `${SYNC_RATE_LIMIT_PER_HOUR}`).
+    /// Strava/Garmin syncs per user and hour (the `sync` manifest: `${setting:SYNC_RATE_LIMIT_PER_HOUR}`).
     pub sync_limit_per_hour: u32,
     /// How often to check the database for plugins uploaded or rolled back through another
     /// instance (`PLUGINS_SYNC_SECONDS`, fractional; zero disables the check).
     pub database_poll_interval: Duration,
+    /// `PLUGIN_SECRETS_KEY` (checked to be 32 bytes of base64): the key the plugins' secrets are
+    /// encrypted under in the database. None: plugin settings and secrets are off.
+    pub secrets_key: Option<Secret>,
 }
 
 /// Limits on the HTTP and SSE side.

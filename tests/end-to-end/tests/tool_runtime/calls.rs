@@ -6,7 +6,7 @@ use std::time::Duration;
 use end_to_end::plugins::PluginsDir;
 use serde_json::json;
 
-use crate::support::{Harness, env, gated_server};
+use crate::support::{Harness, gated_server, settings};
 
 #[tokio::test]
 async fn arguments_that_do_not_match_the_schema_never_reach_the_plugin() {
@@ -45,7 +45,7 @@ async fn a_plugin_at_its_concurrency_limit_answers_busy() {
     let manifest = dir.manifest("echo").replace("max_concurrent_calls = 128", "max_concurrent_calls = 1");
     dir.write_manifest("echo", &manifest);
     let origin = server.url();
-    let harness = Harness::start(&dir, move |config| config.env = env(&[("ECHO_BASE_URL", &origin)])).await;
+    let harness = Harness::start(&dir, move |config| config.defaults = settings(&[("ECHO_BASE_URL", &origin)])).await;
 
     let registry = harness.registry.clone();
     let first =
@@ -70,7 +70,7 @@ async fn an_exhausted_instance_pool_answers_busy() {
     let origin = server.url();
     let harness = Harness::start(&dir, move |config| {
         config.max_concurrent_calls = 1;
-        config.env = env(&[("PROBE_ALLOWED_ORIGIN", &origin), ("PROBE_NAMED_ORIGIN", "http://named.test:1")]);
+        config.defaults = settings(&[("PROBE_ALLOWED_ORIGIN", &origin), ("PROBE_NAMED_ORIGIN", "http://named.test:1")]);
     })
     .await;
     let registry = harness.registry.clone();

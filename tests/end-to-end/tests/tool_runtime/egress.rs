@@ -1,25 +1,40 @@
 //! Egress: what reaches the services a plugin calls, and what never reaches the plugin. The host
 //! adds the caller's credentials and the manifest's secrets on the way out, over whatever the guest
-//! set; the guest sees neither, wherever it looks.
+//! set; the guest sees neither, wherever it looks (the secret here set by an operator in the
+//! plugin's store, as production does).
 
 use end_to_end::plugins::PluginsDir;
 use serde_json::{Value, json};
 use stand_ins::recording_server::{RecordingServer, reply};
+use store::testing::TestDatabase;
+use store::{SecretsKey, ValueKind};
 use tools::Caller;
 
-use crate::support::{Harness, env};
+use crate::support::{Harness, settings};
 
 const SECRET: &str = "sk-live-0123456789abcdef";
 const USER_TOKEN: &str = "Bearer eyJ.user-token.signature";
 
+/// Calls `peek` with the secret set by an operator in the plugin's store (sealed in the database,
+/// opened by the runtime) and the origin a host default.
 async fn peek(authorization: Option<&str>) -> (RecordingServer, Value) {
     let server = RecordingServer::json(json!({"ok": true})).await;
     let dir = PluginsDir::new();
     dir.add("peek-secrets");
     let origin = server.url();
-    let harness = Harness::start(&dir, move |config| {
-        config.env = env(&[("PEEK_ORIGIN", &origin), ("PEEK_SECRET", SECRET)]);
-    })
+    let db = TestDatabase::sqlite().await.expect("a test database");
+    let key = SecretsKey::from_bytes([9; 32]);
+    db.store.plugin_value_set(&key, "peek-secrets", ValueKind::Secret, "PEEK_SECRET", SECRET).await.unwrap();
+    let process = crate::support::shared_process().await;
+    let harness = Harness::with_database(
+        &dir,
+        db,
+        move |config| {
+            config.defaults = settings(&[("PEEK_ORIGIN", &origin)]);
+            config.secrets_key = Some(key);
+        },
+        process,
+    )
     .await;
     let mut call = crate::support::call(
         "peek",
@@ -71,7 +86,7 @@ async fn the_example_plugin_calls_its_service_with_the_users_credentials() {
     let dir = PluginsDir::new();
     dir.add("echo");
     let origin = server.url();
-    let harness = Harness::start(&dir, move |config| config.env = env(&[("ECHO_BASE_URL", &origin)])).await;
+    let harness = Harness::start(&dir, move |config| config.defaults = settings(&[("ECHO_BASE_URL", &origin)])).await;
     let mut call = crate::support::call(
         "echo_http",
         json!({"path": "/workouts?limit=5", "method": "POST", "body": {"q": "legs"}}),
@@ -110,7 +125,7 @@ async fn downstream_failures_read_as_the_original_messages() {
     let allowed = server.url();
     let harness = Harness::start(&dir, move |config| {
         let closed = format!("http://127.0.0.1:{closed_port}");
-        config.env = env(&[("PROBE_ALLOWED_ORIGIN", &allowed), ("PROBE_NAMED_ORIGIN", &closed)]);
+        config.defaults = settings(&[("PROBE_ALLOWED_ORIGIN", &allowed), ("PROBE_NAMED_ORIGIN", &closed)]);
     })
     .await;
     let fetch = |path: String| json!({"url": path, "require_success": true, "timeout_seconds": 1});

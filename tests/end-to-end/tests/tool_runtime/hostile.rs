@@ -7,7 +7,7 @@ use end_to_end::plugins::PluginsDir;
 use serde_json::json;
 use stand_ins::recording_server::{RecordingServer, reply};
 
-use crate::support::{Harness, env};
+use crate::support::{Harness, settings};
 
 /// A plugins directory with echo and the hostile plugin `name`, its manifest replaced by `manifest`.
 fn with_hostile(name: &str, manifest: &str) -> PluginsDir {
@@ -97,7 +97,7 @@ async fn egress_probe(
     let (allowed_url, named) = (allowed.url(), named.to_string());
     let resolve_to = resolve_to.parse().unwrap();
     let harness = Harness::start(&dir, move |config| {
-        config.env = env(&[("PROBE_ALLOWED_ORIGIN", &allowed_url), ("PROBE_NAMED_ORIGIN", &named)]);
+        config.defaults = settings(&[("PROBE_ALLOWED_ORIGIN", &allowed_url), ("PROBE_NAMED_ORIGIN", &named)]);
         let host = named.trim_start_matches("http://").split(':').next().unwrap().to_string();
         config.resolve.insert(host, vec![resolve_to]);
     })
@@ -207,7 +207,7 @@ async fn hostile_calls_in_parallel_leave_the_host_serving() {
     dir.write_manifest("spin-loop", SPIN_UNTIL_DEADLINE);
     let url = silent.url();
     let harness = Harness::start(&dir, move |config| {
-        config.env = env(&[("PROBE_ALLOWED_ORIGIN", &url), ("PROBE_NAMED_ORIGIN", "http://named.test:1")]);
+        config.defaults = settings(&[("PROBE_ALLOWED_ORIGIN", &url), ("PROBE_NAMED_ORIGIN", "http://named.test:1")]);
     })
     .await;
     let calls = [

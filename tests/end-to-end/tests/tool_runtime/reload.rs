@@ -12,7 +12,7 @@ use end_to_end::poll::poll_until;
 use serde_json::json;
 use tools::{LoadStage, Registry, ReloadOutcome};
 
-use crate::support::{Harness, env, gated_server, with_line};
+use crate::support::{Harness, gated_server, settings, with_line};
 
 fn relabel(dir: &PluginsDir, label: &str) {
     let manifest = with_line(&dir.manifest("echo"), "label", &format!("label = \"{label}\""));
@@ -123,7 +123,7 @@ async fn fifty_calls_in_flight_finish_on_their_version_during_a_reload() {
     let dir = PluginsDir::new();
     dir.add("echo");
     let origin = server.url();
-    let harness = Harness::start(&dir, move |config| config.env = env(&[("ECHO_BASE_URL", &origin)])).await;
+    let harness = Harness::start(&dir, move |config| config.defaults = settings(&[("ECHO_BASE_URL", &origin)])).await;
 
     let in_flight: Vec<_> = (0..50)
         .map(|_| {

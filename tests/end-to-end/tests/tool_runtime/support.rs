@@ -1,7 +1,6 @@
 //! What every suite of the tool runtime needs: a temporary plugins directory, a registry over it
 //! (with a SQLite database behind the host capabilities), and calls.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use stand_ins::gate::Gate;
 use stand_ins::recording_server::{RecordingServer, reply};
 use store::testing::TestDatabase;
 use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-use tools::{HostServices, Registry, RuntimeConfig, ToolCall, ToolOutcome};
+use tools::{HostServices, PluginValues, Registry, RuntimeConfig, ToolCall, ToolOutcome};
 
 /// Tests that measure the process (resident memory) run alone: they take this lock for writing,
 /// every other registry holds it for reading.
@@ -34,9 +33,12 @@ pub fn config(dir: &PluginsDir) -> RuntimeConfig {
     config
 }
 
-/// `pairs` as an interpolation environment.
-pub fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+/// `pairs` as the host's default settings (what `${setting:NAME}` falls back to).
+pub fn settings(pairs: &[(&str, &str)]) -> PluginValues {
+    PluginValues {
+        settings: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        ..PluginValues::default()
+    }
 }
 
 /// A loaded registry over a plugins directory, and the database behind it.
