@@ -91,11 +91,13 @@ impl ToolWorld {
             OpenAiStandIn::start().await,
         );
         // The defaults the service gives manifests (its runbook variables and OpenAI key).
-        let mut defaults = tools::PluginValues::default();
-        defaults.settings = [&mapper, &calendar, &ingestor, &strava, &garmin]
-            .iter()
-            .map(|d| (d.service().env_var().to_string(), d.url()))
-            .collect();
+        let mut defaults = tools::PluginValues {
+            settings: [&mapper, &calendar, &ingestor, &strava, &garmin]
+                .iter()
+                .map(|d| (d.service().env_var().to_string(), d.url()))
+                .collect(),
+            ..tools::PluginValues::default()
+        };
         defaults.settings.extend([
             ("OPENAI_BASE_URL".to_string(), openai.url()),
             ("EMBEDDING_MODEL".to_string(), "text-embedding-3-small".to_string()),
