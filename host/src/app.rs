@@ -25,13 +25,14 @@ use crate::server::ServerLimits;
 use crate::shutdown::Shutdown;
 
 /// The tool runtime's settings: `PLUGINS_DIR`, `PLUGIN_CACHE_DIR`, `FUNCTION_TIMEOUT_SECONDS`,
-/// `PLUGINS_WATCH`, `PLUGINS_SYNC_SECONDS`, `PLUGIN_STATE_MAX_*`, `PLUGIN_COMPILE_TIMEOUT_SECONDS`, the
-/// operator's policy and the variables manifests may interpolate.
+/// `PLUGINS_WATCH`, `PLUGINS_SYNC_SECONDS`, `PLUGIN_STATE_MAX_*`, `PLUGIN_COMPILE_TIMEOUT_SECONDS`,
+/// `PLUGIN_SECRETS_KEY`, the operator's policy and the defaults of the values manifests interpolate.
 pub fn runtime_config(config: &Config) -> RuntimeConfig {
     RuntimeConfig {
         cache_dir: config.plugins.cache_dir.clone(),
         default_timeout: config.plugins.function_timeout,
-        env: config.plugin_env(),
+        defaults: config.plugin_value_defaults(),
+        secrets_key: config.plugin_secrets_key(),
         policy: config.plugins.policy.clone(),
         watch: config.plugins.watch,
         database_poll_interval: config.plugins.database_poll_interval,

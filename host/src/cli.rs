@@ -114,8 +114,8 @@ async fn migrate(config: Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The author commands. They use the service's configuration (the variables manifests
-/// interpolate, `FUNCTION_TIMEOUT_SECONDS`, `DATABASE_URL` for the state a call keeps) but never
+/// The author commands. They use the service's configuration (the defaults of the values manifests
+/// interpolate; not the operators' stored settings and secrets, `FUNCTION_TIMEOUT_SECONDS`, `DATABASE_URL` for the state a call keeps) but never
 /// the service's plugin directory: compiled artifacts go to a cache in the temp directory.
 async fn plugins(config: Config, cmd: PluginsCommand) -> anyhow::Result<ExitCode> {
     let mut runtime = crate::app::runtime_config(&config);

@@ -19,8 +19,10 @@ pub mod embeddings;
 pub mod flags;
 pub mod function_limits;
 pub mod messages;
+pub mod plugin_values;
 pub mod plugin_versions;
 pub mod quota;
+pub mod secrets_key;
 pub mod sessions;
 pub mod testing;
 pub mod text;
@@ -29,8 +31,10 @@ pub mod tool_state;
 pub use audit_log::{AuditEntry, AuditQuery, NewAuditEntry};
 pub use flags::FeatureFlags;
 pub use messages::{Message, NewMessage, Role};
+pub use plugin_values::{PluginValue, ValueChange, ValueKind, ValueListing};
 pub use plugin_versions::{ActivePlugin, NewPluginVersion, PluginVersionKey, StoredPluginVersion};
 pub use quota::{Period, Reservation};
+pub use secrets_key::SecretsKey;
 pub use sessions::Session;
 pub use sqlx::types::Json;
 pub use tool_state::{StatePut, StateQuota, StateUsage};
@@ -44,6 +48,9 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("invalid database url: {0}")]
     InvalidUrl(String),
+    /// A stored plugin secret cannot be opened (the message names it, never its value).
+    #[error("{0}")]
+    Secret(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

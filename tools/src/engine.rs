@@ -23,6 +23,7 @@ use crate::cache::ArtifactCache;
 use crate::capabilities::HostCtx;
 use crate::egress::Network;
 use crate::instance::CallState;
+use crate::plugin_values::StoredValues;
 use crate::services::HostServices;
 
 /// How often the epoch advances: the granularity of deadlines and of a busy guest's yields.
@@ -40,6 +41,9 @@ pub struct Runtime {
     /// One permit per call that may run at once (the pool's capacity).
     pub slots: Arc<Semaphore>,
     pub config: RuntimeConfig,
+    /// The plugins' stored settings and secrets manifests are interpolated with (swapped whole
+    /// when the database's change).
+    pub values: arc_swap::ArcSwap<StoredValues>,
     _ticker: EpochTicker,
 }
 
@@ -65,6 +69,7 @@ impl Runtime {
             pooling,
             cache,
             config,
+            values: arc_swap::ArcSwap::from_pointee(StoredValues { generation: -1, ..StoredValues::default() }),
         })
     }
 }

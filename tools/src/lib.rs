@@ -24,8 +24,9 @@
 //! - `watcher.rs` reports which plugin directories changed; `shared_set.rs` stores and fetches
 //!   versions of the database's plugin set.
 //! - `loader.rs` loads one version (manifest → pin → compile or `cache.rs` → link → describe →
-//!   `schema.rs`) into a `plugin.rs` value; `manifest.rs` parses `plugin.toml`, `policy.rs` checks
-//!   it against the operator's policy.
+//!   `schema.rs`) into a `plugin.rs` value; `manifest.rs` parses `plugin.toml`, interpolating the
+//!   plugin's settings and secrets (`plugin_values.rs`), and `policy.rs` checks it against the
+//!   operator's policy.
 //! - `engine.rs` is the one wasmtime engine and linker; `instance/` runs one sandbox (`call.rs`
 //!   classifies how a call ended); `limits.rs` is the memory limit, `egress/` the outgoing-HTTP
 //!   policy, `capabilities/` the `host` interface backed by `services.rs`.
@@ -44,6 +45,7 @@ pub mod manifest;
 mod outcome;
 mod plugin;
 pub mod policy;
+pub mod plugin_values;
 mod registry;
 mod schema;
 mod services;
@@ -63,9 +65,11 @@ pub use capabilities::index::{NoWorkoutIndex, WorkoutIndex, WorkoutMatch};
 pub use loader::{LoadError, LoadStage, MAX_MANIFEST_BYTES, MAX_WASM_BYTES, oversized};
 pub use manifest::Limits;
 pub use outcome::{ToolError, ToolOutcome, codes};
+pub use plugin_values::{PluginValues, ValueKind};
 pub use policy::PluginPolicy;
 pub use registry::{
-    Loading, PluginListing, PluginStatus, Registry, RegistryError, Rejection, ReloadOutcome, ReloadReport, VersionInfo,
+    Loading, MAX_VALUE_BYTES, PluginListing, PluginStatus, Registry, RegistryError, Rejection, ReloadOutcome,
+    ReloadReport, ValueReport, VersionInfo,
 };
 pub use services::HostServices;
 pub use stats::{LastError, StatsSnapshot};
@@ -80,8 +84,12 @@ pub struct RuntimeConfig {
     pub cache_dir: PathBuf,
     /// A call's wall-clock budget when the manifest sets none (`FUNCTION_TIMEOUT_SECONDS`).
     pub default_timeout: Duration,
-    /// Values manifests may interpolate with `${NAME}`.
-    pub env: HashMap<String, String>,
+    /// What `${setting:NAME}` and `${secret:NAME}` fall back to when the plugin has no stored value
+    /// of that name (the host's runbook variables and `OPENAI_API_KEY`).
+    pub defaults: PluginValues,
+    /// Opens the plugins' stored secrets (`PLUGIN_SECRETS_KEY`); without it, stored values are
+    /// not read and manifests see the defaults only.
+    pub secrets_key: Option<store::SecretsKey>,
     /// The operator's policy over manifests (origins, credentials, internal addresses), checked at
     /// every load.
     pub policy: PluginPolicy,
@@ -119,7 +127,8 @@ impl RuntimeConfig {
             cache_dir: plugins_dir.join(".cache"),
             plugins_dir,
             default_timeout: Duration::from_secs(30),
-            env: HashMap::new(),
+            defaults: PluginValues::default(),
+            secrets_key: None,
             policy: PluginPolicy::default(),
             watch: false,
             watch_debounce: Duration::from_millis(250),

@@ -136,11 +136,13 @@ pub fn peek_name(manifest_text: &str) -> Option<String> {
     table.get("name")?.as_str().map(str::to_string)
 }
 
-/// Parses a manifest with the runtime's environment and limits.
+/// Parses a manifest with the plugins' stored values, the host's defaults and the runtime's limits.
 pub fn parse_manifest(runtime: &Runtime, text: &str) -> Result<Manifest, LoadError> {
     let config = &runtime.config;
+    let stored = runtime.values.load();
     let cx = ManifestContext {
-        env: &config.env,
+        stored: &stored.by_plugin,
+        defaults: &config.defaults,
         default_timeout: config.default_timeout,
         max_memory_bytes: config.max_memory_bytes,
         max_concurrent_calls: config.max_concurrent_calls,

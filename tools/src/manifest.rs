@@ -1,7 +1,13 @@
 //! `plugin.toml`: what a plugin is (name, version, optional sha256 pin), what it may use (limits),
 //! what it is told (`[config]`) and where it may send requests (`[[egress]]`, with the headers the
 //! host adds on the way out). Parsing is strict: unknown keys, out-of-range limits, malformed
-//! origins and `${VARIABLES}` missing from the environment are load errors naming the key.
+//! origins and values that are not set are load errors naming the key.
+//!
+//! Values come from the plugin's settings and secrets ([`crate::plugin_values`]):
+//! `${setting:NAME}` anywhere, `${setting:NAME:-fallback}` with a fallback, and `${secret:NAME}`
+//! only in a header of an exact (non-wildcard) origin: a secret in `[config]` would enter the
+//! sandbox, in an origin it would be sent as part of the URL, and under a wildcard any tenant of
+//! the suffix would receive it ([`SECRETS_RULE`]).
 //!
 //! ```toml
 //! name = "mapper"
@@ -20,12 +26,12 @@
 //! state_max_bytes = 8_388_608         # state bytes (keys + values) per user; default PLUGIN_STATE_MAX_BYTES
 //!
 //! [config]                            # handed to the plugin (never secrets)
-//! base_url = "${MAPPER_API_URL}"
+//! base_url = "${setting:MAPPER_API_URL}"
 //!
 //! [[egress]]
-//! origin = "${MAPPER_API_URL}"        # scheme://host[:port]; "https://*.example.com" for subdomains
+//! origin = "${setting:MAPPER_API_URL}" # scheme://host[:port]; "https://*.example.com" for subdomains
 //! forward_user_auth = true            # the caller's Authorization + X-User-Id
-//! headers = { X-Api-Key = "${MAPPER_KEY}" }   # secrets, added by the host
+//! headers = { X-Api-Key = "${secret:MAPPER_KEY}" }   # secrets, added by the host
 //! private_network = false             # allow a name resolving to a private (RFC 1918) address
 //! ```
 
@@ -34,7 +40,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::egress::{EgressPolicy, EgressRule};
+use crate::egress::{EgressPolicy, EgressRule, Host, Origin};
+use crate::plugin_values::{PluginValues, ValueKind, ValueLookup};
+
+/// The rule a secret outside an egress header of an exact origin breaks.
+pub const SECRETS_RULE: &str = "secrets only in egress headers of exact origins";
 
 /// Built-in limits, used where a manifest sets none.
 pub mod defaults {
@@ -90,7 +100,10 @@ fn as_seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Erro
 /// Values the manifest is checked against.
 #[derive(Clone, Debug)]
 pub struct ManifestContext<'a> {
-    pub env: &'a HashMap<String, String>,
+    /// Every plugin's stored settings and secrets, by plugin name.
+    pub stored: &'a HashMap<String, PluginValues>,
+    /// What a value not stored for the plugin falls back to.
+    pub defaults: &'a PluginValues,
     pub default_timeout: Duration,
     pub max_memory_bytes: u64,
     pub max_concurrent_calls: u32,
@@ -172,10 +185,11 @@ impl Manifest {
         for code in raw.error_codes.iter().filter(|code| !crate::outcome::valid_code(code)) {
             problems.push(format!("error_codes: {code:?} must match [a-z0-9_]{{1,64}}"));
         }
+        let values = ValueLookup { stored: cx.stored.get(&raw.name), defaults: cx.defaults };
 
         let mut config = BTreeMap::new();
         for (key, value) in raw.config {
-            match interpolate(&value, cx.env) {
+            match interpolate(&value, &values, false) {
                 Ok(value) => {
                     config.insert(key, value);
                 }
@@ -186,16 +200,19 @@ impl Manifest {
         let mut rules = Vec::new();
         for (i, rule) in raw.egress.into_iter().enumerate() {
             let at = format!("egress[{i}]");
-            let origin = match interpolate(&rule.origin, cx.env) {
+            let origin = match interpolate(&rule.origin, &values, false) {
                 Ok(origin) => origin,
                 Err(missing) => {
                     problems.push(format!("{at}.origin: {missing}"));
                     continue;
                 }
             };
+            // A wildcard would hand the secret to every tenant of the suffix. (An origin that does
+            // not parse is reported by `EgressRule::new`.)
+            let exact = Origin::parse(&origin).is_ok_and(|o| !matches!(o.host, Host::Wildcard(_)));
             let mut headers = Vec::new();
             for (name, value) in rule.headers {
-                match interpolate(&value, cx.env) {
+                match interpolate(&value, &values, exact) {
                     Ok(value) => headers.push((name, value)),
                     Err(missing) => problems.push(format!("{at}.headers.{name}: {missing}")),
                 }
@@ -279,12 +296,14 @@ pub fn valid_plugin_name(name: &str) -> bool {
         && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
 }
 
-/// Replaces `${NAME}` with the variable's value and `${NAME:-fallback}` with the value or the
-/// fallback; `$$` is a literal `$`. A variable that is not set (and has no fallback) is an error
-/// naming it. Values are never echoed in errors (they may be secrets).
-pub fn interpolate(text: &str, env: &HashMap<String, String>) -> Result<String, String> {
+/// Replaces `${setting:NAME}` and `${secret:NAME}` with the plugin's value (its stored one, else
+/// the host's default) and `${KIND:NAME:-fallback}` with the value or the fallback; `$$` is a
+/// literal `$`. A secret where `secrets_allowed` is false breaks [`SECRETS_RULE`]; a value that is
+/// not set (and has no fallback) is an error naming it. Values are never echoed in errors (they
+/// may be secrets).
+pub fn interpolate(text: &str, values: &ValueLookup<'_>, secrets_allowed: bool) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
-    let mut missing = Vec::new();
+    let mut problems = Vec::new();
     let mut rest = text;
     while let Some(at) = rest.find('$') {
         out.push_str(&rest[..at]);
@@ -297,41 +316,49 @@ pub fn interpolate(text: &str, env: &HashMap<String, String>) -> Result<String, 
                 return Err("unterminated ${…}".to_string());
             };
             let expr = &inner[..end];
-            let (name, fallback) = match expr.split_once(":-") {
-                Some((name, fallback)) => (name, Some(fallback)),
+            rest = &inner[end + 1..];
+            let (reference, fallback) = match expr.split_once(":-") {
+                Some((reference, fallback)) => (reference, Some(fallback)),
                 None => (expr, None),
             };
+            let (kind, name) = match reference.split_once(':') {
+                Some(("setting", name)) => (ValueKind::Setting, name),
+                Some(("secret", name)) => (ValueKind::Secret, name),
+                _ => {
+                    problems.push(format!(
+                        "${{{reference}}} names no setting or secret: write ${{setting:NAME}} or ${{secret:NAME}}"
+                    ));
+                    continue;
+                }
+            };
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                return Err(format!("invalid variable name ${{{name}}}"));
+                return Err(format!("invalid {} name ${{{reference}}}", kind.as_str()));
             }
-            match (env.get(name), fallback) {
+            if kind == ValueKind::Secret && !secrets_allowed {
+                problems.push(format!("${{{reference}}} is refused by policy rule \"{SECRETS_RULE}\""));
+                continue;
+            }
+            match (values.get(kind, name), fallback) {
                 (Some(value), _) => out.push_str(value),
                 (None, Some(fallback)) => out.push_str(fallback),
-                (None, None) => missing.push(name.to_string()),
+                (None, None) => problems.push(format!("{} {name} is not set", kind.as_str())),
             }
-            rest = &inner[end + 1..];
         } else {
             out.push('$');
             rest = after;
         }
     }
     out.push_str(rest);
-    if missing.is_empty() {
-        Ok(out)
-    } else {
-        Err(format!(
-            "environment variable {} is not set",
-            missing.iter().map(|m| format!("${{{m}}}")).collect::<Vec<_>>().join(", ")
-        ))
-    }
+    if problems.is_empty() { Ok(out) } else { Err(problems.join(", ")) }
 }
 
 #[cfg(test)]
 impl<'a> ManifestContext<'a> {
     /// The operator's defaults, for unit tests that parse manifests.
-    pub(crate) fn for_tests(env: &'a HashMap<String, String>) -> ManifestContext<'a> {
+    pub(crate) fn for_tests(stored: &'a HashMap<String, PluginValues>, defaults: &'a PluginValues) -> ManifestContext<'a> {
         ManifestContext {
-            env,
+            stored,
+            defaults,
             default_timeout: Duration::from_secs(30),
             max_memory_bytes: 1 << 30,
             max_concurrent_calls: 256,
@@ -345,18 +372,23 @@ impl<'a> ManifestContext<'a> {
 mod tests {
     use super::*;
 
-    fn cx(env: &HashMap<String, String>) -> ManifestContext<'_> {
-        ManifestContext::for_tests(env)
+    fn cx<'a>(stored: &'a HashMap<String, PluginValues>, defaults: &'a PluginValues) -> ManifestContext<'a> {
+        ManifestContext::for_tests(stored, defaults)
     }
 
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    fn values(settings: &[(&str, &str)], secrets: &[(&str, &str)]) -> PluginValues {
+        let map = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        PluginValues { settings: map(settings), secrets: map(secrets) }
+    }
+
+    /// Parses `text` with `defaults` and nothing stored.
+    fn parse(text: &str, defaults: &PluginValues) -> Result<Manifest, String> {
+        Manifest::parse(text, &cx(&HashMap::new(), defaults)).map_err(|e| e.0)
     }
 
     #[test]
     fn a_minimal_manifest_gets_the_defaults() {
-        let e = env(&[]);
-        let m = Manifest::parse("name = \"echo\"\nversion = \"1.0.0\"\n", &cx(&e)).unwrap();
+        let m = parse("name = \"echo\"\nversion = \"1.0.0\"\n", &PluginValues::default()).unwrap();
         assert_eq!(m.limits.timeout, Duration::from_secs(30));
         assert_eq!(m.limits.memory_bytes, defaults::MEMORY_BYTES);
         assert_eq!(m.limits.max_concurrent_calls, defaults::MAX_CONCURRENT_CALLS);
@@ -365,7 +397,7 @@ mod tests {
 
     #[test]
     fn a_full_manifest_is_interpolated() {
-        let e = env(&[("MAPPER_API_URL", "http://localhost:8001"), ("KEY", "s3cret")]);
+        let defaults = values(&[("MAPPER_API_URL", "http://localhost:8001")], &[("KEY", "s3cret")]);
         let text = r#"
             name = "mapper"
             version = "1.2.0"
@@ -375,14 +407,14 @@ mod tests {
             fuel = 1000000
             memory_bytes = 16777216
             [config]
-            base_url = "${MAPPER_API_URL}/v1"
+            base_url = "${setting:MAPPER_API_URL}/v1"
             price = "$$5"
             [[egress]]
-            origin = "${MAPPER_API_URL}"
+            origin = "${setting:MAPPER_API_URL}"
             forward_user_auth = true
-            headers = { X-Api-Key = "Key ${KEY}" }
+            headers = { X-Api-Key = "Key ${secret:KEY}" }
         "#;
-        let m = Manifest::parse(text, &cx(&e)).unwrap();
+        let m = parse(text, &defaults).unwrap();
         assert_eq!(m.sha256.as_deref(), Some("ab00000000000000000000000000000000000000000000000000000000000000"));
         assert_eq!(m.limits.timeout, Duration::from_millis(2500));
         assert_eq!(m.limits.fuel, 1_000_000);
@@ -394,57 +426,117 @@ mod tests {
     }
 
     #[test]
+    fn a_plugins_stored_values_win_over_the_defaults_and_stay_its_own() {
+        let defaults = values(&[("URL", "http://default.test")], &[("KEY", "default-key")]);
+        let stored = HashMap::from([(
+            "weather".to_string(),
+            values(&[("URL", "https://api.weather.test")], &[("KEY", "weather-key")]),
+        )]);
+        let text = |name: &str| {
+            format!(
+                "name = \"{name}\"\nversion = \"1\"\n[config]\nurl = \"${{setting:URL}}\"\n[[egress]]\norigin = \"${{setting:URL}}\"\nheaders = {{ X-Key = \"${{secret:KEY}}\" }}\n"
+            )
+        };
+        let weather = Manifest::parse(&text("weather"), &cx(&stored, &defaults)).unwrap();
+        assert_eq!(weather.config["url"], "https://api.weather.test");
+        assert_eq!(weather.egress.rules()[0].headers[0].1, "weather-key");
+        let other = Manifest::parse(&text("other"), &cx(&stored, &defaults)).unwrap();
+        assert_eq!(other.config["url"], "http://default.test", "another plugin's values are not this one's");
+        assert_eq!(other.egress.rules()[0].headers[0].1, "default-key");
+    }
+
+    #[test]
+    fn secrets_only_in_egress_headers_of_exact_origins() {
+        let defaults = values(&[("URL", "https://api.example.com")], &[("KEY", "sk-secret-value")]);
+        let refused = |place: &str, text: &str| {
+            let err = parse(text, &defaults).unwrap_err();
+            assert!(err.contains(place), "{err}");
+            assert!(
+                err.contains(
+                    "${secret:KEY} is refused by policy rule \"secrets only in egress headers of exact origins\""
+                ),
+                "{err}"
+            );
+            assert!(!err.contains("sk-secret-value"), "{err}");
+        };
+        refused("config.key:", "name = \"a\"\nversion = \"1\"\n[config]\nkey = \"${secret:KEY}\"\n");
+        refused(
+            "egress[0].origin:",
+            "name = \"a\"\nversion = \"1\"\n[[egress]]\norigin = \"https://${secret:KEY}.example.com\"\n",
+        );
+        refused(
+            "egress[0].headers.X-Key:",
+            "name = \"a\"\nversion = \"1\"\n[[egress]]\norigin = \"https://*.example.com\"\nheaders = { X-Key = \"${secret:KEY}\" }\n",
+        );
+        // A setting may go anywhere, a wildcard's header included.
+        let ok = "name = \"a\"\nversion = \"1\"\n[config]\nurl = \"${setting:URL}\"\n[[egress]]\norigin = \"https://*.example.com\"\nheaders = { X-Region = \"${setting:URL}\" }\n";
+        assert!(parse(ok, &defaults).is_ok());
+    }
+
+    #[test]
+    fn the_bare_variable_form_is_gone() {
+        let defaults = values(&[("MAPPER_API_URL", "http://m")], &[("OPENAI_API_KEY", "sk")]);
+        let err = parse("name = \"a\"\nversion = \"1\"\n[config]\nk = \"${OPENAI_API_KEY}\"\n", &defaults).unwrap_err();
+        assert!(err.contains("config.k: ${OPENAI_API_KEY} names no setting or secret"), "{err}");
+        assert!(!err.contains("sk\""), "{err}");
+        let err =
+            parse("name = \"a\"\nversion = \"1\"\n[config]\nk = \"${env:MAPPER_API_URL}\"\n", &defaults).unwrap_err();
+        assert!(err.contains("names no setting or secret"), "{err}");
+    }
+
+    #[test]
     fn unknown_keys_are_errors() {
-        let e = env(&[]);
+        let none = PluginValues::default();
         for text in [
             "name = \"a\"\nversion = \"1\"\nextra = 1\n",
             "name = \"a\"\nversion = \"1\"\n[limits]\ntimeout = 3\n",
             "name = \"a\"\nversion = \"1\"\n[[egress]]\norigin = \"http://x\"\nforward_auth = true\n",
         ] {
-            let err = Manifest::parse(text, &cx(&e)).unwrap_err().0;
+            let err = parse(text, &none).unwrap_err();
             assert!(err.contains("unknown field"), "{err}");
         }
     }
 
     #[test]
-    fn missing_variables_are_named_and_values_never_shown() {
-        let e = env(&[("PRESENT", "secret-value")]);
+    fn missing_values_are_named_and_values_never_shown() {
+        let defaults = values(&[], &[("PRESENT", "secret-value")]);
         let text = r#"
             name = "a"
             version = "1"
             [config]
-            url = "${ABSENT_URL}"
+            url = "${setting:ABSENT_URL}"
             [[egress]]
             origin = "http://h"
-            headers = { Authorization = "Bearer ${ABSENT_KEY} ${PRESENT}" }
+            headers = { Authorization = "Bearer ${secret:ABSENT_KEY} ${secret:PRESENT}" }
         "#;
-        let err = Manifest::parse(text, &cx(&e)).unwrap_err().0;
-        assert!(err.contains("config.url: environment variable ${ABSENT_URL} is not set"), "{err}");
-        assert!(err.contains("egress[0].headers.Authorization: environment variable ${ABSENT_KEY}"), "{err}");
+        let err = parse(text, &defaults).unwrap_err();
+        assert!(err.contains("config.url: setting ABSENT_URL is not set"), "{err}");
+        assert!(err.contains("egress[0].headers.Authorization: secret ABSENT_KEY is not set"), "{err}");
         assert!(!err.contains("secret-value"));
     }
 
     #[test]
     fn fallbacks_apply_only_when_unset() {
-        let e = env(&[("SET", "a")]);
-        assert_eq!(interpolate("${SET:-b}/${UNSET:-c}", &e).unwrap(), "a/c");
-        assert!(interpolate("${", &e).is_err());
-        assert!(interpolate("${BAD NAME}", &e).is_err());
+        let defaults = values(&[("SET", "a")], &[]);
+        let lookup = ValueLookup { stored: None, defaults: &defaults };
+        assert_eq!(interpolate("${setting:SET:-b}/${setting:UNSET:-c}", &lookup, false).unwrap(), "a/c");
+        assert_eq!(interpolate("Bearer ${secret:UNSET:-}", &lookup, true).unwrap(), "Bearer ");
+        assert!(interpolate("${", &lookup, false).is_err());
+        assert!(interpolate("${setting:BAD NAME}", &lookup, false).is_err());
     }
 
     #[test]
     fn limits_out_of_range_are_errors() {
-        let e = env(&[]);
         let text = "name = \"a\"\nversion = \"1\"\n[limits]\ntimeout_seconds = 0\nmemory_bytes = 4294967296\nmax_concurrent_calls = 0\n";
-        let err = Manifest::parse(text, &cx(&e)).unwrap_err().0;
+        let err = parse(text, &PluginValues::default()).unwrap_err();
         assert!(err.contains("limits.timeout_seconds") && err.contains("limits.memory_bytes"), "{err}");
         assert!(err.contains("limits.max_concurrent_calls"), "{err}");
     }
 
     #[test]
     fn names_and_pins_are_checked() {
-        let e = env(&[]);
-        let err = Manifest::parse("name = \"Bad Name\"\nversion = \"1\"\nsha256 = \"xyz\"\n", &cx(&e)).unwrap_err().0;
+        let err =
+            parse("name = \"Bad Name\"\nversion = \"1\"\nsha256 = \"xyz\"\n", &PluginValues::default()).unwrap_err();
         assert!(err.contains("name:") && err.contains("sha256:"), "{err}");
     }
 

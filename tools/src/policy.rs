@@ -250,8 +250,8 @@ mod tests {
     use crate::manifest::ManifestContext;
 
     fn manifest(name: &str, egress: &str) -> Manifest {
-        let env = HashMap::new();
-        let cx = ManifestContext::for_tests(&env);
+        let (stored, defaults) = (HashMap::new(), crate::PluginValues::default());
+        let cx = ManifestContext::for_tests(&stored, &defaults);
         Manifest::parse(&format!("name = \"{name}\"\nversion = \"1\"\n[[egress]]\n{egress}\n"), &cx).unwrap()
     }
 

@@ -24,6 +24,8 @@
 //! | `POST /admin/plugins/{name}/rollback` | swap back to the previous version | `rollback` |
 //! | `DELETE /admin/plugins/{name}` | remove the plugin everywhere, keeping its history | `delete` |
 //! | `GET /admin/audit` | the audit log, newest first (`?plugin=`, `?before=`, `?limit=`) | |
+//!
+//! The plugins' settings and secrets have their own routes ([`super::plugin_values`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -229,7 +231,8 @@ fn claimed(manifest: &str) -> (Option<String>, Option<String>) {
     (text("name"), text("version"))
 }
 
-fn registry_error(err: RegistryError) -> ApiError {
+/// The answer to a registry error (shared with [`super::plugin_values`]).
+pub(super) fn registry_error(err: RegistryError) -> ApiError {
     match err {
         RegistryError::NotFound(_) => ApiError::NotFound(err.to_string()),
         RegistryError::NoPrevious(_) | RegistryError::Busy { .. } => ApiError::Conflict(err.to_string()),
@@ -239,6 +242,7 @@ fn registry_error(err: RegistryError) -> ApiError {
             message: load.message,
             kind: "plugin_rejected",
         },
+        RegistryError::Invalid(message) => ApiError::validation("path", message),
         RegistryError::Io(message) => ApiError::Internal(anyhow::anyhow!(message)),
         RegistryError::Database(message) => {
             tracing::error!(error = %message, "the shared plugin set is unavailable");

@@ -1,5 +1,5 @@
 //! The audit log of the admin plane: every admin action (an upload, activation, rollback, reload or
-//! delete of a plugin; a plugin secret set, rotated or deleted) is recorded exactly once, refused
+//! delete of a plugin; a plugin secret or setting set, changed or deleted) is recorded exactly once, refused
 //! and failed ones included, with who acted (the [`KeyId`] of the key presented and the operator
 //! name claimed in `X-Admin-Actor`), what, on which plugin version, how it ended and the request id.
 //! `GET /admin/audit` reads it back, newest first.
@@ -44,11 +44,16 @@ pub enum AuditAction {
     Reload,
     /// A plugin removed everywhere.
     Delete,
-    /// A plugin secret or setting given its first value.
+    /// A plugin secret given its first value.
     SecretSet,
-    /// A plugin secret or setting given a new value.
+    /// A plugin secret given a new value.
     SecretRotate,
     SecretDelete,
+    /// A plugin setting given its first value.
+    SettingSet,
+    /// A plugin setting given a new value.
+    SettingChange,
+    SettingDelete,
 }
 
 impl AuditAction {
@@ -62,6 +67,9 @@ impl AuditAction {
             AuditAction::SecretSet => "secret_set",
             AuditAction::SecretRotate => "secret_rotate",
             AuditAction::SecretDelete => "secret_delete",
+            AuditAction::SettingSet => "setting_set",
+            AuditAction::SettingChange => "setting_change",
+            AuditAction::SettingDelete => "setting_delete",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod health;
 pub mod internal;
 pub mod metrics;
+pub mod plugin_values;
 pub mod request_id;
 pub mod sessions;
 pub mod sse_connections;
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/internal/embeddings/progress/{table}", get(internal::progress))
         .route("/internal/embeddings/webhook", post(internal::webhook))
         .merge(admin::routes(&state))
+        .merge(plugin_values::routes(&state))
         .merge(dev_page::routes(&config));
     if telemetry.metrics_enabled {
         routes = routes.route("/metrics", get(metrics::scrape));

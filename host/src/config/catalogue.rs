@@ -19,6 +19,10 @@ pub const DEFAULT_INTERNAL_API_KEY: &str = "dev-internal-key";
 /// so production refuses it.
 pub const DEFAULT_ADMIN_API_KEY: &str = "dev-admin-key";
 
+/// `PLUGIN_SECRETS_KEY` when unset in development and test (32 bytes, base64): public, so it protects
+/// nothing, and production refuses it.
+pub const DEFAULT_PLUGIN_SECRETS_KEY: &str = "YW1ha2FmbG93LWRldi1wbHVnaW4tc2VjcmV0cy1rZXk=";
+
 /// How a deployment provides a variable (`render.yaml` and `docs/operations.md` follow it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EnvKind {
@@ -217,6 +221,13 @@ pub const ENV_VARS: &[EnvVar] = {
         var("PLUGINS_DIR", Setting, Value("plugins.d"), "where plugins are loaded from (and watched)"),
         var("FUNCTION_TIMEOUT_SECONDS", Setting, Value("30"), "default wall-clock budget of one tool call"),
         var("PLUGIN_CACHE_DIR", Setting, Described("$PLUGINS_DIR/.cache"), "compiled-plugin cache"),
+        var(
+            "PLUGIN_SECRETS_KEY",
+            Secret,
+            DevelopmentValue(DEFAULT_PLUGIN_SECRETS_KEY),
+            "the key plugin secrets are encrypted under in the database: 32 random bytes in base64 \
+             (openssl rand -base64 32); without it (staging) plugin settings and secrets are off",
+        ),
         var("PLUGINS_WATCH", Setting, Value("true"), "watch PLUGINS_DIR and reload changed plugins"),
         var(
             "PLUGIN_POLICY_FILE",
@@ -320,7 +331,11 @@ mod tests {
 
     #[test]
     fn the_development_keys_apply_in_development_and_test_only() {
-        for (name, key) in [("INTERNAL_API_KEY", DEFAULT_INTERNAL_API_KEY), ("ADMIN_API_KEY", DEFAULT_ADMIN_API_KEY)] {
+        for (name, key) in [
+            ("INTERNAL_API_KEY", DEFAULT_INTERNAL_API_KEY),
+            ("ADMIN_API_KEY", DEFAULT_ADMIN_API_KEY),
+            ("PLUGIN_SECRETS_KEY", DEFAULT_PLUGIN_SECRETS_KEY),
+        ] {
             assert_eq!(default_value(name, Environment::Development), Some(key));
             assert_eq!(default_value(name, Environment::Test), Some(key));
             assert_eq!(default_value(name, Environment::Staging), None);

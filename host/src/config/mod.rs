@@ -16,14 +16,13 @@ mod reading;
 mod secret;
 mod settings;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 pub use catalogue::{
-    DEFAULT_ADMIN_API_KEY, DEFAULT_INTERNAL_API_KEY, DEFAULT_JWT_SECRET, ENV_VARS, EnvKind, EnvVar, WhenUnset,
-    default_value,
+    DEFAULT_ADMIN_API_KEY, DEFAULT_INTERNAL_API_KEY, DEFAULT_JWT_SECRET, DEFAULT_PLUGIN_SECRETS_KEY, ENV_VARS, EnvKind,
+    EnvVar, WhenUnset, default_value,
 };
 pub use production::PRODUCTION_REQUIRED;
 pub use reading::{parse_api_keys, parse_origins};
@@ -122,6 +121,7 @@ impl Config {
             ("METRICS_TOKEN", auth.metrics_token.as_ref()),
             ("TEST_AUTH_SECRET", auth.test_auth_secret.as_ref()),
             ("JWT_SECRET", Some(&auth.jwt_secret)),
+            ("PLUGIN_SECRETS_KEY", self.plugins.secrets_key.as_ref()),
         ]
         .into_iter()
         .filter_map(|(name, secret)| Some((name, secret?.expose())))
@@ -130,25 +130,32 @@ impl Config {
         .collect()
     }
 
-    /// The environment variables a plugin manifest may interpolate with `${NAME}`. Secrets are
-    /// included because manifests inject them into outgoing headers; the host never passes them
-    /// into the guest.
-    pub fn plugin_env(&self) -> HashMap<String, String> {
-        let mut env = HashMap::new();
+    /// What plugin manifests' `${setting:NAME}` and `${secret:NAME}` fall back to when the plugin
+    /// has no stored value of that name: the runbook variables the service reads, and the OpenAI
+    /// key (only ever added to outgoing headers, never passed into the guest).
+    pub fn plugin_value_defaults(&self) -> tools::PluginValues {
         let d = &self.downstream;
-        env.insert("MAPPER_API_URL".into(), d.mapper_api_url.clone());
-        env.insert("CALENDAR_API_URL".into(), d.calendar_api_url.clone());
-        env.insert("WORKOUT_INGESTOR_API_URL".into(), d.workout_ingestor_api_url.clone());
-        env.insert("STRAVA_SYNC_API_URL".into(), d.strava_sync_api_url.clone());
-        env.insert("GARMIN_SYNC_API_URL".into(), d.garmin_sync_api_url.clone());
-        env.insert("OPENAI_BASE_URL".into(), self.openai.base_url.clone());
-        env.insert("EMBEDDING_MODEL".into(), self.openai.embedding_model.clone());
-        env.insert("TOOL_HTTP_TIMEOUT_SECONDS".into(), self.plugins.http_timeout.as_secs_f64().to_string());
-        env.insert("SYNC_RATE_LIMIT_PER_HOUR".into(), self.plugins.sync_limit_per_hour.to_string());
-        if let Some(key) = &self.openai.api_key {
-            env.insert("OPENAI_API_KEY".into(), key.expose().to_string());
+        let settings = [
+            ("MAPPER_API_URL", d.mapper_api_url.clone()),
+            ("CALENDAR_API_URL", d.calendar_api_url.clone()),
+            ("WORKOUT_INGESTOR_API_URL", d.workout_ingestor_api_url.clone()),
+            ("STRAVA_SYNC_API_URL", d.strava_sync_api_url.clone()),
+            ("GARMIN_SYNC_API_URL", d.garmin_sync_api_url.clone()),
+            ("OPENAI_BASE_URL", self.openai.base_url.clone()),
+            ("EMBEDDING_MODEL", self.openai.embedding_model.clone()),
+            ("TOOL_HTTP_TIMEOUT_SECONDS", self.plugins.http_timeout.as_secs_f64().to_string()),
+            ("SYNC_RATE_LIMIT_PER_HOUR", self.plugins.sync_limit_per_hour.to_string()),
+        ];
+        let secrets = self.openai.api_key.as_ref().map(|key| ("OPENAI_API_KEY", key.expose().to_string()));
+        tools::PluginValues {
+            settings: settings.into_iter().map(|(name, value)| (name.to_string(), value)).collect(),
+            secrets: secrets.into_iter().map(|(name, value)| (name.to_string(), value)).collect(),
         }
-        env
+    }
+
+    /// The key of the plugins' stored secrets, if configured (its format was checked when read).
+    pub fn plugin_secrets_key(&self) -> Option<store::SecretsKey> {
+        self.plugins.secrets_key.as_ref().and_then(|key| store::SecretsKey::from_base64(key.expose()).ok())
     }
 }
 
@@ -259,7 +266,17 @@ fn read_plugins(r: &mut Reader<'_>, downstream: &DownstreamConfig, openai: &Open
         state_max_bytes: r.parsed("PLUGIN_STATE_MAX_BYTES", "a number of bytes"),
         policy: plugin_policy::read_plugin_policy(r, downstream, openai),
         compile_timeout: r.seconds("PLUGIN_COMPILE_TIMEOUT_SECONDS", Lowest::MoreThan(0.0), 3600.0),
+        secrets_key: read_secrets_key(r),
     }
+}
+
+/// `PLUGIN_SECRETS_KEY`, which must be 32 bytes of base64 (the error never shows the value).
+fn read_secrets_key(r: &mut Reader<'_>) -> Option<Secret> {
+    let key = r.secret("PLUGIN_SECRETS_KEY")?;
+    if let Err(why) = store::SecretsKey::from_base64(key.expose()) {
+        r.problems.push(format!("PLUGIN_SECRETS_KEY: {why}"));
+    }
+    Some(key)
 }
 
 fn read_telemetry(r: &mut Reader<'_>) -> TelemetryConfig {
@@ -287,7 +304,8 @@ fn read_telemetry(r: &mut Reader<'_>) -> TelemetryConfig {
 /// A configuration from `vars` alone, for the unit tests of every part.
 #[cfg(test)]
 fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-    let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let map: std::collections::HashMap<String, String> =
+        vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     Config::from_lookup(&move |k| map.get(k).cloned())
 }
 

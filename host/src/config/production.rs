@@ -11,7 +11,9 @@
 //! other secret of the service, and the admin key must be long and not a published default.
 
 use super::Config;
-use super::catalogue::{DEFAULT_ADMIN_API_KEY, DEFAULT_INTERNAL_API_KEY, DEFAULT_JWT_SECRET};
+use super::catalogue::{
+    DEFAULT_ADMIN_API_KEY, DEFAULT_INTERNAL_API_KEY, DEFAULT_JWT_SECRET, DEFAULT_PLUGIN_SECRETS_KEY,
+};
 use super::reading::Reader;
 
 /// The variables production refuses to start without (`METRICS_TOKEN` too, unless metrics are
@@ -25,13 +27,15 @@ pub const PRODUCTION_REQUIRED: &[&str] = &[
     "INTERNAL_API_KEY",
     "ADMIN_API_KEY",
     "JWT_SECRET",
+    "PLUGIN_SECRETS_KEY",
 ];
 
 /// The least length of `ADMIN_API_KEY` (and of `JWT_SECRET`) in production.
 const MIN_KEY_LENGTH: usize = 32;
 
 /// Values published in this repository: never a production secret.
-const KNOWN_DEFAULTS: [&str; 3] = [DEFAULT_ADMIN_API_KEY, DEFAULT_INTERNAL_API_KEY, DEFAULT_JWT_SECRET];
+const KNOWN_DEFAULTS: [&str; 4] =
+    [DEFAULT_ADMIN_API_KEY, DEFAULT_INTERNAL_API_KEY, DEFAULT_JWT_SECRET, DEFAULT_PLUGIN_SECRETS_KEY];
 
 /// Production's problems with what `r` read (`config` as parsed from it), one line per variable.
 pub(super) fn check_production(r: &Reader<'_>, config: &Config) -> Vec<String> {
@@ -55,6 +59,9 @@ pub(super) fn check_production(r: &Reader<'_>, config: &Config) -> Vec<String> {
     }
     if auth.internal_api_key.as_ref().is_some_and(|key| key.expose() == DEFAULT_INTERNAL_API_KEY) {
         problems.push("INTERNAL_API_KEY: the development default must not be used in production".to_string());
+    }
+    if r.set("PLUGIN_SECRETS_KEY").as_deref() == Some(DEFAULT_PLUGIN_SECRETS_KEY) {
+        problems.push("PLUGIN_SECRETS_KEY: the development default must not be used in production".to_string());
     }
     if let Some(key) = &auth.admin_api_key {
         let key = key.expose();
@@ -107,6 +114,7 @@ mod tests {
         ("ADMIN_API_KEY", "an-admin-key-of-forty-random-characters-0"),
         ("METRICS_TOKEN", "a-metrics-token-for-prometheus"),
         ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("PLUGIN_SECRETS_KEY", "cHJvZHVjdGlvbi1wbHVnaW4tc2VjcmV0cy1rZXktMzI="),
     ];
 
     fn production_with<'a>(changes: &[(&'a str, &'a str)]) -> Result<Config, ConfigError> {
@@ -178,9 +186,11 @@ mod tests {
             ("ADMIN_API_KEY", DEFAULT_ADMIN_API_KEY),
             ("METRICS_ENABLED", "false"),
             ("JWT_SECRET", DEFAULT_JWT_SECRET),
+            ("PLUGIN_SECRETS_KEY", DEFAULT_PLUGIN_SECRETS_KEY),
         ])
         .unwrap_err();
-        assert_eq!(err.problems.len(), 3, "{err}");
+        assert_eq!(err.problems.len(), 4, "{err}");
+        assert!(err.to_string().contains("PLUGIN_SECRETS_KEY: the development default"));
         assert!(err.to_string().contains("JWT_SECRET"));
         assert!(err.to_string().contains("INTERNAL_API_KEY"));
         assert!(err.to_string().contains("ADMIN_API_KEY"));
@@ -200,6 +210,7 @@ mod tests {
             (("JWT_SECRET", "too-short"), "JWT_SECRET"),
             (("CLERK_DOMAIN", "http://clerk.example.com"), "CLERK_DOMAIN"),
             (("ALLOWED_ORIGINS", "*"), "ALLOWED_ORIGINS"),
+            (("PLUGIN_SECRETS_KEY", "too-short"), "PLUGIN_SECRETS_KEY"),
         ] {
             let err = production_with(&[change]).unwrap_err();
             assert_eq!(err.problems.len(), 1, "{err}");

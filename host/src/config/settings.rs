@@ -131,9 +131,9 @@ pub struct PluginsConfig {
     pub function_timeout: Duration,
     /// Watch `dir` and reload changed plugins.
     pub watch: bool,
-    /// Per-request HTTP timeout of the plugins' downstream calls (manifests: `${TOOL_HTTP_TIMEOUT_SECONDS}`).
+    /// Per-request HTTP timeout of the plugins' downstream calls (manifests: `${setting:TOOL_HTTP_TIMEOUT_SECONDS}`).
     pub http_timeout: Duration,
-    /// Strava/Garmin syncs per user and hour (the `sync` manifest: `${SYNC_RATE_LIMIT_PER_HOUR}`).
+    /// Strava/Garmin syncs per user and hour (the `sync` manifest: `${setting:SYNC_RATE_LIMIT_PER_HOUR}`).
     pub sync_limit_per_hour: u32,
     /// How often to check the database for plugins uploaded or rolled back through another
     /// instance (`PLUGINS_SYNC_SECONDS`, fractional; zero disables the check).
@@ -147,6 +147,9 @@ pub struct PluginsConfig {
     /// The longest compiling one plugin version may take (`PLUGIN_COMPILE_TIMEOUT_SECONDS`); past
     /// it the load is abandoned and the version rejected.
     pub compile_timeout: Duration,
+    /// `PLUGIN_SECRETS_KEY` (checked to be 32 bytes of base64): the key the plugins' secrets are
+    /// encrypted under in the database. None: plugin settings and secrets are off.
+    pub secrets_key: Option<Secret>,
 }
 
 /// Limits on the HTTP and SSE side.

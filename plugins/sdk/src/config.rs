@@ -1,4 +1,4 @@
-//! The plugin's settings: the `[config]` table of its `plugin.toml`, with `${ENV}` already
+//! The plugin's settings: the `[config]` table of its `plugin.toml`, with `${setting:NAME}` already
 //! interpolated by the host (base URLs and the like). Secrets are never here: the host adds them
 //! to outgoing requests itself.
 

@@ -1,10 +1,12 @@
 //! The repository API on both backends (SQLite and the local Postgres): per-function hourly
 //! limits, tool state, message rows, migrations over the original Supabase tables, the admin audit
-//! log ([`audit_log`]), and the Postgres tables closed to Supabase's public roles ([`lock_down`]).
+//! log ([`audit_log`]), the plugins' settings and secrets ([`plugin_values`]), and the Postgres tables
+//! closed to Supabase's public roles ([`lock_down`]).
 
 mod audit_log;
 mod lock_down;
 mod state_quota;
+mod plugin_values;
 
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::json;

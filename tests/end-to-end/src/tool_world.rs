@@ -90,16 +90,20 @@ impl ToolWorld {
             Downstream::start(Service::Garmin).await,
             OpenAiStandIn::start().await,
         );
-        let mut env: Vec<(String, String)> = [&mapper, &calendar, &ingestor, &strava, &garmin]
-            .iter()
-            .map(|d| (d.service().env_var().to_string(), d.url()))
-            .collect();
-        env.extend([
+        // The defaults the service gives manifests (its runbook variables and OpenAI key).
+        let mut defaults = tools::PluginValues {
+            settings: [&mapper, &calendar, &ingestor, &strava, &garmin]
+                .iter()
+                .map(|d| (d.service().env_var().to_string(), d.url()))
+                .collect(),
+            ..tools::PluginValues::default()
+        };
+        defaults.settings.extend([
             ("OPENAI_BASE_URL".to_string(), openai.url()),
-            ("OPENAI_API_KEY".to_string(), openai.api_key()),
             ("EMBEDDING_MODEL".to_string(), "text-embedding-3-small".to_string()),
             ("TOOL_HTTP_TIMEOUT_SECONDS".to_string(), patience.http_timeout_seconds.to_string()),
         ]);
+        defaults.secrets.insert("OPENAI_API_KEY".to_string(), openai.api_key());
 
         let openai_config = host::config::OpenAiConfig {
             api_key: Some(openai.api_key().into()),
@@ -120,7 +124,7 @@ impl ToolWorld {
         config.cache_dir = cache_dir();
         config.default_timeout = patience.call_budget;
         config.max_concurrent_calls = 64;
-        config.env = env.into_iter().collect();
+        config.defaults = defaults;
         // As a development host derives it from the same URLs: the stand-ins live on loopback.
         let service_urls = [&mapper, &calendar, &ingestor, &strava, &garmin].map(|d| d.url());
         let openai_url = openai.url();

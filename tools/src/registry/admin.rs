@@ -121,6 +121,9 @@ pub enum RegistryError {
     NoPrevious(String),
     #[error("the plugin was rejected: {0}")]
     Rejected(LoadError),
+    /// The request itself is invalid (a malformed name, a value too long).
+    #[error("{0}")]
+    Invalid(String),
     #[error("{0}")]
     Io(String),
     /// The shared plugin set in the database could not be read or changed.

@@ -1,5 +1,6 @@
 //! The registry's work between requests: applying the plugin directories the watcher reports, and
-//! polling the database's plugin set for uploads and rollbacks made through other instances. Both
+//! polling the database's plugin set (uploads and rollbacks made through other instances) and the
+//! plugins' settings and secrets (changed through other instances). Both
 //! run as tasks owned by one [`Background`], which the registry keeps; dropping it (with the
 //! registry) stops both tasks, and the watch with them. The tasks hold only a weak reference to
 //! the registry, so they never keep it alive.
@@ -51,8 +52,8 @@ async fn follow_directory(registry: Weak<Registry>, mut watcher: Watcher) {
     }
 }
 
-/// Applies the database's active set whenever its generation changed, checking every `interval`
-/// once the initial load is done. Stops early when the database is closed.
+/// Applies the database's active set, and the plugins' values, whenever their generation changed,
+/// checking every `interval` once the initial load is done. Stops early when the database is closed.
 async fn poll_database(registry: Weak<Registry>, interval: Duration) {
     if let Some(registry) = registry.upgrade() {
         registry.wait_ready().await;
@@ -63,11 +64,16 @@ async fn poll_database(registry: Weak<Registry>, interval: Duration) {
     loop {
         ticks.tick().await;
         let Some(registry) = registry.upgrade() else { break };
-        if let Err(err) = registry.follow_database().await {
+        // Values first: a plugin uploaded after its new secret was set loads with it.
+        let followed = match registry.follow_values().await {
+            Ok(_) => registry.follow_database().await.map(drop),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = followed {
             if registry.store().is_none_or(Store::is_closed) {
                 break;
             }
-            tracing::warn!(error = %err, "cannot apply the database's plugin set");
+            tracing::warn!(error = %err, "cannot apply the database's plugin set or the plugins' values");
         }
     }
 }

@@ -20,7 +20,7 @@
 //! [`admin`] holds the operations of the admin API and their reports; [`loading`] keeps one load
 //! per plugin at a time (the slow steps run outside the lock); [`files`] knows where plugin
 //! files live and writes them; [`background`] follows the watcher and the database while the
-//! registry lives.
+//! registry lives; [`values`] follows the plugins' settings and secrets.
 
 mod admin;
 mod background;
@@ -28,6 +28,7 @@ mod files;
 mod loading;
 mod reconcile;
 mod remove;
+mod values;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -45,6 +46,7 @@ use self::background::Background;
 use self::loading::InProgress;
 pub use self::loading::Loading;
 use self::reconcile::Control;
+pub use self::values::{MAX_VALUE_BYTES, ValueReport};
 use crate::engine::Runtime;
 use crate::outcome::{ToolError, ToolOutcome};
 use crate::plugin::LoadedPlugin;
@@ -66,6 +68,8 @@ pub struct Registry {
     background: OnceLock<Background>,
     /// The generation of the database's plugin set last applied (-1: none yet).
     applied_generation: std::sync::atomic::AtomicI64,
+    /// Serialises reading the plugins' settings and secrets ([`values`]).
+    values_refresh: tokio::sync::Mutex<()>,
 }
 
 /// What calls see: every current version, indexed by function name.
@@ -87,6 +91,7 @@ impl Registry {
             stats: parking_lot::Mutex::new(HashMap::new()),
             background: OnceLock::new(),
             applied_generation: std::sync::atomic::AtomicI64::new(-1),
+            values_refresh: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -113,6 +118,10 @@ impl Registry {
         let _ = registry.background.set(Background::start(&registry, watcher, poll_interval));
         let loading = registry.clone();
         tokio::spawn(async move {
+            // Manifests need the plugins' settings and secrets before anything loads.
+            if let Err(err) = loading.refresh_values().await {
+                tracing::error!(error = %err, "cannot read the plugins' settings and secrets");
+            }
             let reports = loading.reload_all(true).await;
             let loaded = reports.iter().filter(|r| r.outcome == ReloadOutcome::Loaded).count();
             tracing::info!(loaded, rejected = reports.len() - loaded, "initial plugin load finished");

@@ -86,7 +86,7 @@ impl Registry {
 
 /// The directories whose failed load was plugin `name` (by its manifest's name, or else by the
 /// directory's), as [`Registry::reload`] finds them.
-fn rejected_dirs(control: &Control, name: &str) -> Vec<PathBuf> {
+pub(super) fn rejected_dirs(control: &Control, name: &str) -> Vec<PathBuf> {
     control
         .rejected
         .values()

@@ -121,6 +121,8 @@ fn example(name: &str) -> String {
         "ALLOWED_ORIGINS" => "https://app.amakaflow.com".to_string(),
         "API_KEYS" => "key-one:user_1".to_string(),
         "SENTRY_DSN" => "https://public@o1.ingest.sentry.io/1".to_string(),
+        // 32 bytes of base64, as `openssl rand -base64 32` gives.
+        "PLUGIN_SECRETS_KEY" => "c2VjcmV0cy1rZXktb2YtdGhpcnR5LXR3by1ieXRlcyE=".to_string(),
         n if n.ends_with("_URL") => "https://service.example.com".to_string(),
         n => format!("{}-a-secret-value-of-more-than-thirty-two-characters", n.to_ascii_lowercase()),
     }
@@ -287,20 +289,27 @@ fn layers_below_the_api_never_name_the_api_or_the_app() {
 }
 
 #[test]
-fn plugin_manifests_interpolate_only_variables_the_service_passes() {
+fn plugin_manifests_interpolate_only_values_the_service_provides() {
     let config = Config::from_lookup(&|name| (name == "OPENAI_API_KEY").then(|| "k".to_string())).unwrap();
-    let passed = config.plugin_env();
-    for name in passed.keys() {
-        assert!(ENV_VARS.iter().any(|v| v.name == name), "plugin_env passes {name}, not in ENV_VARS");
+    let defaults = config.plugin_value_defaults();
+    for name in defaults.settings.keys().chain(defaults.secrets.keys()) {
+        assert!(ENV_VARS.iter().any(|v| v.name == name), "the defaults include {name}, not in ENV_VARS");
     }
     for dir in std::fs::read_dir(repo().join("plugins")).unwrap().flatten() {
         let Ok(manifest) = std::fs::read_to_string(dir.path().join("plugin.toml")) else { continue };
         for (at, _) in manifest.match_indices("${") {
             let reference = manifest[at + 2..].split('}').next().unwrap();
-            // `${NAME:-fallback}` works without the variable; `${NAME}` needs the service to pass it.
-            if !reference.contains(":-") {
-                assert!(passed.contains_key(reference), "{}: ${{{reference}}} is never passed", dir.path().display());
+            // `${KIND:NAME:-fallback}` works without a value; `${KIND:NAME}` needs one, and a
+            // production plugin gets its values from the service's defaults (or an operator).
+            if reference.contains(":-") {
+                continue;
             }
+            let provided = match reference.split_once(':') {
+                Some(("setting", name)) => defaults.settings.contains_key(name),
+                Some(("secret", name)) => defaults.secrets.contains_key(name),
+                _ => false,
+            };
+            assert!(provided, "{}: ${{{reference}}} has no default", dir.path().display());
         }
     }
 }

@@ -5,7 +5,10 @@
 //! uploads through both end with both serving the one version the database holds; a fresh instance
 //! serves the database's versions as soon as it reports ready, over its baked-in plugins; a plugin
 //! deleted through one instance disappears from every instance, baked-in copies included, until it
-//! is uploaded again, and its versions stay in the database.
+//! is uploaded again, and its versions stay in the database. The plugins' settings and secrets
+//! follow the same way ([`values`]).
+
+mod values;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,26 +1,41 @@
 //! Egress: what reaches the services a plugin calls, and what never reaches the plugin. The host
 //! adds the caller's credentials and the manifest's secrets on the way out, over whatever the guest
-//! set; the guest sees neither, wherever it looks.
+//! set; the guest sees neither, wherever it looks (the secret here set by an operator in the
+//! plugin's store, as production does).
 
 use end_to_end::plugins::PluginsDir;
 use serde_json::{Value, json};
 use stand_ins::recording_server::{RecordingServer, reply};
+use store::testing::TestDatabase;
+use store::{SecretsKey, ValueKind};
 use tools::Caller;
 
-use crate::support::{Harness, env, point_echo, trusting};
+use crate::support::{Harness, point_echo, settings, trusting};
 
 const SECRET: &str = "sk-live-0123456789abcdef";
 const USER_TOKEN: &str = "Bearer eyJ.user-token.signature";
 
+/// Calls `peek` with the secret set by an operator in the plugin's store (sealed in the database,
+/// opened by the runtime) and the origin a host default.
 async fn peek(authorization: Option<&str>) -> (RecordingServer, Value) {
     let server = RecordingServer::json(json!({"ok": true})).await;
     let dir = PluginsDir::new();
     dir.add("peek-secrets");
     let origin = server.url();
-    let harness = Harness::start(&dir, move |config| {
-        config.env = env(&[("PEEK_ORIGIN", &origin), ("PEEK_SECRET", SECRET)]);
-        config.policy = trusting(&[&origin]);
-    })
+    let db = TestDatabase::sqlite().await.expect("a test database");
+    let key = SecretsKey::from_bytes([9; 32]);
+    db.store.plugin_value_set(&key, "peek-secrets", ValueKind::Secret, "PEEK_SECRET", SECRET).await.unwrap();
+    let process = crate::support::shared_process().await;
+    let harness = Harness::with_database(
+        &dir,
+        db,
+        move |config| {
+            config.defaults = settings(&[("PEEK_ORIGIN", &origin)]);
+            config.secrets_key = Some(key);
+            config.policy = trusting(&[&origin]);
+        },
+        process,
+    )
     .await;
     let mut call = crate::support::call(
         "peek",
@@ -111,7 +126,7 @@ async fn downstream_failures_read_as_the_original_messages() {
     let allowed = server.url();
     let harness = Harness::start(&dir, move |config| {
         let closed = format!("http://127.0.0.1:{closed_port}");
-        config.env = env(&[("PROBE_ALLOWED_ORIGIN", &allowed), ("PROBE_NAMED_ORIGIN", &closed)]);
+        config.defaults = settings(&[("PROBE_ALLOWED_ORIGIN", &allowed), ("PROBE_NAMED_ORIGIN", &closed)]);
         config.policy = trusting(&[&allowed, &closed]);
     })
     .await;

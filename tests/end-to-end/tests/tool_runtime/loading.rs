@@ -179,7 +179,7 @@ async fn manifest_mistakes_are_rejected_naming_the_key() {
     dir.add_as("echo", "missing-env");
     dir.write_manifest(
         "missing-env",
-        "name = \"missing-env\"\nversion = \"1\"\n[[egress]]\norigin = \"${NOT_SET_ANYWHERE}\"\n",
+        "name = \"missing-env\"\nversion = \"1\"\n[[egress]]\norigin = \"${setting:NOT_SET_ANYWHERE}\"\n",
     );
     dir.add_as("echo", "no-manifest");
     std::fs::remove_file(dir.path().join("no-manifest/plugin.toml")).unwrap();
@@ -190,7 +190,7 @@ async fn manifest_mistakes_are_rejected_naming_the_key() {
     assert!(message.contains("unknown field `timeout`"), "{message}");
     let (stage, message) = rejection(&harness, "missing-env").await;
     assert_eq!(stage, LoadStage::Manifest);
-    assert!(message.contains("egress[0].origin: environment variable ${NOT_SET_ANYWHERE} is not set"), "{message}");
+    assert!(message.contains("egress[0].origin: setting NOT_SET_ANYWHERE is not set"), "{message}");
     let (stage, message) = rejection(&harness, "no-manifest").await;
     assert_eq!(stage, LoadStage::Read);
     assert!(message.contains("plugin.toml"), "{message}");

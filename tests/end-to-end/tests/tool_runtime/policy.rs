@@ -6,7 +6,7 @@ use serde_json::json;
 use stand_ins::recording_server::RecordingServer;
 use tools::{LoadStage, PluginPolicy};
 
-use crate::support::{Harness, env, point_probe, trusting};
+use crate::support::{Harness, point_probe, settings, trusting};
 
 /// `dir` holds echo's component under a manifest named `dir` with one `[[egress]]` rule.
 fn add_echo_with_rule(dir: &PluginsDir, name: &str, rule: &str) {
@@ -97,11 +97,11 @@ async fn what_the_policy_allows_loads() {
         "origin = \"https://a.b.internal.test\"\nprivate_network = true".to_string(),
     ];
     let egress: String = rules.iter().map(|rule| format!("\n[[egress]]\n{rule}\n")).collect();
-    let manifest = format!("name = \"echo\"\nversion = \"1\"\n[config]\nbase_url = \"${{ECHO_BASE_URL}}\"\n{egress}");
+    let manifest = format!("name = \"echo\"\nversion = \"1\"\n[config]\nbase_url = \"${{setting:ECHO_BASE_URL}}\"\n{egress}");
     dir.write_manifest("echo", &manifest);
     let origin = trusted.url();
     let harness = Harness::start(&dir, move |config| {
-        config.env = env(&[("ECHO_BASE_URL", &origin)]);
+        config.defaults = settings(&[("ECHO_BASE_URL", &origin)]);
         config.policy = PluginPolicy::parse(&format!(
             r#"
             public_https = true

@@ -1,7 +1,6 @@
 //! What every suite of the tool runtime needs: a temporary plugins directory, a registry over it
 //! (with a SQLite database behind the host capabilities), and calls.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use stand_ins::gate::Gate;
 use stand_ins::recording_server::{RecordingServer, reply};
 use store::testing::TestDatabase;
 use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-use tools::{HostServices, PluginPolicy, Registry, RuntimeConfig, ToolCall, ToolOutcome};
+use tools::{HostServices, PluginPolicy, PluginValues, Registry, RuntimeConfig, ToolCall, ToolOutcome};
 
 /// Tests that measure the process (resident memory) run alone: they take this lock for writing,
 /// every other registry holds it for reading.
@@ -47,22 +46,25 @@ pub fn trusting(services: &[&str]) -> PluginPolicy {
 
 /// Points echo's `echo_http` at `origin` (a stand-in on loopback), trusted like a configured service.
 pub fn point_echo(config: &mut RuntimeConfig, origin: &str) {
-    config.env = env(&[("ECHO_BASE_URL", origin)]);
+    config.defaults = settings(&[("ECHO_BASE_URL", origin)]);
     config.policy = trusting(&[origin]);
 }
 
 /// Points the egress probe at `allowed` (a stand-in on loopback the policy lets it reach) and
 /// `named` (granted by the policy, but without any internal address).
 pub fn point_probe(config: &mut RuntimeConfig, allowed: &str, named: &str) {
-    config.env = env(&[("PROBE_ALLOWED_ORIGIN", allowed), ("PROBE_NAMED_ORIGIN", named)]);
+    config.defaults = settings(&[("PROBE_ALLOWED_ORIGIN", allowed), ("PROBE_NAMED_ORIGIN", named)]);
     config.policy = trusting(&[allowed]);
     let named = PluginPolicy::parse(&format!("[[grant]]\norigin = \"{named}\"\n")).expect("a valid grant");
     config.policy.grants.extend(named.grants);
 }
 
-/// `pairs` as an interpolation environment.
-pub fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+/// `pairs` as the host's default settings (what `${setting:NAME}` falls back to).
+pub fn settings(pairs: &[(&str, &str)]) -> PluginValues {
+    PluginValues {
+        settings: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        ..PluginValues::default()
+    }
 }
 
 /// A loaded registry over a plugins directory, and the database behind it.
