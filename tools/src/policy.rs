@@ -151,14 +151,13 @@ impl PluginPolicy {
     /// What `rule` of `plugin` may reach, or why it is refused.
     fn reach(&self, plugin: &str, rule: &EgressRule) -> Result<Reach, Vec<String>> {
         let origin = &rule.origin;
-        let refused = |what: String, rule: &str| format!("{what} is refused by policy rule \"{rule}\"");
+        if let Some(never) = never_reachable(origin) {
+            return Err(vec![never]);
+        }
         let literal = match &origin.host {
             Host::Ip(ip) => address::classify(*ip),
             _ => None,
         };
-        if let Some(class @ (AddressClass::Metadata | AddressClass::LinkLocal | AddressClass::Special)) = literal {
-            return Err(vec![refused(format!("{origin} ({})", class.describe()), rules::NEVER_INTERNAL)]);
-        }
 
         let grants: Vec<&Grant> = self.grants.iter().filter(|g| g.applies_to(plugin) && g.covers(origin)).collect();
         let public = self.public_https && origin.https && literal.is_none();
@@ -168,8 +167,8 @@ impl PluginPolicy {
 
         let mut problems = Vec::new();
         if rule.forward_user_auth {
-            if matches!(origin.host, Host::Wildcard(_)) {
-                problems.push(refused("forward_user_auth to a wildcard origin".into(), rules::EXACT_CREDENTIALS));
+            if let Some(wildcard) = credentials_to_wildcard(origin) {
+                problems.push(wildcard);
             } else if !grants.iter().any(|g| g.forward_user_auth) {
                 problems.push(refused(format!("forward_user_auth to {origin}"), rules::TRUSTED_CREDENTIALS));
             }
@@ -195,24 +194,11 @@ impl PluginPolicy {
 impl Grant {
     /// What no grant may say, whatever the operator wrote.
     fn check(&self) -> Result<(), String> {
-        if let Host::Ip(ip) = self.origin.host
-            && let Some(class @ (AddressClass::Metadata | AddressClass::LinkLocal | AddressClass::Special)) =
-                address::classify(ip)
-        {
-            return Err(format!(
-                "{} ({}) is refused by policy rule \"{}\"",
-                self.origin,
-                class.describe(),
-                rules::NEVER_INTERNAL
-            ));
+        let credentials = self.forward_user_auth.then(|| credentials_to_wildcard(&self.origin)).flatten();
+        match never_reachable(&self.origin).or(credentials) {
+            Some(refusal) => Err(refusal),
+            None => Ok(()),
         }
-        if self.forward_user_auth && matches!(self.origin.host, Host::Wildcard(_)) {
-            return Err(format!(
-                "forward_user_auth to a wildcard origin is refused by policy rule \"{}\"",
-                rules::EXACT_CREDENTIALS
-            ));
-        }
-        Ok(())
     }
 
     fn applies_to(&self, plugin: &str) -> bool {
@@ -233,6 +219,28 @@ impl Grant {
             (granted, asked) => granted == asked,
         }
     }
+}
+
+/// `what` is refused by policy rule `rule`: the form every refusal takes.
+fn refused(what: impl std::fmt::Display, rule: &str) -> String {
+    format!("{what} is refused by policy rule \"{rule}\"")
+}
+
+/// The refusal of an origin that is literally an address no rule may ever reach.
+fn never_reachable(origin: &Origin) -> Option<String> {
+    let Host::Ip(ip) = origin.host else { return None };
+    match address::classify(ip)? {
+        class @ (AddressClass::Metadata | AddressClass::LinkLocal | AddressClass::Special) => {
+            Some(refused(format!("{origin} ({})", class.describe()), rules::NEVER_INTERNAL))
+        }
+        AddressClass::Private | AddressClass::Loopback => None,
+    }
+}
+
+/// The refusal of users' credentials to `origin` when it is a wildcard.
+fn credentials_to_wildcard(origin: &Origin) -> Option<String> {
+    matches!(origin.host, Host::Wildcard(_))
+        .then(|| refused("forward_user_auth to a wildcard origin", rules::EXACT_CREDENTIALS))
 }
 
 /// `scheme://authority` of a URL (its path, query and fragment dropped).
