@@ -542,14 +542,13 @@ mod tests {
 
     #[test]
     fn state_limits_may_be_lowered_never_raised() {
-        let e = env(&[]);
-        let m = Manifest::parse("name = \"a\"\nversion = \"1\"\n", &cx(&e)).unwrap();
+        let m = parse("name = \"a\"\nversion = \"1\"\n", &PluginValues::default()).unwrap();
         assert_eq!((m.limits.state_max_keys, m.limits.state_max_bytes), (1000, 8 << 20), "the host's limits");
         let lower = "name = \"a\"\nversion = \"1\"\n[limits]\nstate_max_keys = 10\nstate_max_bytes = 4096\n";
-        let m = Manifest::parse(lower, &cx(&e)).unwrap();
+        let m = parse(lower, &PluginValues::default()).unwrap();
         assert_eq!((m.limits.state_max_keys, m.limits.state_max_bytes), (10, 4096));
         let higher = "name = \"a\"\nversion = \"1\"\n[limits]\nstate_max_keys = 1001\nstate_max_bytes = 8388609\n";
-        let err = Manifest::parse(higher, &cx(&e)).unwrap_err().0;
+        let err = parse(higher, &PluginValues::default()).unwrap_err();
         assert!(
             err.contains("limits.state_max_keys: 1001") && err.contains("limits.state_max_bytes: 8388609"),
             "{err}"
@@ -558,15 +557,12 @@ mod tests {
 
     #[test]
     fn declared_error_codes_are_checked() {
-        let e = env(&[]);
-        let m = Manifest::parse("name = \"a\"\nversion = \"1\"\nerror_codes = [\"quota_full\"]\n", &cx(&e)).unwrap();
+        let m = parse("name = \"a\"\nversion = \"1\"\nerror_codes = [\"quota_full\"]\n", &PluginValues::default()).unwrap();
         assert_eq!(m.error_codes, ["quota_full"]);
-        let err = Manifest::parse("name = \"a\"\nversion = \"1\"\nerror_codes = [\"Bad-Code\", \"\"]\n", &cx(&e))
-            .unwrap_err()
-            .0;
+        let err = parse("name = \"a\"\nversion = \"1\"\nerror_codes = [\"Bad-Code\", \"\"]\n", &PluginValues::default()).unwrap_err();
         assert!(err.contains("error_codes: \"Bad-Code\"") && err.contains("error_codes: \"\""), "{err}");
         let many: Vec<String> = (0..33).map(|i| format!("\"c{i}\"")).collect();
         let text = format!("name = \"a\"\nversion = \"1\"\nerror_codes = [{}]\n", many.join(", "));
-        assert!(Manifest::parse(&text, &cx(&e)).unwrap_err().0.contains("at most 32"));
+        assert!(parse(&text, &PluginValues::default()).unwrap_err().contains("at most 32"));
     }
 }

@@ -93,20 +93,24 @@ impl Registry {
     /// included (they may load now). The report of what serves now; none when `name` is not here
     /// (values set before its upload).
     async fn reload_with_new_values(&self, name: &str) -> Option<ReloadReport> {
-        let mut control = self.control.lock().await;
-        let mut dirs = rejected_dirs(&control, name);
-        dirs.extend(control.loaded.get(name).map(|slot| slot.current.dir.clone()));
-        dirs.sort();
-        dirs.dedup();
-        // Forgetting the rejections makes the database's version be tried again too.
+        let dirs = {
+            let mut control = self.control.lock().await;
+            let mut dirs = rejected_dirs(&control, name);
+            dirs.extend(control.loaded.get(name).map(|slot| slot.current.dir.clone()));
+            dirs.sort();
+            dirs.dedup();
+            // Forgetting the rejections makes the database's version be tried again too.
+            for dir in &dirs {
+                control.rejected.remove(dir);
+            }
+            dirs
+        };
+        // Loads run outside the lock; a plugin already loading is skipped (reported as unchanged).
         let mut reports = Vec::new();
         for dir in &dirs {
-            control.rejected.remove(dir);
+            reports.push(self.reconcile_dir_or_skip(dir, true).await);
         }
-        for dir in &dirs {
-            reports.push(self.reconcile_dir(&mut control, dir, true).await);
-        }
-        reports.extend(self.apply_database_or_log(&mut control).await);
+        reports.extend(self.apply_database_or_log().await);
         reports.into_iter().rev().find(|r| r.plugin.as_deref() == Some(name) && r.outcome != ReloadOutcome::Unchanged)
     }
 
