@@ -33,6 +33,7 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
         env: config.plugin_env(),
         watch: config.plugins.watch,
         database_poll_interval: config.plugins.database_poll_interval,
+        signatures: config.plugins.signatures.clone(),
         ..RuntimeConfig::new(config.plugins.dir.clone())
     }
 }

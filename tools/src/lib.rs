@@ -23,7 +23,7 @@
 //!   while the registry lives (`background.rs`).
 //! - `watcher.rs` reports which plugin directories changed; `shared_set.rs` stores and fetches
 //!   versions of the database's plugin set.
-//! - `loader.rs` loads one version (manifest → pin → compile or `cache.rs` → link → describe →
+//! - `loader.rs` loads one version (signature, checked by `signing.rs` → manifest → pin → compile or `cache.rs` → link → describe →
 //!   `schema.rs`) into a `plugin.rs` value; `manifest.rs` parses `plugin.toml`.
 //! - `engine.rs` is the one wasmtime engine and linker; `instance/` runs one sandbox (`call.rs`
 //!   classifies how a call ended); `limits.rs` is the memory limit, `egress/` the outgoing-HTTP
@@ -46,6 +46,7 @@ mod registry;
 mod schema;
 mod services;
 mod shared_set;
+pub mod signing;
 mod stats;
 mod watcher;
 
@@ -58,13 +59,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use capabilities::index::{NoWorkoutIndex, WorkoutIndex, WorkoutMatch};
-pub use loader::{LoadError, LoadStage};
+pub use loader::{LoadError, LoadStage, MANIFEST_FILE, WASM_FILE};
 pub use manifest::Limits;
 pub use outcome::{ToolError, ToolOutcome, codes};
 pub use registry::{
     PluginListing, PluginStatus, Registry, RegistryError, Rejection, ReloadOutcome, ReloadReport, VersionInfo,
 };
 pub use services::HostServices;
+pub use signing::{SignaturePolicy, SignatureSettings, SignatureStatus, TrustedKeys};
 pub use stats::{LastError, StatsSnapshot};
 
 /// Settings of the runtime, derived from the service configuration.
@@ -96,6 +98,8 @@ pub struct RuntimeConfig {
     /// through another instance); zero: never (the database's set is still applied at start-up
     /// and on every reload).
     pub database_poll_interval: Duration,
+    /// `PLUGIN_SIGNATURES` and `PLUGIN_TRUSTED_KEYS`: which plugin versions load.
+    pub signatures: SignatureSettings,
 }
 
 impl RuntimeConfig {
@@ -114,6 +118,7 @@ impl RuntimeConfig {
             max_memory_bytes: 1 << 30,
             pooling: true,
             database_poll_interval: Duration::ZERO,
+            signatures: SignatureSettings::default(),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Loading one plugin version: read `plugin.toml` and `plugin.wasm` → parse the manifest → verify
-//! the sha256 pin → compile (or fetch from the artifact cache) off the async threads →
+//! Loading one plugin version: read `plugin.toml`, `plugin.wasm` and `plugin.sig` → check the
+//! signature over these very bytes ([`crate::signing`]) → parse the manifest → verify the sha256 pin → compile (or fetch from the artifact cache) off the async threads →
 //! pre-instantiate, which type-checks the component against the host (a component of another
 //! world fails here) → `describe` in a throwaway store → validate the names and schemas. The
 //! first failing step rejects the version with its reason; nothing is swapped in by this module
@@ -17,12 +17,14 @@ use crate::bindings::ToolPre;
 use crate::engine::Runtime;
 use crate::manifest::{Manifest, ManifestContext};
 use crate::plugin::LoadedPlugin;
+use crate::signing::SIGNATURE_FILE;
 use crate::stats::PluginStats;
 
 pub const MANIFEST_FILE: &str = "plugin.toml";
 pub const WASM_FILE: &str = "plugin.wasm";
 const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
 const MAX_WASM_BYTES: u64 = 64 << 20;
+const MAX_SIGNATURE_BYTES: u64 = 4 * 1024;
 
 /// The step a load failed at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -30,6 +32,8 @@ const MAX_WASM_BYTES: u64 = 64 << 20;
 pub enum LoadStage {
     /// The files could not be read.
     Read,
+    /// No valid signature by a trusted key under `PLUGIN_SIGNATURES=enforce`, or a replayed older version.
+    Signature,
     /// `plugin.toml` is invalid.
     Manifest,
     /// `plugin.wasm` does not have the pinned sha256.
@@ -58,6 +62,7 @@ impl LoadStage {
     pub fn as_str(self) -> &'static str {
         match self {
             LoadStage::Read => "read",
+            LoadStage::Signature => "signature",
             LoadStage::Manifest => "manifest",
             LoadStage::Pin => "pin",
             LoadStage::Compile => "compile",
@@ -83,20 +88,28 @@ pub struct Source {
     pub wasm: Arc<Vec<u8>>,
     pub sha256: String,
     pub manifest_sha256: String,
+    /// The text of `plugin.sig`, if the version has one.
+    pub signature: Option<String>,
 }
 
 impl Source {
-    /// Reads `dir/plugin.toml` and `dir/plugin.wasm` (blocking).
+    /// Reads `dir/plugin.toml`, `dir/plugin.wasm` and, if present, `dir/plugin.sig` (blocking).
     pub fn read(dir: &Path) -> Result<Source, LoadError> {
         let manifest_text = read_limited(&dir.join(MANIFEST_FILE), MAX_MANIFEST_BYTES)?;
         let manifest_text = String::from_utf8(manifest_text)
             .map_err(|_| LoadError::new(LoadStage::Manifest, format!("{MANIFEST_FILE} is not UTF-8")))?;
         let wasm = read_limited(&dir.join(WASM_FILE), MAX_WASM_BYTES)?;
-        Ok(Source::new(dir.to_path_buf(), manifest_text, wasm))
+        let signature_path = dir.join(SIGNATURE_FILE);
+        let signature = match signature_path.exists() {
+            true => Some(String::from_utf8_lossy(&read_limited(&signature_path, MAX_SIGNATURE_BYTES)?).into_owned()),
+            false => None,
+        };
+        Ok(Source::new(dir.to_path_buf(), manifest_text, wasm, signature))
     }
 
-    pub fn new(dir: PathBuf, manifest_text: String, wasm: Vec<u8>) -> Source {
+    pub fn new(dir: PathBuf, manifest_text: String, wasm: Vec<u8>, signature: Option<String>) -> Source {
         Source {
+            signature,
             dir,
             manifest_sha256: hex::encode(Sha256::digest(manifest_text.as_bytes())),
             sha256: hex::encode(Sha256::digest(&wasm)),
@@ -136,6 +149,15 @@ pub fn parse_manifest(runtime: &Runtime, text: &str) -> Result<Manifest, LoadErr
 /// Runs every load step on `source`.
 pub async fn load(runtime: &Arc<Runtime>, source: Source, stats: Arc<PluginStats>) -> Result<LoadedPlugin, LoadError> {
     let started = Instant::now();
+    let name = peek_name(&source.manifest_text).unwrap_or_else(|| source.dir.display().to_string());
+    let signature = crate::signing::check(
+        &runtime.config.signatures,
+        &name,
+        &source.sha256,
+        &source.manifest_sha256,
+        source.signature.as_deref(),
+    )
+    .map_err(|reason| LoadError::new(LoadStage::Signature, reason))?;
     let manifest = parse_manifest(runtime, &source.manifest_text)?;
     if let Some(pin) = &manifest.sha256
         && *pin != source.sha256
@@ -180,6 +202,8 @@ pub async fn load(runtime: &Arc<Runtime>, source: Source, stats: Arc<PluginStats
         dir: source.dir,
         sha256: source.sha256,
         manifest_sha256: source.manifest_sha256,
+        signature,
+        signature_file: source.signature,
         loaded_at: chrono::Utc::now(),
         load_time: started.elapsed(),
         from_cache,

@@ -18,7 +18,7 @@
 //! | Route | Does | Audited as |
 //! |---|---|---|
 //! | `GET /admin/plugins` | the listing, and the database's active versions | |
-//! | `POST /admin/plugins` | upload `{"manifest": "<plugin.toml>", "wasm_base64": "…"}` | `upload` |
+//! | `POST /admin/plugins` | upload `{"manifest": "<plugin.toml>", "wasm_base64": "…", "signature": "<plugin.sig>"}` | `upload` |
 //! | `POST /admin/plugins/reload` | reload every plugin from disk, then the database's versions | `reload` |
 //! | `POST /admin/plugins/{name}/reload` | reload one | `reload` |
 //! | `POST /admin/plugins/{name}/rollback` | swap back to the previous version | `rollback` |
@@ -162,6 +162,9 @@ pub struct Upload {
     manifest: String,
     /// The component, base64 (standard alphabet, padded).
     wasm_base64: String,
+    /// The `plugin.sig` text (minisign), required under `PLUGIN_SIGNATURES=enforce`.
+    #[serde(default)]
+    signature: Option<String>,
 }
 
 pub async fn upload(
@@ -180,7 +183,7 @@ pub async fn upload(
         }
     };
     subject.sha256 = Some(hex::encode(Sha256::digest(&wasm)));
-    let result = tools.install(upload.manifest, wasm).await;
+    let result = tools.install(upload.manifest, wasm, upload.signature).await;
     if let Ok(report) = &result {
         subject.plugin = report.plugin.clone().or(subject.plugin);
         subject.version = report.version.clone();

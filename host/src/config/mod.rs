@@ -253,7 +253,34 @@ fn read_plugins(r: &mut Reader<'_>) -> PluginsConfig {
         http_timeout: r.seconds("TOOL_HTTP_TIMEOUT_SECONDS", Lowest::MoreThan(0.0), 600.0),
         sync_limit_per_hour: r.parsed("SYNC_RATE_LIMIT_PER_HOUR", "a count"),
         database_poll_interval: r.seconds("PLUGINS_SYNC_SECONDS", Lowest::AtLeast(0.0), 3600.0),
+        signatures: tools::SignatureSettings {
+            policy: r.parsed("PLUGIN_SIGNATURES", "enforce, warn or off"),
+            trusted_keys: read_trusted_keys(r),
+        },
+        signing_key_file: r.optional("PLUGIN_SIGNING_KEY_FILE").map(PathBuf::from),
     }
+}
+
+/// `PLUGIN_TRUSTED_KEYS`: minisign public keys, comma separated, or the path of a file of them
+/// (a `.pub` file, or one base64 key per line).
+fn read_trusted_keys(r: &mut Reader<'_>) -> tools::TrustedKeys {
+    let Some(raw) = r.set("PLUGIN_TRUSTED_KEYS") else { return tools::TrustedKeys::default() };
+    let path = std::path::Path::new(&raw);
+    let text = if path.is_file() {
+        match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) => {
+                r.problems.push(format!("PLUGIN_TRUSTED_KEYS: cannot read {raw}: {err}"));
+                return tools::TrustedKeys::default();
+            }
+        }
+    } else {
+        raw
+    };
+    tools::TrustedKeys::parse(&text).unwrap_or_else(|err| {
+        r.problems.push(format!("PLUGIN_TRUSTED_KEYS: {err} (nor a readable file of them)"));
+        tools::TrustedKeys::default()
+    })
 }
 
 fn read_telemetry(r: &mut Reader<'_>) -> TelemetryConfig {

@@ -135,6 +135,10 @@ pub struct PluginsConfig {
     /// How often to check the database for plugins uploaded or rolled back through another
     /// instance (`PLUGINS_SYNC_SECONDS`, fractional; zero disables the check).
     pub database_poll_interval: Duration,
+    /// Which plugin versions load (`PLUGIN_SIGNATURES`) and the keys trusted (`PLUGIN_TRUSTED_KEYS`).
+    pub signatures: tools::SignatureSettings,
+    /// The minisign secret key `chat-api plugins sign` uses unless given `--key`.
+    pub signing_key_file: Option<PathBuf>,
 }
 
 /// Limits on the HTTP and SSE side.

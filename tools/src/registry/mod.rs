@@ -1,9 +1,9 @@
 //! The loaded tool set and its life cycle. Calls read an atomic snapshot ([`ToolSet`], swapped
 //! whole with `ArcSwap`), so they never wait for a reload and finish on the version they started
 //! on. Changes (start-up, a file change seen by the watcher, an admin reload, rollback or upload)
-//! are serialised by one lock: each loads a version completely ([`crate::loader`]), checks that its
-//! plugin and function names are not taken by another plugin, and only then publishes a new
-//! snapshot. A version that fails is rejected with its reason and the previous one keeps serving;
+//! are serialised by one lock: each loads a version completely ([`crate::loader`], its signature
+//! first: [`crate::signing`]), checks that its plugin and function names are not taken by another
+//! plugin, and only then publishes a new snapshot. A version that fails is rejected with its reason and the previous one keeps serving;
 //! the version a plugin had before its last successful load is kept for rollback.
 //!
 //! With a database behind the runtime, the plugin set is shared by every instance
