@@ -220,9 +220,12 @@ pub fn sign(
     manifest_sha256: &str,
     trusted_comment: &str,
 ) -> Result<String, String> {
-    let key_box = SecretKeyBox::from_string(secret_key_text).map_err(|_| "not a minisign secret key".to_string())?;
+    let key_box = || SecretKeyBox::from_string(secret_key_text).map_err(|_| "not a minisign secret key".to_string());
     // An unencrypted key opens as is; an encrypted one asks for its password on the terminal.
-    let key = SecretKey::from_box(key_box, None).map_err(|e| format!("cannot open the secret key: {e}"))?;
+    let key = match key_box()?.into_unencrypted_secret_key() {
+        Ok(key) => key,
+        Err(_) => SecretKey::from_box(key_box()?, None).map_err(|e| format!("cannot open the secret key: {e}"))?,
+    };
     let public = PublicKey::from_secret_key(&key).ok();
     let signature = minisign::sign(
         public.as_ref(),
