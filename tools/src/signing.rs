@@ -89,7 +89,7 @@ impl TrustedKeys {
                 continue;
             }
             let key = PublicKey::from_base64(item)
-                .map_err(|_| format!("{:.12}… is not a minisign public key (the base64 line of a .pub file)", item))?;
+                .map_err(|_| format!("{item:.12}… is not a minisign public key (the base64 line of a .pub file)"))?;
             keys.push(key);
         }
         Ok(TrustedKeys(keys))
