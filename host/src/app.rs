@@ -39,6 +39,7 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
         state_max_keys: config.plugins.state_max_keys,
         state_max_bytes: config.plugins.state_max_bytes,
         compile_timeout: config.plugins.compile_timeout,
+        signatures: config.plugins.signatures.clone(),
         ..RuntimeConfig::new(config.plugins.dir.clone())
     }
 }

@@ -1,5 +1,6 @@
 //! The command line: `chat-api [serve]` runs the service; `chat-api plugins …` are the plugin
-//! author's tools (validate a plugin, run one call with the real limits) that need no chat.
+//! author's tools (validate a plugin, run one call with the real limits, make a signing key, sign a
+//! plugin) that need no chat.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,7 +59,26 @@ pub enum PluginsCommand {
         #[arg(long)]
         manifest: Option<PathBuf>,
     },
+    /// Write a new minisign key pair: `plugin-signing.pub` (for `PLUGIN_TRUSTED_KEYS`) and
+    /// `plugin-signing.key` (unencrypted: keep it in a secret store, never in git).
+    Keygen {
+        /// The directory to write the two files to.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+    /// Sign a plugin directory (its `plugin.toml` and `plugin.wasm`, as they are): writes `plugin.sig`.
+    /// Given a directory of plugin directories, signs each of them.
+    Sign {
+        dir: PathBuf,
+        /// The minisign secret key file (default: `PLUGIN_SIGNING_KEY_FILE`).
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
 }
+
+/// The files `plugins keygen` writes.
+pub const PUBLIC_KEY_FILE: &str = "plugin-signing.pub";
+pub const SECRET_KEY_FILE: &str = "plugin-signing.key";
 
 impl Cli {
     /// Whether the command runs the service (the commands that report to Sentry).
@@ -123,15 +143,24 @@ async fn plugins(config: Config, cmd: PluginsCommand) -> anyhow::Result<ExitCode
     runtime.max_concurrent_calls = 4;
     runtime.cache_dir = std::env::temp_dir().join("amakaflow-plugin-cache");
     match cmd {
+        PluginsCommand::Keygen { out } => keygen(&out),
+        PluginsCommand::Sign { dir, key } => {
+            let Some(key) = key.or_else(|| config.plugins.signing_key_file.clone()) else {
+                eprintln!("no signing key: pass --key FILE or set PLUGIN_SIGNING_KEY_FILE");
+                return Ok(ExitCode::from(2));
+            };
+            sign(&dir, &key)
+        }
         PluginsCommand::Check { file, manifest } => {
             match tools::author::check(&file, manifest.as_deref(), runtime).await {
                 Ok(check) => {
                     println!("{}", serde_json::to_string_pretty(&check)?);
                     eprintln!(
-                        "plugin {} {} passes every check ({} functions)",
+                        "plugin {} {} passes every check ({} functions); signature: {}",
                         check.name,
                         check.version,
-                        check.functions.len()
+                        check.functions.len(),
+                        describe_signature(&check.signature)
                     );
                     Ok(ExitCode::SUCCESS)
                 }
@@ -188,5 +217,78 @@ async fn plugins(config: Config, cmd: PluginsCommand) -> anyhow::Result<ExitCode
                 }
             }
         }
+    }
+}
+
+/// Writes a new key pair to `out`, refusing to overwrite a key.
+fn keygen(out: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let (public, secret, key_id) = tools::signing::generate_key_pair().map_err(anyhow::Error::msg)?;
+    std::fs::create_dir_all(out)?;
+    let (public_path, secret_path) = (out.join(PUBLIC_KEY_FILE), out.join(SECRET_KEY_FILE));
+    if secret_path.exists() || public_path.exists() {
+        eprintln!("{} or {} already exists: not overwritten", secret_path.display(), public_path.display());
+        return Ok(ExitCode::FAILURE);
+    }
+    write_private(&secret_path, &secret)?;
+    std::fs::write(&public_path, &public)?;
+    let base64 = public.lines().nth(1).unwrap_or_default();
+    println!("{base64}");
+    eprintln!(
+        "key {key_id}: public key {} (trust it with PLUGIN_TRUSTED_KEYS={base64}), secret key {} (unencrypted: keep it secret)",
+        public_path.display(),
+        secret_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Creates `path` readable by its owner only.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
+}
+
+/// Signs `dir`, or each plugin directory in it.
+fn sign(dir: &std::path::Path, key: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let secret = std::fs::read_to_string(key).map_err(|err| anyhow::anyhow!("reading {}: {err}", key.display()))?;
+    let dirs: Vec<PathBuf> = if dir.join(tools::MANIFEST_FILE).is_file() {
+        vec![dir.to_path_buf()]
+    } else {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.join(tools::MANIFEST_FILE).is_file())
+            .collect();
+        dirs.sort();
+        dirs
+    };
+    if dirs.is_empty() {
+        eprintln!("{} holds no plugin (no plugin.toml)", dir.display());
+        return Ok(ExitCode::FAILURE);
+    }
+    for dir in dirs {
+        match tools::author::sign(&dir, &secret) {
+            Ok(signed) => eprintln!("{}: {}", signed.signature_file.display(), signed.trusted_comment),
+            Err(err) => {
+                eprintln!("{}: cannot sign at the {} step: {}", dir.display(), err.stage.as_str(), err.message);
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The signer of a checked plugin, in words.
+fn describe_signature(status: &tools::SignatureStatus) -> String {
+    match status {
+        tools::SignatureStatus::Verified { key_id, trusted_comment } => {
+            format!("signed by trusted key {key_id} ({trusted_comment})")
+        }
+        tools::SignatureStatus::Unsigned => "unsigned".to_string(),
+        tools::SignatureStatus::Untrusted { reason, .. } => format!("untrusted: {reason}"),
+        tools::SignatureStatus::NotChecked => "not checked (PLUGIN_SIGNATURES=off)".to_string(),
     }
 }

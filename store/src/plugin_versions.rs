@@ -24,6 +24,8 @@ pub struct NewPluginVersion<'a> {
     pub key: PluginVersionKey,
     pub manifest: &'a str,
     pub wasm: &'a [u8],
+    /// The minisign signature (`plugin.sig`), if the version has one.
+    pub signature: Option<&'a str>,
 }
 
 /// The active version of one plugin.
@@ -47,6 +49,7 @@ pub struct StoredPluginVersion {
     pub key: PluginVersionKey,
     pub manifest: String,
     pub wasm: Vec<u8>,
+    pub signature: Option<String>,
     pub uploaded_at: DateTime<Utc>,
 }
 
@@ -98,8 +101,9 @@ impl Store {
             let mut tx = pool.begin().await?;
             let generation: i64 = sqlx::query_scalar(BUMP).bind(now).fetch_one(&mut *tx).await?;
             sqlx::query(
-                "INSERT INTO plugin_versions (name, sha256, manifest_sha256, version, manifest, wasm, uploaded_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name, sha256, manifest_sha256) DO NOTHING",
+                "INSERT INTO plugin_versions (name, sha256, manifest_sha256, version, manifest, wasm, uploaded_at, signature) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name, sha256, manifest_sha256) \
+                 DO UPDATE SET signature = COALESCE(excluded.signature, plugin_versions.signature)",
             )
             .bind(version.name)
             .bind(&version.key.sha256)
@@ -108,6 +112,7 @@ impl Store {
             .bind(version.manifest)
             .bind(version.wasm)
             .bind(now)
+            .bind(version.signature)
             .execute(&mut *tx)
             .await?;
             // Re-publishing the active version keeps its rollback target.
@@ -224,10 +229,10 @@ impl Store {
 
     /// One stored version with its files.
     pub async fn plugin_version(&self, name: &str, key: &PluginVersionKey) -> Result<Option<StoredPluginVersion>> {
-        type Row = (String, String, String, Vec<u8>, DateTime<Utc>);
+        type Row = (String, String, String, Vec<u8>, Option<String>, DateTime<Utc>);
         let row: Option<Row> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT name, version, manifest, wasm, uploaded_at FROM plugin_versions \
+                "SELECT name, version, manifest, wasm, signature, uploaded_at FROM plugin_versions \
                  WHERE name = $1 AND sha256 = $2 AND manifest_sha256 = $3",
             )
             .bind(name)
@@ -236,13 +241,31 @@ impl Store {
             .fetch_optional(pool)
             .await?
         });
-        Ok(row.map(|(name, version, manifest, wasm, uploaded_at)| StoredPluginVersion {
+        Ok(row.map(|(name, version, manifest, wasm, signature, uploaded_at)| StoredPluginVersion {
             name,
             version,
             key: key.clone(),
             manifest,
             wasm,
+            signature,
             uploaded_at,
         }))
+    }
+
+    /// The version number and key of every stored version of plugin `name` (the replay check:
+    /// an upload must be newer than all of them).
+    pub async fn plugin_version_history(&self, name: &str) -> Result<Vec<(String, PluginVersionKey)>> {
+        let rows: Vec<(String, String, String)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT version, sha256, manifest_sha256 FROM plugin_versions WHERE name = $1 ORDER BY uploaded_at",
+            )
+            .bind(name)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(version, sha256, manifest_sha256)| (version, PluginVersionKey { sha256, manifest_sha256 }))
+            .collect())
     }
 }

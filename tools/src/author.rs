@@ -1,6 +1,7 @@
 //! What the plugin author's CLI runs (`chat-api plugins check` / `plugins call`): one plugin loaded
 //! exactly as the registry loads it (every check, the real limits and egress policy), outside any
-//! registry, so an author can test a component without the chat.
+//! registry, so an author can test a component without the chat; and `plugins sign`, which writes
+//! the `plugin.sig` the registry checks ([`crate::signing`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use crate::engine::Runtime;
 use crate::loader::{self, LoadError, LoadStage, Source};
 use crate::manifest::Limits;
 use crate::plugin::LoadedPlugin;
+use crate::signing::{self, SignatureStatus};
 use crate::stats::PluginStats;
 use crate::{FunctionInfo, HostServices, RuntimeConfig, ToolCall, ToolOutcome};
 
@@ -28,6 +30,18 @@ pub struct PluginCheck {
     pub functions: Vec<FunctionInfo>,
     pub load_time_ms: f64,
     pub from_cache: bool,
+    /// The signer (key id and trusted comment), or why there is none.
+    pub signature: SignatureStatus,
+}
+
+/// A plugin directory just signed.
+#[derive(Clone, Debug, Serialize)]
+pub struct SignedPlugin {
+    /// The `plugin.sig` written.
+    pub signature_file: PathBuf,
+    pub sha256: String,
+    pub manifest_sha256: String,
+    pub trusted_comment: String,
 }
 
 /// One call's outcome, with what the host saw when it failed (trap text, the guest's stderr).
@@ -73,7 +87,30 @@ pub async fn check(wasm: &Path, manifest: Option<&Path>, config: RuntimeConfig) 
             .collect(),
         load_time_ms: plugin.load_time.as_secs_f64() * 1000.0,
         from_cache: plugin.from_cache,
+        signature: plugin.signature.clone(),
     })
+}
+
+/// Signs the plugin in `dir` (its `plugin.toml` and `plugin.wasm`, as they are) with a minisign
+/// secret key and writes `dir/plugin.sig`. The trusted comment names the plugin, its version and the
+/// time of signing.
+pub fn sign(dir: &Path, secret_key_text: &str) -> Result<SignedPlugin, LoadError> {
+    let source = Source::read(dir)?;
+    let table: toml::Table = toml::from_str(&source.manifest_text)
+        .map_err(|err| LoadError::new(LoadStage::Manifest, format!("{}: {err}", loader::MANIFEST_FILE)))?;
+    let text = |key: &str| table.get(key).and_then(toml::Value::as_str).unwrap_or("?").to_string();
+    let trusted_comment = format!(
+        "plugin {} {} signed {}",
+        text("name"),
+        text("version"),
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    let signature = signing::sign(secret_key_text, &source.sha256, &source.manifest_sha256, &trusted_comment)
+        .map_err(|err| LoadError::new(LoadStage::Signature, err))?;
+    let signature_file = dir.join(signing::SIGNATURE_FILE);
+    std::fs::write(&signature_file, signature)
+        .map_err(|err| LoadError::new(LoadStage::Read, format!("writing {}: {err}", signature_file.display())))?;
+    Ok(SignedPlugin { signature_file, sha256: source.sha256, manifest_sha256: source.manifest_sha256, trusted_comment })
 }
 
 /// Loads the plugin and runs one call with its real limits and egress policy.
@@ -113,6 +150,9 @@ async fn load(runtime: &Arc<Runtime>, wasm: &Path, manifest: Option<&Path>) -> R
     let manifest_text = String::from_utf8(read(&manifest_path)?)
         .map_err(|_| LoadError::new(LoadStage::Manifest, format!("{} is not UTF-8", manifest_path.display())))?;
     let dir = wasm_path.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let source = Source::new(dir, manifest_text, read(&wasm_path)?);
+    let signature_path = dir.join(signing::SIGNATURE_FILE);
+    let signature = signature_path.exists().then(|| read(&signature_path)).transpose()?;
+    let signature = signature.map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+    let source = Source::new(dir, manifest_text, read(&wasm_path)?, signature);
     loader::load(runtime, source, Arc::new(PluginStats::default())).await
 }

@@ -23,10 +23,10 @@
 //!   while the registry lives (`background.rs`).
 //! - `watcher.rs` reports which plugin directories changed; `shared_set.rs` stores and fetches
 //!   versions of the database's plugin set.
-//! - `loader.rs` loads one version (manifest → pin → compile or `cache.rs` → link → describe →
-//!   `schema.rs`) into a `plugin.rs` value; `manifest.rs` parses `plugin.toml`, interpolating the
-//!   plugin's settings and secrets (`plugin_values.rs`), and `policy.rs` checks it against the
-//!   operator's policy.
+//! - `loader.rs` loads one version (signature, checked by `signing.rs` → manifest → pin → compile or
+//!   `cache.rs` → link → describe → `schema.rs`) into a `plugin.rs` value; `manifest.rs` parses
+//!   `plugin.toml`, interpolating the plugin's settings and secrets (`plugin_values.rs`), and
+//!   `policy.rs` checks it against the operator's policy.
 //! - `engine.rs` is the one wasmtime engine and linker; `instance/` runs one sandbox (`call.rs`
 //!   classifies how a call ended); `limits.rs` is the memory limit, `egress/` the outgoing-HTTP
 //!   policy, `capabilities/` the `host` interface backed by `services.rs`.
@@ -50,6 +50,7 @@ mod registry;
 mod schema;
 mod services;
 mod shared_set;
+pub mod signing;
 mod stats;
 mod watcher;
 
@@ -62,7 +63,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use capabilities::index::{NoWorkoutIndex, WorkoutIndex, WorkoutMatch};
-pub use loader::{LoadError, LoadStage, MAX_MANIFEST_BYTES, MAX_WASM_BYTES, oversized};
+pub use loader::{LoadError, LoadStage, MANIFEST_FILE, MAX_MANIFEST_BYTES, MAX_WASM_BYTES, WASM_FILE, oversized};
 pub use manifest::Limits;
 pub use outcome::{ToolError, ToolOutcome, codes};
 pub use plugin_values::{PluginValues, ValueKind};
@@ -72,6 +73,7 @@ pub use registry::{
     ReloadReport, ValueReport, VersionInfo,
 };
 pub use services::HostServices;
+pub use signing::{SignaturePolicy, SignatureSettings, SignatureStatus, TrustedKeys};
 pub use stats::{LastError, StatsSnapshot};
 
 /// Settings of the runtime, derived from the service configuration.
@@ -116,6 +118,8 @@ pub struct RuntimeConfig {
     pub state_max_bytes: u64,
     /// The longest a version's compilation may take; past it the load is abandoned and rejected.
     pub compile_timeout: Duration,
+    /// `PLUGIN_SIGNATURES` and `PLUGIN_TRUSTED_KEYS`: which plugin versions load.
+    pub signatures: SignatureSettings,
 }
 
 impl RuntimeConfig {
@@ -140,6 +144,7 @@ impl RuntimeConfig {
             state_max_keys: 1000,
             state_max_bytes: 8 << 20,
             compile_timeout: Duration::from_secs(60),
+            signatures: SignatureSettings::default(),
         }
     }
 }

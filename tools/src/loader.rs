@@ -1,6 +1,7 @@
-//! Loading one plugin version: read `plugin.toml` and `plugin.wasm` → parse the manifest → check it
-//! against the operator's policy → verify the sha256 pin → compile (or fetch from the artifact
-//! cache) off the async threads → pre-instantiate, which type-checks the component against the host (a component of another
+//! Loading one plugin version: read `plugin.toml`, `plugin.wasm` and `plugin.sig` → check the
+//! signature over these very bytes ([`crate::signing`]) → parse the manifest → check it against the
+//! operator's policy → verify the sha256 pin → compile (or fetch from the artifact cache) off the
+//! async threads → pre-instantiate, which type-checks the component against the host (a component of another
 //! world fails here) → `describe` in a throwaway store → validate the names and schemas. The
 //! first failing step rejects the version with its reason; nothing is swapped in by this module
 //! (uniqueness across plugins is the registry's check).
@@ -17,6 +18,7 @@ use crate::bindings::ToolPre;
 use crate::engine::Runtime;
 use crate::manifest::{Manifest, ManifestContext};
 use crate::plugin::LoadedPlugin;
+use crate::signing::SIGNATURE_FILE;
 use crate::stats::PluginStats;
 
 pub const MANIFEST_FILE: &str = "plugin.toml";
@@ -35,6 +37,8 @@ pub fn oversized(manifest_len: u64, wasm_len: u64) -> Option<String> {
 fn over_cap(file: &str, len: u64, max: usize) -> Option<String> {
     (len > max as u64).then(|| format!("{file} is larger than {max} bytes"))
 }
+/// The largest `plugin.sig` (a minisign signature is a few hundred bytes).
+const MAX_SIGNATURE_BYTES: usize = 4 * 1024;
 
 /// The step a load failed at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -42,6 +46,8 @@ fn over_cap(file: &str, len: u64, max: usize) -> Option<String> {
 pub enum LoadStage {
     /// The files could not be read.
     Read,
+    /// No valid signature by a trusted key under `PLUGIN_SIGNATURES=enforce`, or a replayed older version.
+    Signature,
     /// `plugin.toml` is invalid.
     Manifest,
     /// The manifest asks for more than the operator's policy allows.
@@ -72,6 +78,7 @@ impl LoadStage {
     pub fn as_str(self) -> &'static str {
         match self {
             LoadStage::Read => "read",
+            LoadStage::Signature => "signature",
             LoadStage::Manifest => "manifest",
             LoadStage::Policy => "policy",
             LoadStage::Pin => "pin",
@@ -98,20 +105,28 @@ pub struct Source {
     pub wasm: Arc<Vec<u8>>,
     pub sha256: String,
     pub manifest_sha256: String,
+    /// The text of `plugin.sig`, if the version has one.
+    pub signature: Option<String>,
 }
 
 impl Source {
-    /// Reads `dir/plugin.toml` and `dir/plugin.wasm` (blocking).
+    /// Reads `dir/plugin.toml`, `dir/plugin.wasm` and, if present, `dir/plugin.sig` (blocking).
     pub fn read(dir: &Path) -> Result<Source, LoadError> {
         let manifest_text = read_limited(&dir.join(MANIFEST_FILE), MAX_MANIFEST_BYTES)?;
         let manifest_text = String::from_utf8(manifest_text)
             .map_err(|_| LoadError::new(LoadStage::Manifest, format!("{MANIFEST_FILE} is not UTF-8")))?;
         let wasm = read_limited(&dir.join(WASM_FILE), MAX_WASM_BYTES)?;
-        Ok(Source::new(dir.to_path_buf(), manifest_text, wasm))
+        let signature_path = dir.join(SIGNATURE_FILE);
+        let signature = match signature_path.exists() {
+            true => Some(String::from_utf8_lossy(&read_limited(&signature_path, MAX_SIGNATURE_BYTES)?).into_owned()),
+            false => None,
+        };
+        Ok(Source::new(dir.to_path_buf(), manifest_text, wasm, signature))
     }
 
-    pub fn new(dir: PathBuf, manifest_text: String, wasm: Vec<u8>) -> Source {
+    pub fn new(dir: PathBuf, manifest_text: String, wasm: Vec<u8>, signature: Option<String>) -> Source {
         Source {
+            signature,
             dir,
             manifest_sha256: hex::encode(Sha256::digest(manifest_text.as_bytes())),
             sha256: hex::encode(Sha256::digest(&wasm)),
@@ -155,6 +170,15 @@ pub fn parse_manifest(runtime: &Runtime, text: &str) -> Result<Manifest, LoadErr
 /// Runs every load step on `source`.
 pub async fn load(runtime: &Arc<Runtime>, source: Source, stats: Arc<PluginStats>) -> Result<LoadedPlugin, LoadError> {
     let started = Instant::now();
+    let name = peek_name(&source.manifest_text).unwrap_or_else(|| source.dir.display().to_string());
+    let signature = crate::signing::check(
+        &runtime.config.signatures,
+        &name,
+        &source.sha256,
+        &source.manifest_sha256,
+        source.signature.as_deref(),
+    )
+    .map_err(|reason| LoadError::new(LoadStage::Signature, reason))?;
     let mut manifest = parse_manifest(runtime, &source.manifest_text)?;
     runtime.config.policy.apply(&mut manifest).map_err(|err| LoadError::new(LoadStage::Policy, err))?;
     if let Some(pin) = &manifest.sha256
@@ -210,6 +234,8 @@ pub async fn load(runtime: &Arc<Runtime>, source: Source, stats: Arc<PluginStats
         dir: source.dir,
         sha256: source.sha256,
         manifest_sha256: source.manifest_sha256,
+        signature,
+        signature_file: source.signature,
         loaded_at: chrono::Utc::now(),
         load_time: started.elapsed(),
         from_cache,

@@ -15,6 +15,7 @@ use crate::bindings::ToolPre;
 use crate::egress::EgressPolicy;
 use crate::instance::CallState;
 use crate::manifest::Manifest;
+use crate::signing::SignatureStatus;
 use crate::stats::PluginStats;
 
 /// A plugin version ready to serve calls.
@@ -30,6 +31,10 @@ pub struct LoadedPlugin {
     pub sha256: String,
     /// Hex sha256 of `plugin.toml` (with the wasm's, what decides whether a file change is a change).
     pub manifest_sha256: String,
+    /// What its signature proved.
+    pub signature: SignatureStatus,
+    /// The text of its `plugin.sig` (with the hashes, what decides whether a change is a change).
+    pub signature_file: Option<String>,
     pub loaded_at: DateTime<Utc>,
     pub load_time: Duration,
     /// Whether the compiled artifact came from the on-disk cache.

@@ -22,6 +22,7 @@ pub(crate) async fn publish(store: &Store, plugin: &LoadedPlugin, source: &Sourc
             key: PluginVersionKey { sha256: source.sha256.clone(), manifest_sha256: source.manifest_sha256.clone() },
             manifest: &source.manifest_text,
             wasm: &source.wasm,
+            signature: source.signature.as_deref(),
         })
         .await
 }
@@ -39,7 +40,9 @@ pub(crate) async fn fetch(
             format!("version {} of {name} is not in the database", key.sha256),
         )));
     };
-    let source = Source::new(dir.to_path_buf(), stored.manifest, stored.wasm);
+    // The signature is checked by the loader like a directory's: a row written past this service
+    // (without a trusted key) is refused under `enforce`.
+    let source = Source::new(dir.to_path_buf(), stored.manifest, stored.wasm, stored.signature);
     // The key is the content's hash; a row that disagrees was altered outside this service.
     if source.sha256 != key.sha256 || source.manifest_sha256 != key.manifest_sha256 {
         return Ok(Err(LoadError::new(

@@ -18,7 +18,7 @@
 //! | Route | Does | Audited as |
 //! |---|---|---|
 //! | `GET /admin/plugins` | the listing, the loads in progress, and the database's active versions | |
-//! | `POST /admin/plugins` | upload `{"manifest": "<plugin.toml>", "wasm_base64": "…"}` (413 over the caps, 409 while the plugin loads) | `upload` |
+//! | `POST /admin/plugins` | upload `{"manifest": "<plugin.toml>", "wasm_base64": "…", "signature": "<plugin.sig>"}` (413 over the caps, 409 while the plugin loads) | `upload` |
 //! | `POST /admin/plugins/reload` | reload every plugin from disk, then the database's versions | `reload` |
 //! | `POST /admin/plugins/{name}/reload` | reload one | `reload` |
 //! | `POST /admin/plugins/{name}/rollback` | swap back to the previous version | `rollback` |
@@ -169,6 +169,9 @@ pub struct Upload {
     manifest: String,
     /// The component, base64 (standard alphabet, padded).
     wasm_base64: String,
+    /// The `plugin.sig` text (minisign), required under `PLUGIN_SIGNATURES=enforce`.
+    #[serde(default)]
+    signature: Option<String>,
 }
 
 /// A request whose declared `Content-Length` is within [`MAX_UPLOAD_BYTES`]: one that claims more is
@@ -210,7 +213,7 @@ pub async fn upload(
         }
     };
     subject.sha256 = Some(hex::encode(Sha256::digest(&wasm)));
-    let result = tools.install(upload.manifest, wasm).await;
+    let result = tools.install(upload.manifest, wasm, upload.signature).await;
     if let Ok(report) = &result {
         subject.plugin = report.plugin.clone().or(subject.plugin);
         subject.version = report.version.clone();

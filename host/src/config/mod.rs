@@ -267,6 +267,11 @@ fn read_plugins(r: &mut Reader<'_>, downstream: &DownstreamConfig, openai: &Open
         policy: plugin_policy::read_plugin_policy(r, downstream, openai),
         compile_timeout: r.seconds("PLUGIN_COMPILE_TIMEOUT_SECONDS", Lowest::MoreThan(0.0), 3600.0),
         secrets_key: read_secrets_key(r),
+        signatures: tools::SignatureSettings {
+            policy: r.parsed("PLUGIN_SIGNATURES", "enforce, warn or off"),
+            trusted_keys: read_trusted_keys(r),
+        },
+        signing_key_file: r.optional("PLUGIN_SIGNING_KEY_FILE").map(PathBuf::from),
     }
 }
 
@@ -277,6 +282,28 @@ fn read_secrets_key(r: &mut Reader<'_>) -> Option<Secret> {
         r.problems.push(format!("PLUGIN_SECRETS_KEY: {why}"));
     }
     Some(key)
+}
+
+/// `PLUGIN_TRUSTED_KEYS`: minisign public keys, comma separated, or the path of a file of them
+/// (a `.pub` file, or one base64 key per line).
+fn read_trusted_keys(r: &mut Reader<'_>) -> tools::TrustedKeys {
+    let Some(raw) = r.set("PLUGIN_TRUSTED_KEYS") else { return tools::TrustedKeys::default() };
+    let path = std::path::Path::new(&raw);
+    let text = if path.is_file() {
+        match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) => {
+                r.problems.push(format!("PLUGIN_TRUSTED_KEYS: cannot read {raw}: {err}"));
+                return tools::TrustedKeys::default();
+            }
+        }
+    } else {
+        raw
+    };
+    tools::TrustedKeys::parse(&text).unwrap_or_else(|err| {
+        r.problems.push(format!("PLUGIN_TRUSTED_KEYS: {err} (nor a readable file of them)"));
+        tools::TrustedKeys::default()
+    })
 }
 
 fn read_telemetry(r: &mut Reader<'_>) -> TelemetryConfig {

@@ -74,6 +74,7 @@ pub(super) fn check_production(r: &Reader<'_>, config: &Config) -> Vec<String> {
     for name in ["ADMIN_API_KEY", "METRICS_TOKEN"] {
         problems.extend(shared_with_another_secret(config, name));
     }
+    problems.extend(signature_problems(&config.plugins.signatures));
     if let Some(url) = r.set("DATABASE_URL")
         && url.starts_with("sqlite:")
     {
@@ -85,6 +86,19 @@ pub(super) fn check_production(r: &Reader<'_>, config: &Config) -> Vec<String> {
         problems.push("CLERK_DOMAIN: plain http is not allowed in production".to_string());
     }
     problems
+}
+
+/// Production loads only plugins an operator vouched for: `off` is refused, and so is `enforce`
+/// with no key to check against (it would refuse every plugin).
+fn signature_problems(signatures: &tools::SignatureSettings) -> Option<String> {
+    match signatures.policy {
+        tools::SignaturePolicy::Off => Some("PLUGIN_SIGNATURES: off is not allowed in production".to_string()),
+        tools::SignaturePolicy::Enforce if signatures.trusted_keys.is_empty() => Some(
+            "PLUGIN_TRUSTED_KEYS: required in production while PLUGIN_SIGNATURES=enforce (the public key the plugins are signed with)"
+                .to_string(),
+        ),
+        _ => None,
+    }
 }
 
 /// A problem when the secret of variable `name` is also the value of another secret variable
@@ -115,7 +129,11 @@ mod tests {
         ("METRICS_TOKEN", "a-metrics-token-for-prometheus"),
         ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
         ("PLUGIN_SECRETS_KEY", "cHJvZHVjdGlvbi1wbHVnaW4tc2VjcmV0cy1rZXktMzI="),
+        ("PLUGIN_TRUSTED_KEYS", TRUSTED_KEY),
     ];
+
+    /// A minisign public key (its secret half is unknown: nothing here signs).
+    const TRUSTED_KEY: &str = "RWQBI0VniavN7wy85CEv3HDqvDUuBPH9QEXrXefSP8Qc07CGM0GC0lBI";
 
     fn production_with<'a>(changes: &[(&'a str, &'a str)]) -> Result<Config, ConfigError> {
         let mut vars: Vec<(&str, &str)> =
@@ -128,8 +146,8 @@ mod tests {
     fn production_names_every_missing_variable_in_one_error() {
         let err = load(&[("ENVIRONMENT", "production")]).unwrap_err();
         let text = err.to_string();
-        assert_eq!(err.problems.len(), PRODUCTION_REQUIRED.len() + 1, "{text}");
-        for name in PRODUCTION_REQUIRED.iter().chain(&["METRICS_TOKEN"]) {
+        assert_eq!(err.problems.len(), PRODUCTION_REQUIRED.len() + 2, "{text}");
+        for name in PRODUCTION_REQUIRED.iter().chain(&["METRICS_TOKEN", "PLUGIN_TRUSTED_KEYS"]) {
             assert!(text.contains(name), "{name} missing from: {text}");
         }
     }
@@ -187,6 +205,7 @@ mod tests {
             ("METRICS_ENABLED", "false"),
             ("JWT_SECRET", DEFAULT_JWT_SECRET),
             ("PLUGIN_SECRETS_KEY", DEFAULT_PLUGIN_SECRETS_KEY),
+            ("PLUGIN_TRUSTED_KEYS", TRUSTED_KEY),
         ])
         .unwrap_err();
         assert_eq!(err.problems.len(), 4, "{err}");
@@ -194,6 +213,25 @@ mod tests {
         assert!(err.to_string().contains("JWT_SECRET"));
         assert!(err.to_string().contains("INTERNAL_API_KEY"));
         assert!(err.to_string().contains("ADMIN_API_KEY"));
+    }
+
+    #[test]
+    fn production_refuses_unchecked_plugins_and_enforce_without_a_key() {
+        let c = production_with(&[]).unwrap();
+        assert_eq!(c.plugins.signatures.policy, tools::SignaturePolicy::Enforce, "production enforces by default");
+        assert_eq!(c.plugins.signatures.trusted_keys.ids(), ["EFCDAB8967452301"]);
+        let err = production_with(&[("PLUGIN_SIGNATURES", "off")]).unwrap_err();
+        assert_eq!(err.problems, ["PLUGIN_SIGNATURES: off is not allowed in production"]);
+        let err = production_with(&[("PLUGIN_TRUSTED_KEYS", "")]).unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err}");
+        assert!(err.problems[0].starts_with("PLUGIN_TRUSTED_KEYS: required in production"), "{err}");
+        // `warn` without a key is a choice production allows (every plugin loads, flagged).
+        assert!(production_with(&[("PLUGIN_TRUSTED_KEYS", ""), ("PLUGIN_SIGNATURES", "warn")]).is_ok());
+        let err = production_with(&[("PLUGIN_TRUSTED_KEYS", "not-a-key")]).unwrap_err();
+        assert!(err.problems.iter().any(|p| p.starts_with("PLUGIN_TRUSTED_KEYS: ")), "{err}");
+        // Development warns by default.
+        let dev = load(&[]).unwrap();
+        assert_eq!(dev.plugins.signatures.policy, tools::SignaturePolicy::Warn);
     }
 
     #[test]

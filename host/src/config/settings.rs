@@ -150,6 +150,10 @@ pub struct PluginsConfig {
     /// `PLUGIN_SECRETS_KEY` (checked to be 32 bytes of base64): the key the plugins' secrets are
     /// encrypted under in the database. None: plugin settings and secrets are off.
     pub secrets_key: Option<Secret>,
+    /// Which plugin versions load (`PLUGIN_SIGNATURES`) and the keys trusted (`PLUGIN_TRUSTED_KEYS`).
+    pub signatures: tools::SignatureSettings,
+    /// The minisign secret key `chat-api plugins sign` uses unless given `--key`.
+    pub signing_key_file: Option<PathBuf>,
 }
 
 /// Limits on the HTTP and SSE side.

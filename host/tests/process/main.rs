@@ -273,3 +273,60 @@ async fn plugins_call_runs_one_call_with_the_real_limits() {
     assert!(stdout.contains("\"timeout\""), "{stdout}");
     assert!(started.elapsed() < Duration::from_secs(30));
 }
+
+#[tokio::test]
+async fn plugins_keygen_sign_and_check_round_trip() {
+    let keys = tempfile::tempdir().unwrap();
+    let out = keys.path().to_str().unwrap();
+    let (code, stdout, stderr) = author_cli(&["keygen", "--out", out], &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let public_file = std::fs::read_to_string(keys.path().join(host::cli::PUBLIC_KEY_FILE)).unwrap();
+    let public = stdout.trim();
+    assert_eq!(public_file.lines().nth(1), Some(public), "keygen prints the base64 public key");
+    let key_id = stderr.split_whitespace().nth(1).unwrap().trim_end_matches(':').to_string();
+    assert_eq!(key_id.len(), 16, "{stderr}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let secret = keys.path().join(host::cli::SECRET_KEY_FILE);
+        assert_eq!(std::fs::metadata(secret).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let (code, _, stderr) = author_cli(&["keygen", "--out", out], &[]).await;
+    assert_eq!(code, 1, "an existing key is never overwritten: {stderr}");
+
+    // Sign a copy of echo, with the key from PLUGIN_SIGNING_KEY_FILE.
+    let plugin = tempfile::tempdir().unwrap();
+    let echo = built_plugin("test-plugins.d", "echo");
+    for file in ["plugin.toml", "plugin.wasm"] {
+        std::fs::copy(echo.join(file), plugin.path().join(file)).unwrap();
+    }
+    let dir = plugin.path().to_str().unwrap();
+    let (code, _, stderr) = author_cli(&["sign", dir], &[]).await;
+    assert_eq!(code, 2, "no key: a usage error: {stderr}");
+    let key_file = keys.path().join(host::cli::SECRET_KEY_FILE);
+    let (code, _, stderr) =
+        author_cli(&["sign", dir], &[("PLUGIN_SIGNING_KEY_FILE", key_file.to_str().unwrap())]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(plugin.path().join("plugin.sig").is_file());
+
+    // `check` shows the signer when the key is trusted, and refuses the plugin under enforce otherwise.
+    let vars = [("ECHO_BASE_URL", "http://127.0.0.1:9"), ("PLUGIN_TRUSTED_KEYS", public)];
+    let (code, stdout, stderr) = author_cli(&["check", dir], &vars).await;
+    assert_eq!(code, 0, "{stderr}");
+    let check: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(check["signature"]["status"], "verified", "{check}");
+    assert_eq!(check["signature"]["key_id"], key_id.as_str());
+    assert!(check["signature"]["trusted_comment"].as_str().unwrap().starts_with("plugin echo "), "{check}");
+    assert!(stderr.contains(&format!("signed by trusted key {key_id}")), "{stderr}");
+
+    std::fs::write(
+        plugin.path().join("plugin.toml"),
+        std::fs::read_to_string(echo.join("plugin.toml")).unwrap() + "\n# edited\n",
+    )
+    .unwrap();
+    let enforce = [vars[0], vars[1], ("PLUGIN_SIGNATURES", "enforce")];
+    let (code, _, stderr) = author_cli(&["check", dir], &enforce).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("plugin rejected at the signature step"), "{stderr}");
+    assert!(stderr.contains("does not match"), "{stderr}");
+}

@@ -11,10 +11,11 @@ use serde::Serialize;
 
 use super::Registry;
 use super::files::{dir_name, plugin_dirs};
-use super::reconcile::{check_conflicts, count_reload};
-use crate::loader::{self, LoadError, Source};
+use super::reconcile::{Control, check_conflicts, count_reload};
+use crate::loader::{self, LoadError, LoadStage, Source};
 use crate::manifest::Limits;
 use crate::plugin::LoadedPlugin;
+use crate::signing::{SignaturePolicy, SignatureStatus, compare_versions};
 use crate::stats::StatsSnapshot;
 
 /// A rejected plugin version.
@@ -27,6 +28,8 @@ pub struct Rejection {
     pub error: LoadError,
     #[serde(skip)]
     pub(super) manifest_sha256: Option<String>,
+    #[serde(skip)]
+    pub(super) signature_file: Option<String>,
 }
 
 /// Whether a listed plugin serves calls.
@@ -46,6 +49,9 @@ pub struct PluginListing {
     pub dir: PathBuf,
     pub version: Option<String>,
     pub sha256: Option<String>,
+    /// The signer (key id, trusted comment) of the serving version, or `unsigned` / `untrusted`
+    /// (loaded under `warn`), or `not_checked` (`off`); none for a rejected plugin.
+    pub signature: Option<SignatureStatus>,
     pub functions: Vec<String>,
     pub limits: Option<Limits>,
     /// The allowed origins.
@@ -159,6 +165,7 @@ impl Registry {
                     dir: p.dir.clone(),
                     version: Some(p.manifest.version.clone()),
                     sha256: Some(p.sha256.clone()),
+                    signature: Some(p.signature.clone()),
                     functions: p.functions.iter().map(|f| f.name.to_string()).collect(),
                     limits: Some(p.manifest.limits),
                     egress: p.egress.rules().iter().map(|r| r.origin.to_string()).collect(),
@@ -185,6 +192,7 @@ impl Registry {
                 dir: rejection.dir.clone(),
                 version: None,
                 sha256: rejection.sha256.clone(),
+                signature: None,
                 functions: Vec::new(),
                 limits: None,
                 egress: Vec::new(),
@@ -286,26 +294,75 @@ impl Registry {
         Ok(ReloadReport::new(ReloadOutcome::RolledBack, &current.dir, Some(&current), None))
     }
 
-    /// Installs an uploaded plugin: loads it completely from the given files, and only if that
-    /// succeeds stores it as the active version in the database (when there is one, so every
-    /// instance serves it), writes it to `plugins_dir/<name>/` (replacing the previous files) and
-    /// serves it. Compiling and `describe` run outside the lock (other plugins' operations go on
-    /// meanwhile), one load per plugin at a time.
-    pub async fn install(&self, manifest_text: String, wasm: Vec<u8>) -> Result<ReloadReport, RegistryError> {
+    /// Installs an uploaded plugin: loads it completely from the given files (the signature
+    /// checked like any version's; under `enforce`, a version not newer than every version of the
+    /// plugin seen before is a replay and refused), and only if that succeeds stores it as the
+    /// active version in the database (when there is one, so every instance serves it), writes it
+    /// to `plugins_dir/<name>/` (replacing the previous files) and serves it. Compiling and
+    /// `describe` run outside the lock (other plugins' operations go on meanwhile), one load per
+    /// plugin at a time.
+    pub async fn install(
+        &self,
+        manifest_text: String,
+        wasm: Vec<u8>,
+        signature: Option<String>,
+    ) -> Result<ReloadReport, RegistryError> {
         if let Some(too_large) = loader::oversized(manifest_text.len() as u64, wasm.len() as u64) {
             return Err(RegistryError::TooLarge(too_large));
         }
         let manifest = loader::parse_manifest(&self.runtime, &manifest_text).map_err(RegistryError::Rejected)?;
         let _turn = self.loading.claim_for_upload(&manifest.name).await?;
         let dir = self.dir_for(&*self.control.lock().await, &manifest.name);
-        let source = Source::new(dir, manifest_text, wasm);
+        let source = Source::new(dir, manifest_text, wasm, signature);
         let plugin = self.load_version(source.clone()).await.map_err(RegistryError::Rejected)?;
         let mut control = self.control.lock().await;
         self.admit(&control, &plugin).map_err(RegistryError::Rejected)?;
+        if self.runtime.config.signatures.policy == SignaturePolicy::Enforce {
+            self.refuse_replay(&control, &plugin).await?;
+        }
         if let Some(store) = self.store() {
             crate::shared_set::publish(store, &plugin, &source).await?;
         }
         self.serve(&mut control, plugin, &source).await
+    }
+}
+
+impl Registry {
+    /// Refuses an upload whose version is not newer than the newest version of its plugin this
+    /// registry has seen (stored in the database, or loaded here), unless it is those very files: a
+    /// validly signed old version replayed to bring back what a newer one fixed.
+    async fn refuse_replay(&self, control: &Control, plugin: &LoadedPlugin) -> Result<(), RegistryError> {
+        let key = (plugin.sha256.as_str(), plugin.manifest_sha256.as_str());
+        let mut seen: Vec<(String, (String, String))> = match self.store() {
+            Some(store) => store
+                .plugin_version_history(&plugin.name)
+                .await?
+                .into_iter()
+                .map(|(version, k)| (version, (k.sha256, k.manifest_sha256)))
+                .collect(),
+            None => Vec::new(),
+        };
+        if let Some(slot) = control.loaded.get(&*plugin.name) {
+            for p in std::iter::once(&slot.current).chain(&slot.previous) {
+                seen.push((p.manifest.version.clone(), (p.sha256.clone(), p.manifest_sha256.clone())));
+            }
+        }
+        let Some((newest, newest_key)) = seen.iter().max_by(|a, b| compare_versions(&a.0, &b.0)) else {
+            return Ok(());
+        };
+        let version = &plugin.manifest.version;
+        let same_files = (newest_key.0.as_str(), newest_key.1.as_str()) == key;
+        if compare_versions(version, newest).is_gt() || same_files {
+            return Ok(());
+        }
+        Err(RegistryError::Rejected(LoadError::new(
+            LoadStage::Signature,
+            format!(
+                "version {version} of {} is not newer than {newest}, the newest version seen: a replayed older \
+                 upload is refused under PLUGIN_SIGNATURES=enforce (roll back instead, or publish a newer version)",
+                plugin.name
+            ),
+        )))
     }
 }
 

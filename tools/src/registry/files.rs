@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::Registry;
 use super::reconcile::Control;
 use crate::loader::{self, Source};
+use crate::signing::SIGNATURE_FILE;
 
 impl Registry {
     /// Where plugin `name` lives: the directory of its loaded version, else `plugins_dir/<name>`,
@@ -54,7 +55,11 @@ pub(super) fn write_plugin_dir(source: &Source) -> std::io::Result<()> {
     let staging = parent.join(format!(".staging-{unique}"));
     std::fs::create_dir(&staging)?;
     let written = std::fs::write(staging.join(loader::MANIFEST_FILE), &source.manifest_text)
-        .and_then(|()| std::fs::write(staging.join(loader::WASM_FILE), &*source.wasm));
+        .and_then(|()| std::fs::write(staging.join(loader::WASM_FILE), &*source.wasm))
+        .and_then(|()| match &source.signature {
+            Some(signature) => std::fs::write(staging.join(SIGNATURE_FILE), signature),
+            None => Ok(()),
+        });
     if let Err(err) = written {
         let _ = std::fs::remove_dir_all(&staging);
         return Err(err);

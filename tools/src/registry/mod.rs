@@ -1,12 +1,12 @@
 //! The loaded tool set and its life cycle. Calls read an atomic snapshot ([`ToolSet`], swapped
 //! whole with `ArcSwap`), so they never wait for a reload and finish on the version they started
 //! on. Changes (start-up, a file change seen by the watcher, an admin reload, rollback or upload)
-//! load a version completely ([`crate::loader`]) outside the registry's lock, one load per plugin
-//! at a time, so a slow compile or `describe` holds up nothing else; then, serialised by the one
-//! lock, each checks that its plugin and function names are not taken by another plugin, and only
-//! then publishes a new snapshot. A version that fails is rejected with its reason and the
-//! previous one keeps serving; the version a plugin had before its last successful load is kept
-//! for rollback.
+//! load a version completely ([`crate::loader`], its signature first: [`crate::signing`]) outside the
+//! registry's lock, one load per plugin at a time, so a slow compile or `describe` holds up nothing
+//! else; then, serialised by the one lock, each checks that its plugin and function names are not
+//! taken by another plugin, and only then publishes a new snapshot. A version that fails is
+//! rejected with its reason and the previous one keeps serving; the version a plugin had before its
+//! last successful load is kept for rollback.
 //!
 //! With a database behind the runtime, the plugin set is shared by every instance
 //! ([`crate::shared_set`]): an upload is stored and made active there before it is served, a rollback of

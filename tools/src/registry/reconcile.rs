@@ -181,14 +181,18 @@ impl Registry {
             };
             let current = owner.as_ref().map(|name| control.loaded[name].current.clone());
             if !force {
-                let same = |sha: Option<&str>, manifest_sha: Option<&str>| {
-                    sha == Some(source.sha256.as_str()) && manifest_sha == Some(source.manifest_sha256.as_str())
+                // A signature added or replaced is a change too (an unsigned version refused until signed).
+                let same = |sha: Option<&str>, manifest_sha: Option<&str>, signature: Option<&str>| {
+                    sha == Some(source.sha256.as_str())
+                        && manifest_sha == Some(source.manifest_sha256.as_str())
+                        && signature == source.signature.as_deref()
                 };
-                if current.as_ref().is_some_and(|p| same(Some(&p.sha256), Some(&p.manifest_sha256)))
-                    || control
-                        .rejected
-                        .get(dir)
-                        .is_some_and(|r| same(r.sha256.as_deref(), r.manifest_sha256.as_deref()))
+                if current
+                    .as_ref()
+                    .is_some_and(|p| same(Some(&p.sha256), Some(&p.manifest_sha256), p.signature_file.as_deref()))
+                    || control.rejected.get(dir).is_some_and(|r| {
+                        same(r.sha256.as_deref(), r.manifest_sha256.as_deref(), r.signature_file.as_deref())
+                    })
                 {
                     return Ok(ReloadReport::new(ReloadOutcome::Unchanged, dir, current.as_deref(), None));
                 }
@@ -294,6 +298,7 @@ impl Registry {
                 plugin: plugin.clone(),
                 sha256: source.map(|s| s.sha256.clone()),
                 manifest_sha256: source.map(|s| s.manifest_sha256.clone()),
+                signature_file: source.and_then(|s| s.signature.clone()),
                 at: Utc::now(),
                 error: error.clone(),
             },

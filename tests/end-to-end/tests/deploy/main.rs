@@ -65,9 +65,13 @@ fn render_yaml_is_a_web_service_that_builds_host_and_plugins() {
     match web["runtime"].as_str() {
         Some("rust") => {
             let build = web["buildCommand"].as_str().expect("buildCommand");
-            for step in
-                ["rustup target add wasm32-wasip2", "make plugins", "cargo build --release", "-p host --bin chat-api"]
-            {
+            for step in [
+                "rustup target add wasm32-wasip2",
+                "make plugins",
+                "cargo build --release",
+                "-p host --bin chat-api",
+                "chat-api plugins sign target/plugins.d",
+            ] {
                 assert!(build.contains(step), "buildCommand lacks {step:?}: {build}");
             }
             let start = web["startCommand"].as_str().expect("startCommand");
@@ -123,6 +127,8 @@ fn example(name: &str) -> String {
         "SENTRY_DSN" => "https://public@o1.ingest.sentry.io/1".to_string(),
         // 32 bytes of base64, as `openssl rand -base64 32` gives.
         "PLUGIN_SECRETS_KEY" => "c2VjcmV0cy1rZXktb2YtdGhpcnR5LXR3by1ieXRlcyE=".to_string(),
+        // The base64 line of a minisign public key (nothing signs with its secret half).
+        "PLUGIN_TRUSTED_KEYS" => "RWQBI0VniavN7wy85CEv3HDqvDUuBPH9QEXrXefSP8Qc07CGM0GC0lBI".to_string(),
         n if n.ends_with("_URL") => "https://service.example.com".to_string(),
         n => format!("{}-a-secret-value-of-more-than-thirty-two-characters", n.to_ascii_lowercase()),
     }
@@ -376,12 +382,26 @@ async fn the_deployed_plugin_set_offers_exactly_the_27_tools() {
     assert_eq!(dirs, expected_dirs, "{} holds the production plugins only", deployed.display());
     assert!(end_to_end::plugins::built_test_plugins().join("echo").is_dir(), "echo is laid out as a test plugin");
 
-    // Loaded as the deployed service loads it (its production configuration's interpolations).
-    let vars = production_vars();
+    // Signed as the build signs it (`chat-api plugins sign target/plugins.d`, here with a key made
+    // for the test), then loaded as the deployed service loads it: its production configuration's
+    // interpolations, and `PLUGIN_SIGNATURES=enforce` trusting that key.
+    let signed = tempfile::tempdir().unwrap();
+    let (public, secret, _) = tools::signing::generate_key_pair().unwrap();
+    for dir in &dirs {
+        let to = signed.path().join(dir);
+        std::fs::create_dir_all(&to).unwrap();
+        for file in [tools::MANIFEST_FILE, tools::WASM_FILE] {
+            std::fs::copy(deployed.join(dir).join(file), to.join(file)).unwrap();
+        }
+        tools::author::sign(&to, &secret).unwrap();
+    }
+    let mut vars = production_vars();
+    vars.insert("PLUGIN_TRUSTED_KEYS".to_string(), public.lines().nth(1).unwrap().to_string());
     let config = Config::from_lookup(&|name| vars.get(name).cloned()).unwrap();
+    assert_eq!(config.plugins.signatures.policy, tools::SignaturePolicy::Enforce);
     let cache = tempfile::tempdir().unwrap();
     let runtime = tools::RuntimeConfig {
-        plugins_dir: deployed,
+        plugins_dir: signed.path().to_path_buf(),
         cache_dir: cache.path().to_path_buf(),
         pooling: false,
         watch: false,
@@ -390,6 +410,8 @@ async fn the_deployed_plugin_set_offers_exactly_the_27_tools() {
     let registry = tools::Registry::load(runtime, tools::HostServices::without_store()).await.unwrap();
     let rejected: Vec<_> = registry.list().await.into_iter().filter(|p| p.last_rejection.is_some()).collect();
     assert!(rejected.is_empty(), "every production plugin loads: {rejected:?}");
+    let listing = registry.list().await;
+    assert!(listing.iter().all(|p| p.signature.as_ref().is_some_and(|s| s.is_verified())), "every one verified");
     let mut offered: Vec<String> = registry.functions().iter().map(|f| f.name.clone()).collect();
     offered.sort();
     let mut contract = CONTRACT_TOOLS.map(str::to_string).to_vec();

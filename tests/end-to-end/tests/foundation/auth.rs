@@ -269,6 +269,8 @@ async fn the_test_bypass_works_outside_production_only() {
             ("ADMIN_API_KEY", "an-admin-key-for-the-production-test-000000"),
             ("METRICS_TOKEN", "a-metrics-token-for-the-production-test"),
             ("JWT_SECRET", MOBILE_SECRET),
+            // The test plugins are unsigned; production allows `warn`.
+            ("PLUGIN_SIGNATURES", "warn"),
         ],
         TestDatabase::sqlite().await.unwrap(),
     )

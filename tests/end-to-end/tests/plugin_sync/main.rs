@@ -329,7 +329,14 @@ async fn the_database_keeps_every_version_and_swaps_active_and_previous_atomical
         let publish = |files: (String, Vec<u8>)| async move {
             let key = key(&files);
             store
-                .plugin_publish(&NewPluginVersion { name: "p", version: "v", key, manifest: &files.0, wasm: &files.1 })
+                .plugin_publish(&NewPluginVersion {
+                    name: "p",
+                    version: "v",
+                    key,
+                    manifest: &files.0,
+                    wasm: &files.1,
+                    signature: None,
+                })
                 .await
                 .unwrap()
         };

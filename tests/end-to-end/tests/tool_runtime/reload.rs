@@ -98,18 +98,18 @@ async fn an_upload_is_checked_completely_before_it_is_written_and_served() {
     assert!(harness.registry.functions().is_empty());
 
     // A broken upload leaves nothing behind.
-    let err = harness.registry.install(source.manifest("echo"), b"not wasm".to_vec()).await.unwrap_err();
+    let err = harness.registry.install(source.manifest("echo"), b"not wasm".to_vec(), None).await.unwrap_err();
     assert!(err.to_string().contains("compile failed"), "{err}");
     assert!(!dir.path().join("echo").exists());
 
-    let report = harness.registry.install(source.manifest("echo"), source.wasm("echo")).await.unwrap();
+    let report = harness.registry.install(source.manifest("echo"), source.wasm("echo"), None).await.unwrap();
     assert_eq!((report.outcome, report.plugin.as_deref()), (ReloadOutcome::Loaded, Some("echo")));
     assert_eq!(std::fs::read(dir.path().join("echo/plugin.wasm")).unwrap(), source.wasm("echo"));
     harness.echo_still_works().await;
 
     // A new version through upload replaces the files, and the watcher does not reload it again.
     let relabelled = with_line(&source.manifest("echo"), "label", "label = \"uploaded\"");
-    harness.registry.install(relabelled, source.wasm("echo")).await.unwrap();
+    harness.registry.install(relabelled, source.wasm("echo"), None).await.unwrap();
     assert_eq!(label(&harness.registry).await, "uploaded");
     tokio::time::sleep(Duration::from_millis(400)).await;
     let listing = harness.registry.list().await;
