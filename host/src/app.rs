@@ -25,7 +25,8 @@ use crate::server::ServerLimits;
 use crate::shutdown::Shutdown;
 
 /// The tool runtime's settings: `PLUGINS_DIR`, `PLUGIN_CACHE_DIR`, `FUNCTION_TIMEOUT_SECONDS`,
-/// `PLUGINS_WATCH`, `PLUGINS_SYNC_SECONDS`, and the variables manifests may interpolate.
+/// `PLUGINS_WATCH`, `PLUGINS_SYNC_SECONDS`, `PLUGIN_MEMORY_BUDGET_BYTES`, `PLUGIN_MEMORY_WAIT_MS`,
+/// `PLUGIN_MAX_REQUESTS_IN_FLIGHT`, and the variables manifests may interpolate.
 pub fn runtime_config(config: &Config) -> RuntimeConfig {
     RuntimeConfig {
         cache_dir: config.plugins.cache_dir.clone(),
@@ -33,6 +34,9 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
         env: config.plugin_env(),
         watch: config.plugins.watch,
         database_poll_interval: config.plugins.database_poll_interval,
+        memory_budget_bytes: config.plugins.memory_budget_bytes,
+        memory_wait: config.plugins.memory_wait,
+        max_requests_in_flight: config.plugins.max_requests_in_flight,
         ..RuntimeConfig::new(config.plugins.dir.clone())
     }
 }

@@ -15,6 +15,7 @@
 //! max_response_bytes = 10_485_760     # per HTTP response
 //! max_result_bytes = 262_144          # the text handed to the model
 //! max_concurrent_calls = 64
+//! max_requests_in_flight = 8          # outgoing requests one call may have open at once
 //!
 //! [config]                            # handed to the plugin (never secrets)
 //! base_url = "${MAPPER_API_URL}"
@@ -40,6 +41,8 @@ pub mod defaults {
     pub const MAX_RESPONSE_BYTES: u64 = 10 << 20;
     pub const MAX_RESULT_BYTES: u64 = 256 << 10;
     pub const MAX_CONCURRENT_CALLS: u32 = 64;
+    /// Outgoing requests one call may have open at once (at most `PLUGIN_MAX_REQUESTS_IN_FLIGHT`).
+    pub const MAX_REQUESTS_IN_FLIGHT: u32 = 8;
     /// The longest call any manifest may ask for.
     pub const MAX_TIMEOUT_SECONDS: f64 = 600.0;
 }
@@ -68,6 +71,9 @@ pub struct Limits {
     pub max_result_bytes: u64,
     /// At most the host's `max_concurrent_calls`.
     pub max_concurrent_calls: u32,
+    /// Outgoing requests one call may have open at once; one more is refused to the guest
+    /// (`connection-limit-reached`). At most the host's `max_requests_in_flight`.
+    pub max_requests_in_flight: u32,
 }
 
 fn as_seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -81,6 +87,7 @@ pub struct ManifestContext<'a> {
     pub default_timeout: Duration,
     pub max_memory_bytes: u64,
     pub max_concurrent_calls: u32,
+    pub max_requests_in_flight: u32,
 }
 
 /// Why a manifest was refused; the message names the offending key.
@@ -111,6 +118,7 @@ struct RawLimits {
     max_response_bytes: Option<u64>,
     max_result_bytes: Option<u64>,
     max_concurrent_calls: Option<u32>,
+    max_requests_in_flight: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -228,7 +236,22 @@ fn limits(raw: &RawLimits, cx: &ManifestContext<'_>, problems: &mut Vec<String>)
         100_000,
     )
     .min(u64::from(cx.max_concurrent_calls)) as u32;
-    Limits { timeout, fuel, memory_bytes, max_response_bytes, max_result_bytes, max_concurrent_calls }
+    let max_requests_in_flight = ranged(
+        "max_requests_in_flight",
+        raw.max_requests_in_flight.map(u64::from),
+        u64::from(defaults::MAX_REQUESTS_IN_FLIGHT),
+        1,
+        u64::from(cx.max_requests_in_flight),
+    ) as u32;
+    Limits {
+        timeout,
+        fuel,
+        memory_bytes,
+        max_response_bytes,
+        max_result_bytes,
+        max_concurrent_calls,
+        max_requests_in_flight,
+    }
 }
 
 /// Plugin names: `[a-z0-9][a-z0-9_-]{0,63}` (they name directories, metrics and state scopes).
@@ -297,6 +320,7 @@ mod tests {
             default_timeout: Duration::from_secs(30),
             max_memory_bytes: 1 << 30,
             max_concurrent_calls: 256,
+            max_requests_in_flight: 16,
         }
     }
 
@@ -390,6 +414,17 @@ mod tests {
         let err = Manifest::parse(text, &cx(&e)).unwrap_err().0;
         assert!(err.contains("limits.timeout_seconds") && err.contains("limits.memory_bytes"), "{err}");
         assert!(err.contains("limits.max_concurrent_calls"), "{err}");
+    }
+
+    #[test]
+    fn requests_in_flight_default_to_eight_and_never_exceed_the_hosts_maximum() {
+        let e = env(&[]);
+        let parse =
+            |extra: &str| Manifest::parse(&format!("name = \"a\"\nversion = \"1\"\n[limits]\n{extra}"), &cx(&e));
+        assert_eq!(parse("").unwrap().limits.max_requests_in_flight, defaults::MAX_REQUESTS_IN_FLIGHT);
+        assert_eq!(parse("max_requests_in_flight = 16\n").unwrap().limits.max_requests_in_flight, 16);
+        let err = parse("max_requests_in_flight = 17\n").unwrap_err().0;
+        assert!(err.contains("limits.max_requests_in_flight: 17 is not in [1, 16]"), "{err}");
     }
 
     #[test]
