@@ -26,7 +26,9 @@ use crate::shutdown::Shutdown;
 
 /// The tool runtime's settings: `PLUGINS_DIR`, `PLUGIN_CACHE_DIR`, `FUNCTION_TIMEOUT_SECONDS`,
 /// `PLUGINS_WATCH`, `PLUGINS_SYNC_SECONDS`, `PLUGIN_STATE_MAX_*`, `PLUGIN_COMPILE_TIMEOUT_SECONDS`,
-/// `PLUGIN_SECRETS_KEY`, the operator's policy and the defaults of the values manifests interpolate.
+/// `PLUGIN_SECRETS_KEY`, `PLUGIN_MEMORY_BUDGET_BYTES`, `PLUGIN_MEMORY_WAIT_MS`,
+/// `PLUGIN_MAX_REQUESTS_IN_FLIGHT`, the operator's policy and the defaults of the values manifests
+/// interpolate.
 pub fn runtime_config(config: &Config) -> RuntimeConfig {
     RuntimeConfig {
         cache_dir: config.plugins.cache_dir.clone(),
@@ -40,6 +42,9 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
         state_max_bytes: config.plugins.state_max_bytes,
         compile_timeout: config.plugins.compile_timeout,
         signatures: config.plugins.signatures.clone(),
+        memory_budget_bytes: config.plugins.memory_budget_bytes,
+        memory_wait: config.plugins.memory_wait,
+        max_requests_in_flight: config.plugins.max_requests_in_flight,
         ..RuntimeConfig::new(config.plugins.dir.clone())
     }
 }

@@ -24,6 +24,7 @@ use crate::capabilities::HostCtx;
 use crate::egress::Network;
 use crate::instance::CallState;
 use crate::plugin_values::StoredValues;
+use crate::memory_budget::MemoryBudget;
 use crate::services::HostServices;
 
 /// How often the epoch advances: the granularity of deadlines and of a busy guest's yields.
@@ -40,6 +41,8 @@ pub struct Runtime {
     pub cache: ArtifactCache,
     /// One permit per call that may run at once (the pool's capacity).
     pub slots: Arc<Semaphore>,
+    /// The linear memory running calls may hold together.
+    pub memory: MemoryBudget,
     pub config: RuntimeConfig,
     /// The plugins' stored settings and secrets manifests are interpolated with (swapped whole
     /// when the database's change).
@@ -64,6 +67,7 @@ impl Runtime {
             network: Arc::new(Network::new(&config.resolve)),
             services: Arc::new(services),
             slots: Arc::new(Semaphore::new(config.max_concurrent_calls as usize)),
+            memory: MemoryBudget::new(config.memory_budget_bytes, config.memory_wait),
             engine,
             linker,
             pooling,
@@ -116,7 +120,10 @@ fn build_engine(runtime: &RuntimeConfig) -> anyhow::Result<(Engine, bool)> {
 }
 
 /// The pool: room for `max_concurrent_calls` instances of a typical Rust tool component (one
-/// linear memory, a few core instances and tables), memories up to `max_memory_bytes`.
+/// linear memory, a few core instances and tables), memories up to `max_memory_bytes`. The pool
+/// reserves address space for every slot, not memory: what calls touch is bounded by the memory
+/// budget (`memory_budget.rs`); what a finished call leaves resident is at most
+/// `linear_memory_keep_resident` per memory slot (1 MiB × 2 × `max_concurrent_calls`).
 fn pooling_config(runtime: &RuntimeConfig) -> PoolingAllocationConfig {
     let calls = runtime.max_concurrent_calls.max(1);
     let mut pool = PoolingAllocationConfig::new();

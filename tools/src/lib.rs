@@ -38,10 +38,12 @@ mod cache;
 mod capabilities;
 mod egress;
 mod engine;
+mod initial_memory;
 mod instance;
 mod limits;
 mod loader;
 pub mod manifest;
+mod memory_budget;
 mod outcome;
 mod plugin;
 pub mod policy;
@@ -65,6 +67,7 @@ use serde_json::Value;
 pub use capabilities::index::{NoWorkoutIndex, WorkoutIndex, WorkoutMatch};
 pub use loader::{LoadError, LoadStage, MANIFEST_FILE, MAX_MANIFEST_BYTES, MAX_WASM_BYTES, WASM_FILE, oversized};
 pub use manifest::Limits;
+pub use memory_budget::default_budget_bytes;
 pub use outcome::{ToolError, ToolOutcome, codes};
 pub use plugin_values::{PluginValues, ValueKind};
 pub use policy::PluginPolicy;
@@ -105,6 +108,15 @@ pub struct RuntimeConfig {
     pub max_concurrent_calls: u32,
     /// The largest memory limit a manifest may ask for (also the size of a pool slot).
     pub max_memory_bytes: u64,
+    /// The linear memory all running calls may hold at once: a call reserves its plugin's memory
+    /// limit before it starts (`PLUGIN_MEMORY_BUDGET_BYTES`; default half the machine's memory).
+    pub memory_budget_bytes: u64,
+    /// How long a call waits for room in the memory budget before it is answered `busy`
+    /// (`PLUGIN_MEMORY_WAIT_MS`; never past the call's deadline).
+    pub memory_wait: Duration,
+    /// The most outgoing requests one call may have in flight that a manifest may ask for
+    /// (`PLUGIN_MAX_REQUESTS_IN_FLIGHT`).
+    pub max_requests_in_flight: u32,
     /// Try the pooling instance allocator first (falls back to on-demand allocation when the host
     /// cannot reserve the address space).
     pub pooling: bool,
@@ -139,6 +151,9 @@ impl RuntimeConfig {
             resolve: HashMap::new(),
             max_concurrent_calls: 128,
             max_memory_bytes: 1 << 30,
+            memory_budget_bytes: memory_budget::default_budget_bytes(),
+            memory_wait: Duration::from_millis(2000),
+            max_requests_in_flight: 16,
             pooling: true,
             database_poll_interval: Duration::ZERO,
             state_max_keys: 1000,

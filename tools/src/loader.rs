@@ -1,7 +1,8 @@
 //! Loading one plugin version: read `plugin.toml`, `plugin.wasm` and `plugin.sig` → check the
 //! signature over these very bytes ([`crate::signing`]) → parse the manifest → check it against the
-//! operator's policy → verify the sha256 pin → compile (or fetch from the artifact cache) off the
-//! async threads → pre-instantiate, which type-checks the component against the host (a component of another
+//! operator's policy → verify the sha256 pin → check its memory against its limit and the host's
+//! budget → compile (or fetch from the artifact cache) off the async threads → pre-instantiate,
+//! which type-checks the component against the host (a component of another
 //! world fails here) → `describe` in a throwaway store → validate the names and schemas. The
 //! first failing step rejects the version with its reason; nothing is swapped in by this module
 //! (uniqueness across plugins is the registry's check).
@@ -16,7 +17,9 @@ use tokio::sync::Semaphore;
 
 use crate::bindings::ToolPre;
 use crate::engine::Runtime;
+use crate::initial_memory::initial_memory_bytes;
 use crate::manifest::{Manifest, ManifestContext};
+use crate::outcome::bytes;
 use crate::plugin::LoadedPlugin;
 use crate::signing::SIGNATURE_FILE;
 use crate::stats::PluginStats;
@@ -163,8 +166,37 @@ pub fn parse_manifest(runtime: &Runtime, text: &str) -> Result<Manifest, LoadErr
         max_concurrent_calls: config.max_concurrent_calls,
         max_state_keys: config.state_max_keys,
         max_state_bytes: config.state_max_bytes,
+        max_requests_in_flight: config.max_requests_in_flight,
     };
     Manifest::parse(text, &cx).map_err(|err| LoadError::new(LoadStage::Manifest, err.0))
+}
+
+/// Refuses a plugin no call of which could ever run: its memory limit is more than the memory
+/// budget of all running calls, or its core modules start with more memory than its limit.
+fn check_memory(runtime: &Runtime, manifest: &Manifest, wasm: &[u8]) -> Result<(), LoadError> {
+    let limit = manifest.limits.memory_bytes;
+    if !runtime.memory.fits(limit) {
+        return Err(LoadError::new(
+            LoadStage::Manifest,
+            format!(
+                "limits.memory_bytes: {} is more than the memory budget of all running calls ({}, PLUGIN_MEMORY_BUDGET_BYTES)",
+                bytes(limit),
+                bytes(runtime.memory.bytes())
+            ),
+        ));
+    }
+    let initial = initial_memory_bytes(wasm).map_err(|err| LoadError::new(LoadStage::Compile, err))?;
+    if initial > limit {
+        return Err(LoadError::new(
+            LoadStage::Compile,
+            format!(
+                "the component's initial memory is {}, more than the plugin's memory limit of {} (limits.memory_bytes)",
+                bytes(initial),
+                bytes(limit)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Runs every load step on `source`.
@@ -189,6 +221,8 @@ pub async fn load(runtime: &Arc<Runtime>, source: Source, stats: Arc<PluginStats
             format!("{WASM_FILE} has sha256 {}, but the manifest pins {pin}", source.sha256),
         ));
     }
+
+    check_memory(runtime, &manifest, &source.wasm)?;
 
     let (component, from_cache) = {
         let runtime = runtime.clone();

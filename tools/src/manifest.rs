@@ -24,6 +24,7 @@
 //! max_concurrent_calls = 64
 //! state_max_keys = 1000               # live state keys per user; default PLUGIN_STATE_MAX_KEYS
 //! state_max_bytes = 8_388_608         # state bytes (keys + values) per user; default PLUGIN_STATE_MAX_BYTES
+//! max_requests_in_flight = 8          # outgoing requests one call may have open at once
 //!
 //! [config]                            # handed to the plugin (never secrets)
 //! base_url = "${setting:MAPPER_API_URL}"
@@ -53,6 +54,8 @@ pub mod defaults {
     pub const MAX_RESPONSE_BYTES: u64 = 10 << 20;
     pub const MAX_RESULT_BYTES: u64 = 256 << 10;
     pub const MAX_CONCURRENT_CALLS: u32 = 64;
+    /// Outgoing requests one call may have open at once (at most `PLUGIN_MAX_REQUESTS_IN_FLIGHT`).
+    pub const MAX_REQUESTS_IN_FLIGHT: u32 = 8;
     /// The longest call any manifest may ask for.
     pub const MAX_TIMEOUT_SECONDS: f64 = 600.0;
 }
@@ -88,6 +91,9 @@ pub struct Limits {
     pub state_max_keys: u64,
     /// Bytes of state keys and values per user (at most the host's `state_max_bytes`).
     pub state_max_bytes: u64,
+    /// Outgoing requests one call may have open at once; one more is refused to the guest
+    /// (`connection-limit-reached`). At most the host's `max_requests_in_flight`.
+    pub max_requests_in_flight: u32,
 }
 
 /// The most error codes a manifest may declare.
@@ -110,6 +116,7 @@ pub struct ManifestContext<'a> {
     /// The most state a manifest may ask for per user.
     pub max_state_keys: u64,
     pub max_state_bytes: u64,
+    pub max_requests_in_flight: u32,
 }
 
 /// Why a manifest was refused; the message names the offending key.
@@ -144,6 +151,7 @@ struct RawLimits {
     max_concurrent_calls: Option<u32>,
     state_max_keys: Option<u64>,
     state_max_bytes: Option<u64>,
+    max_requests_in_flight: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -275,6 +283,13 @@ fn limits(raw: &RawLimits, cx: &ManifestContext<'_>, problems: &mut Vec<String>)
     // A plugin may keep less state than the operator allows, never more.
     let state_max_keys = ranged("state_max_keys", raw.state_max_keys, cx.max_state_keys, 0, cx.max_state_keys);
     let state_max_bytes = ranged("state_max_bytes", raw.state_max_bytes, cx.max_state_bytes, 0, cx.max_state_bytes);
+    let max_requests_in_flight = ranged(
+        "max_requests_in_flight",
+        raw.max_requests_in_flight.map(u64::from),
+        u64::from(defaults::MAX_REQUESTS_IN_FLIGHT),
+        1,
+        u64::from(cx.max_requests_in_flight),
+    ) as u32;
     Limits {
         timeout,
         fuel,
@@ -284,6 +299,7 @@ fn limits(raw: &RawLimits, cx: &ManifestContext<'_>, problems: &mut Vec<String>)
         max_concurrent_calls,
         state_max_keys,
         state_max_bytes,
+        max_requests_in_flight,
     }
 }
 
@@ -364,6 +380,7 @@ impl<'a> ManifestContext<'a> {
             max_concurrent_calls: 256,
             max_state_keys: 1000,
             max_state_bytes: 8 << 20,
+            max_requests_in_flight: 16,
         }
     }
 }
@@ -531,6 +548,15 @@ mod tests {
         let err = parse(text, &PluginValues::default()).unwrap_err();
         assert!(err.contains("limits.timeout_seconds") && err.contains("limits.memory_bytes"), "{err}");
         assert!(err.contains("limits.max_concurrent_calls"), "{err}");
+    }
+
+    #[test]
+    fn requests_in_flight_default_to_eight_and_never_exceed_the_hosts_maximum() {
+        let parse = |extra: &str| parse(&format!("name = \"a\"\nversion = \"1\"\n[limits]\n{extra}"), &PluginValues::default());
+        assert_eq!(parse("").unwrap().limits.max_requests_in_flight, defaults::MAX_REQUESTS_IN_FLIGHT);
+        assert_eq!(parse("max_requests_in_flight = 16\n").unwrap().limits.max_requests_in_flight, 16);
+        let err = parse("max_requests_in_flight = 17\n").unwrap_err();
+        assert!(err.contains("limits.max_requests_in_flight: 17 is not in [1, 16]"), "{err}");
     }
 
     #[test]

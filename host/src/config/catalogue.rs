@@ -235,6 +235,24 @@ pub const ENV_VARS: &[EnvVar] = {
             Described("none: the configured services are trusted, any other public https origin without credentials"),
             "the operator's policy over plugin manifests (TOML: the origins plugins may be granted, with credentials or internal addresses)",
         ),
+        var(
+            "PLUGIN_MEMORY_BUDGET_BYTES",
+            Setting,
+            Described("half of the machine's memory (or of its cgroup limit, if smaller)"),
+            "linear memory all running tool calls may hold at once (each reserves its plugin's memory limit)",
+        ),
+        var(
+            "PLUGIN_MEMORY_WAIT_MS",
+            Setting,
+            Value("2000"),
+            "how long a tool call waits for room in the memory budget before it is answered busy",
+        ),
+        var(
+            "PLUGIN_MAX_REQUESTS_IN_FLIGHT",
+            Setting,
+            Value("16"),
+            "most outgoing requests in flight a manifest may allow one tool call (max_requests_in_flight)",
+        ),
         var("TOOL_HTTP_TIMEOUT_SECONDS", Setting, Value("25"), "per-request timeout of the plugins' downstream calls"),
         var("SYNC_RATE_LIMIT_PER_HOUR", Setting, Value("3"), "Strava/Garmin syncs per user and hour"),
         var(

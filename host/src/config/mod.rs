@@ -19,6 +19,7 @@ mod settings;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub use catalogue::{
     DEFAULT_ADMIN_API_KEY, DEFAULT_INTERNAL_API_KEY, DEFAULT_JWT_SECRET, DEFAULT_PLUGIN_SECRETS_KEY, ENV_VARS, EnvKind,
@@ -272,6 +273,22 @@ fn read_plugins(r: &mut Reader<'_>, downstream: &DownstreamConfig, openai: &Open
             trusted_keys: read_trusted_keys(r),
         },
         signing_key_file: r.optional("PLUGIN_SIGNING_KEY_FILE").map(PathBuf::from),
+        memory_budget_bytes: read_memory_budget(r),
+        memory_wait: Duration::from_millis(r.parsed("PLUGIN_MEMORY_WAIT_MS", "a number of milliseconds")),
+        max_requests_in_flight: u32::try_from(r.count("PLUGIN_MAX_REQUESTS_IN_FLIGHT")).unwrap_or(u32::MAX),
+    }
+}
+
+/// `PLUGIN_MEMORY_BUDGET_BYTES`, at least 1 MiB (the smallest memory limit); unset: worked out
+/// from the machine by the tool runtime.
+fn read_memory_budget(r: &mut Reader<'_>) -> u64 {
+    const NAME: &str = "PLUGIN_MEMORY_BUDGET_BYTES";
+    match r.set(NAME) {
+        None => tools::default_budget_bytes(),
+        Some(raw) => raw.parse::<u64>().ok().filter(|bytes| *bytes >= 1 << 20).unwrap_or_else(|| {
+            r.problems.push(format!("{NAME}: expected a number of bytes of at least 1048576, got {raw:?}"));
+            tools::default_budget_bytes()
+        }),
     }
 }
 
@@ -360,6 +377,22 @@ mod tests {
         assert_eq!(c.server.max_connections, 10_000);
         assert_eq!(c.server.slow_client_timeout, Duration::from_secs(30));
         assert_eq!(c.server.concurrent_turns_per_user, 3);
+    }
+
+    #[test]
+    fn the_plugin_memory_budget_defaults_to_a_share_of_the_machine() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.plugins.memory_budget_bytes, tools::default_budget_bytes());
+        assert_eq!(c.plugins.memory_wait, Duration::from_millis(2000));
+        assert_eq!(c.plugins.max_requests_in_flight, 16);
+        let set = load(&[("PLUGIN_MEMORY_BUDGET_BYTES", "536870912"), ("PLUGIN_MEMORY_WAIT_MS", "0")]).unwrap();
+        assert_eq!(set.plugins.memory_budget_bytes, 512 << 20);
+        assert_eq!(set.plugins.memory_wait, Duration::ZERO);
+        for bad in ["0", "1000", "half"] {
+            let err = load(&[("PLUGIN_MEMORY_BUDGET_BYTES", bad)]).unwrap_err();
+            assert!(err.problems[0].starts_with("PLUGIN_MEMORY_BUDGET_BYTES: expected a number of bytes"), "{err}");
+        }
+        assert!(load(&[("PLUGIN_MAX_REQUESTS_IN_FLIGHT", "0")]).is_err());
     }
 
     #[test]

@@ -154,6 +154,15 @@ pub struct PluginsConfig {
     pub signatures: tools::SignatureSettings,
     /// The minisign secret key `chat-api plugins sign` uses unless given `--key`.
     pub signing_key_file: Option<PathBuf>,
+    /// The linear memory all running tool calls may hold at once (`PLUGIN_MEMORY_BUDGET_BYTES`;
+    /// unset: half of the machine's or the cgroup's memory, whichever is smaller).
+    pub memory_budget_bytes: u64,
+    /// How long a call waits for room in the memory budget before it is answered `busy`
+    /// (`PLUGIN_MEMORY_WAIT_MS`).
+    pub memory_wait: Duration,
+    /// The most outgoing requests in flight a manifest may allow one call
+    /// (`PLUGIN_MAX_REQUESTS_IN_FLIGHT`).
+    pub max_requests_in_flight: u32,
 }
 
 /// Limits on the HTTP and SSE side.

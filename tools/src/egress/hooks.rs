@@ -2,7 +2,8 @@
 //! [`EgressHooks::send_request`], is matched against the plugin's rules (refused with
 //! `HttpRequestDenied` when no rule allows its origin), gets the host's headers (the caller's
 //! credentials, the manifest's secrets: they overwrite anything the guest set) and is handed to
-//! [`super::send`] with the call's deadline.
+//! [`super::send`] with the call's deadline and one of the call's request slots (none free: the
+//! guest gets `connection-limit-reached`, and may retry once an earlier response is done).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,7 +13,7 @@ use http::{HeaderName, HeaderValue};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::send::{self, Target};
-use super::{EgressPolicy, Network, Violation, Violations};
+use super::{EgressPolicy, Network, RequestSlots, Violation, Violations};
 
 static X_USER_ID: HeaderName = HeaderName::from_static("x-user-id");
 
@@ -33,6 +34,8 @@ pub struct EgressHooks {
     pub violations: Violations,
     /// Requests sent so far by this call.
     pub requests: u32,
+    /// The call's cap on requests in flight.
+    pub slots: RequestSlots,
 }
 
 type ResponseFuture = Box<
@@ -51,11 +54,6 @@ impl WasiHttpHooks for EgressHooks {
         options: Option<RequestOptions>,
         _response_error: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> ResponseFuture {
-        self.requests += 1;
-        if self.requests > MAX_REQUESTS_PER_CALL {
-            self.violations.record(Violation::TooManyRequests { limit: MAX_REQUESTS_PER_CALL });
-            return Box::new(async { Err(Error::HttpRequestDenied) });
-        }
         let uri = request.uri();
         let https = uri.scheme() == Some(&Scheme::HTTPS);
         let Some(host) = uri.host().map(|h| h.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase())
@@ -75,6 +73,16 @@ impl WasiHttpHooks for EgressHooks {
             self.violations.record(Violation::OriginDenied { origin });
             return Box::new(async { Err(Error::HttpRequestDenied) });
         };
+        // Refused before it is sent, so it does not count towards the requests of the call.
+        let Some(slot) = self.slots.take() else {
+            tracing::debug!(cap = self.slots.cap(), "plugin request over its max_requests_in_flight");
+            return Box::new(async { Err(Error::ConnectionLimitReached) });
+        };
+        self.requests += 1;
+        if self.requests > MAX_REQUESTS_PER_CALL {
+            self.violations.record(Violation::TooManyRequests { limit: MAX_REQUESTS_PER_CALL });
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        }
 
         let headers = request.headers_mut();
         if rule.forward_user_auth {
@@ -98,6 +106,8 @@ impl WasiHttpHooks for EgressHooks {
             https,
             deadline: self.deadline,
             max_response_bytes: self.max_response_bytes,
+            slot,
+            tracked: self.network.in_flight.track(),
         };
         Box::new(send::send(request, options, target, self.network.clone(), self.violations.clone()))
     }

@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod hooks;
+pub mod in_flight;
 pub mod network;
 pub mod send;
 pub mod violation;
@@ -15,6 +16,7 @@ use std::net::IpAddr;
 use http::{HeaderName, HeaderValue};
 
 pub use hooks::EgressHooks;
+pub use in_flight::RequestSlots;
 pub use network::Network;
 pub use violation::{Violation, Violations};
 

@@ -6,10 +6,14 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use super::in_flight::InFlightCount;
+
 /// Resolver and TLS settings for plugin egress.
 pub struct Network {
     overrides: HashMap<String, Vec<IpAddr>>,
     pub tls: Arc<rustls::ClientConfig>,
+    /// The requests of every call not yet entirely gone.
+    pub in_flight: InFlightCount,
 }
 
 impl Network {
@@ -24,6 +28,7 @@ impl Network {
         Network {
             overrides: overrides.iter().map(|(name, ips)| (name.to_ascii_lowercase(), ips.clone())).collect(),
             tls: Arc::new(tls),
+            in_flight: InFlightCount::default(),
         }
     }
 

@@ -4,10 +4,13 @@
 //! nowhere), dials a validated address, and uses the name for TLS. Every phase (connect, first
 //! byte, between bytes) is limited by the guest's option clamped to the call's remaining budget,
 //! and the response body is capped at `max_response_bytes`. Redirects are never followed here: a
-//! 3xx goes back to the guest, whose next request is checked like any other.
+//! 3xx goes back to the guest, whose next request is checked like any other. The request's slot
+//! (the call's cap on requests in flight) is held until its response body is read to the end or
+//! dropped; its in-flight count until the connection task is gone too.
 
 use std::future::poll_fn;
 use std::pin::{Pin, pin};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
@@ -17,8 +20,10 @@ use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
+use super::in_flight::Tracked;
 use super::{EgressRule, Network, Violation, Violations};
 
 /// Where an allowed request goes, and the limits it runs under.
@@ -30,6 +35,10 @@ pub struct Target {
     pub https: bool,
     pub deadline: Instant,
     pub max_response_bytes: u64,
+    /// One of the call's request slots.
+    pub slot: OwnedSemaphorePermit,
+    /// Counts the request in flight.
+    pub tracked: Arc<Tracked>,
 }
 
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
@@ -71,7 +80,7 @@ pub async fn send(
     mut request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
     target: Target,
-    network: std::sync::Arc<Network>,
+    network: Arc<Network>,
     violations: Violations,
 ) -> Result<(http::Response<WasiBody>, IoFuture), Error> {
     let options = options.unwrap_or_default();
@@ -122,10 +131,13 @@ pub async fn send(
         return Err(Error::HttpResponseBodySize(Some(length)));
     }
     let between_bytes = options.between_bytes_timeout;
+    let Target { max_response_bytes, deadline, slot, tracked, .. } = target;
+    let parts = RequestParts { slot: Some(slot), _tracked: tracked.clone() };
     let response = response.map(|incoming| {
-        CappedBody::new(incoming, target.max_response_bytes, between_bytes, target.deadline, violations).boxed_unsync()
+        CappedBody::new(incoming, max_response_bytes, between_bytes, deadline, violations, parts).boxed_unsync()
     });
     let io: IoFuture = Box::new(async move {
+        let _tracked = tracked;
         match conn.take() {
             None => Ok(()),
             Some(conn) => {
@@ -181,6 +193,13 @@ fn content_length(headers: &http::HeaderMap) -> Option<u64> {
     headers.get(http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
+/// What a response body holds of its request: the call's slot (given back once the body is done)
+/// and the in-flight count (until the body is dropped).
+struct RequestParts {
+    slot: Option<OwnedSemaphorePermit>,
+    _tracked: Arc<Tracked>,
+}
+
 /// A response body that fails once more than `limit` bytes arrived, or when the next bytes take
 /// longer than the between-bytes limit (clamped to the call's deadline).
 struct CappedBody {
@@ -193,6 +212,7 @@ struct CappedBody {
     timer_phase: Phase,
     violations: Violations,
     finished: bool,
+    request: RequestParts,
 }
 
 impl CappedBody {
@@ -202,6 +222,7 @@ impl CappedBody {
         between_bytes: Option<Duration>,
         deadline: Instant,
         violations: Violations,
+        request: RequestParts,
     ) -> CappedBody {
         let phase = Phase::new(between_bytes, deadline);
         CappedBody {
@@ -214,11 +235,18 @@ impl CappedBody {
             timer_phase: phase,
             violations,
             finished: false,
+            request,
         }
     }
 
-    fn fail(&mut self, error: Error) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+    /// The body is done: its request no longer takes one of the call's slots.
+    fn finish(&mut self) {
         self.finished = true;
+        self.request.slot = None;
+    }
+
+    fn fail(&mut self, error: Error) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        self.finish();
         Poll::Ready(Some(Err(error)))
     }
 }
@@ -234,7 +262,7 @@ impl Body for CappedBody {
         }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(None) => {
-                this.finished = true;
+                this.finish();
                 Poll::Ready(None)
             }
             Poll::Ready(Some(Err(err))) => {

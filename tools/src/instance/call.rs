@@ -1,6 +1,7 @@
 //! Runs one function call in a fresh sandbox and turns whatever happened into a [`ToolOutcome`]:
 //! arguments checked against the schema before the guest runs, a permit from the plugin's
-//! concurrency limit and from the host's pool (else `busy`), the whole call under
+//! concurrency limit, room for its memory limit in the host's memory budget (waited for a bounded
+//! time) and a slot from the host's pool (else `busy`), the whole call under
 //! `tokio::time::timeout` (epochs and fuel cannot stop a guest parked in an HTTP request), and one
 //! function ([`classify`]) that decides which code each way of ending becomes. The store is dropped
 //! at the end, never reused.
@@ -101,15 +102,22 @@ async fn execute(runtime: &Runtime, plugin: &LoadedPlugin, index: usize, call: &
         let message = format!("Invalid arguments for {name}: {problems}");
         return Executed::refused(ToolError::new(codes::INVALID_ARGUMENTS, message), None);
     }
+    let limits = &plugin.manifest.limits;
+    // The budget starts now: waiting for memory is part of the call's time.
+    let deadline = Instant::now() + limits.timeout;
     let Ok(_plugin_permit) = plugin.permits.try_acquire() else {
         return Executed::refused(ToolError::busy(name), Some("the plugin's max_concurrent_calls is reached".into()));
+    };
+    // Memory before the pool slot: a call waiting for memory must not keep a slot from a call
+    // of another plugin that fits.
+    let Some(_memory) = runtime.memory.reserve(limits.memory_bytes, deadline).await else {
+        let detail = format!("the memory budget of running calls ({}) stayed exhausted", bytes(runtime.memory.bytes()));
+        return Executed::refused(ToolError::busy(name), Some(detail));
     };
     let Ok(_pool_slot) = runtime.slots.try_acquire() else {
         return Executed::refused(ToolError::busy(name), Some("the host's instance pool is exhausted".into()));
     };
 
-    let limits = &plugin.manifest.limits;
-    let deadline = Instant::now() + limits.timeout;
     let caller = &call.caller;
     let mut store = new_store(
         runtime,
@@ -132,7 +140,7 @@ async fn execute(runtime: &Runtime, plugin: &LoadedPlugin, index: usize, call: &
     };
     let arguments = call.arguments.to_string();
 
-    let returned = tokio::time::timeout(limits.timeout, async {
+    let returned = tokio::time::timeout_at(deadline.into(), async {
         let tool = plugin.pre.instantiate_async(&mut store).await?;
         tool.call_call(&mut store, &context, name, &arguments).await
     })
@@ -237,6 +245,7 @@ mod tests {
             max_concurrent_calls: 4,
             state_max_keys: 10,
             state_max_bytes: 1 << 20,
+            max_requests_in_flight: 8,
         }
     }
 

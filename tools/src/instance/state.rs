@@ -15,7 +15,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::stderr::StderrCapture;
 use crate::capabilities::HostCtx;
-use crate::egress::{EgressHooks, EgressPolicy, Violations};
+use crate::egress::{EgressHooks, EgressPolicy, RequestSlots, Violations};
 use crate::engine::Runtime;
 use crate::limits::MemoryLimiter;
 use crate::manifest::Limits;
@@ -81,6 +81,7 @@ pub fn new_store(runtime: &Runtime, spec: StoreSpec<'_>) -> Store<CallState> {
             max_response_bytes: spec.limits.max_response_bytes,
             violations: Violations::default(),
             requests: 0,
+            slots: RequestSlots::new(spec.limits.max_requests_in_flight),
         },
         limiter: MemoryLimiter::new(spec.limits.memory_bytes),
         host: HostCtx {

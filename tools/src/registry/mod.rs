@@ -164,6 +164,12 @@ impl Registry {
         self.loading.list()
     }
 
+    /// Outgoing requests of plugins not yet entirely gone (sending, or a response body or
+    /// connection still open); zero once every call has ended.
+    pub fn egress_requests_in_flight(&self) -> usize {
+        self.runtime.network.in_flight.get()
+    }
+
     /// The functions currently offered, ordered by plugin name, then as each plugin lists them.
     pub fn functions(&self) -> Arc<Vec<FunctionInfo>> {
         self.set.load().functions.clone()

@@ -46,7 +46,12 @@ pub fn trusting(services: &[&str]) -> PluginPolicy {
 
 /// Points echo's `echo_http` at `origin` (a stand-in on loopback), trusted like a configured service.
 pub fn point_echo(config: &mut RuntimeConfig, origin: &str) {
-    config.defaults = settings(&[("ECHO_BASE_URL", origin)]);
+    point_at(config, "ECHO_BASE_URL", origin);
+}
+
+/// Sets the setting `name` to `origin` (a stand-in on loopback), trusted like a configured service.
+pub fn point_at(config: &mut RuntimeConfig, name: &str, origin: &str) {
+    config.defaults = settings(&[(name, origin)]);
     config.policy = trusting(&[origin]);
 }
 
