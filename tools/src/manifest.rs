@@ -46,6 +46,13 @@ use crate::plugin_values::{PluginValues, ValueKind, ValueLookup};
 
 /// The rule a secret outside an egress header of an exact origin breaks.
 pub const SECRETS_RULE: &str = "secrets only in egress headers of exact origins";
+/// The rule that keeps the host's own secrets (`OPENAI_API_KEY`) on their own service.
+pub const HOST_SECRETS_RULE: &str = "host secrets only to their own service";
+
+/// Whether two origin texts name the same origin (default ports filled in); unparsable: no.
+fn same_origin(a: &str, b: &str) -> bool {
+    matches!((Origin::parse(a), Origin::parse(b)), (Ok(a), Ok(b)) if a == b)
+}
 
 /// Built-in limits, used where a manifest sets none.
 pub mod defaults {
@@ -197,7 +204,7 @@ impl Manifest {
 
         let mut config = BTreeMap::new();
         for (key, value) in raw.config {
-            match interpolate(&value, &values, false) {
+            match interpolate(&value, &values, None) {
                 Ok(value) => {
                     config.insert(key, value);
                 }
@@ -208,7 +215,7 @@ impl Manifest {
         let mut rules = Vec::new();
         for (i, rule) in raw.egress.into_iter().enumerate() {
             let at = format!("egress[{i}]");
-            let origin = match interpolate(&rule.origin, &values, false) {
+            let origin = match interpolate(&rule.origin, &values, None) {
                 Ok(origin) => origin,
                 Err(missing) => {
                     problems.push(format!("{at}.origin: {missing}"));
@@ -220,7 +227,7 @@ impl Manifest {
             let exact = Origin::parse(&origin).is_ok_and(|o| !matches!(o.host, Host::Wildcard(_)));
             let mut headers = Vec::new();
             for (name, value) in rule.headers {
-                match interpolate(&value, &values, exact) {
+                match interpolate(&value, &values, exact.then_some(origin.as_str())) {
                     Ok(value) => headers.push((name, value)),
                     Err(missing) => problems.push(format!("{at}.headers.{name}: {missing}")),
                 }
@@ -314,10 +321,11 @@ pub fn valid_plugin_name(name: &str) -> bool {
 
 /// Replaces `${setting:NAME}` and `${secret:NAME}` with the plugin's value (its stored one, else
 /// the host's default) and `${KIND:NAME:-fallback}` with the value or the fallback; `$$` is a
-/// literal `$`. A secret where `secrets_allowed` is false breaks [`SECRETS_RULE`]; a value that is
-/// not set (and has no fallback) is an error naming it. Values are never echoed in errors (they
-/// may be secrets).
-pub fn interpolate(text: &str, values: &ValueLookup<'_>, secrets_allowed: bool) -> Result<String, String> {
+/// literal `$`. Secrets are allowed only in a header of the exact origin `header_origin` (else
+/// [`SECRETS_RULE`]), and a host default secret only to its own origin ([`HOST_SECRETS_RULE`]); a
+/// value that is not set (and has no fallback) is an error naming it. Values are never echoed in
+/// errors (they may be secrets).
+pub fn interpolate(text: &str, values: &ValueLookup<'_>, header_origin: Option<&str>) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut problems = Vec::new();
     let mut rest = text;
@@ -350,9 +358,19 @@ pub fn interpolate(text: &str, values: &ValueLookup<'_>, secrets_allowed: bool) 
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                 return Err(format!("invalid {} name ${{{reference}}}", kind.as_str()));
             }
-            if kind == ValueKind::Secret && !secrets_allowed {
-                problems.push(format!("${{{reference}}} is refused by policy rule \"{SECRETS_RULE}\""));
-                continue;
+            if kind == ValueKind::Secret {
+                let Some(origin) = header_origin else {
+                    problems.push(format!("${{{reference}}} is refused by policy rule \"{SECRETS_RULE}\""));
+                    continue;
+                };
+                if let Some(bound) = values.secret_origin(name)
+                    && !same_origin(bound, origin)
+                {
+                    problems.push(format!(
+                        "${{{reference}}} to {origin} is refused by policy rule \"{HOST_SECRETS_RULE}\" (it goes to {bound} only)"
+                    ));
+                    continue;
+                }
             }
             match (values.get(kind, name), fallback) {
                 (Some(value), _) => out.push_str(value),
@@ -395,7 +413,7 @@ mod tests {
 
     fn values(settings: &[(&str, &str)], secrets: &[(&str, &str)]) -> PluginValues {
         let map = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        PluginValues { settings: map(settings), secrets: map(secrets) }
+        PluginValues { settings: map(settings), secrets: map(secrets), ..PluginValues::default() }
     }
 
     /// Parses `text` with `defaults` and nothing stored.
@@ -536,10 +554,10 @@ mod tests {
     fn fallbacks_apply_only_when_unset() {
         let defaults = values(&[("SET", "a")], &[]);
         let lookup = ValueLookup { stored: None, defaults: &defaults };
-        assert_eq!(interpolate("${setting:SET:-b}/${setting:UNSET:-c}", &lookup, false).unwrap(), "a/c");
-        assert_eq!(interpolate("Bearer ${secret:UNSET:-}", &lookup, true).unwrap(), "Bearer ");
-        assert!(interpolate("${", &lookup, false).is_err());
-        assert!(interpolate("${setting:BAD NAME}", &lookup, false).is_err());
+        assert_eq!(interpolate("${setting:SET:-b}/${setting:UNSET:-c}", &lookup, None).unwrap(), "a/c");
+        assert_eq!(interpolate("Bearer ${secret:UNSET:-}", &lookup, Some("https://a.example")).unwrap(), "Bearer ");
+        assert!(interpolate("${", &lookup, None).is_err());
+        assert!(interpolate("${setting:BAD NAME}", &lookup, None).is_err());
     }
 
     #[test]
@@ -557,6 +575,24 @@ mod tests {
         assert_eq!(parse("max_requests_in_flight = 16\n").unwrap().limits.max_requests_in_flight, 16);
         let err = parse("max_requests_in_flight = 17\n").unwrap_err();
         assert!(err.contains("limits.max_requests_in_flight: 17 is not in [1, 16]"), "{err}");
+    }
+
+    #[test]
+    fn a_host_secret_goes_to_its_own_origin_only() {
+        let mut defaults = values(&[], &[("OPENAI_API_KEY", "sk-host")]);
+        defaults.secret_origins.insert("OPENAI_API_KEY".into(), "https://api.openai.com".into());
+        let manifest = |origin: &str| {
+            format!(
+                "name = \"a\"\nversion = \"1\"\n[[egress]]\norigin = \"{origin}\"\nheaders = {{ Authorization = \"Bearer ${{secret:OPENAI_API_KEY}}\" }}\n"
+            )
+        };
+        let own = parse(&manifest("https://api.openai.com:443"), &defaults).unwrap();
+        assert_eq!(own.egress.rules().len(), 1);
+        let err = parse(&manifest("https://collector.example"), &defaults).unwrap_err();
+        assert!(err.contains(HOST_SECRETS_RULE) && !err.contains("sk-host"), "{err}");
+        // A value the operator stored for the plugin is the operator's grant: no bound.
+        let stored = HashMap::from([("a".to_string(), values(&[], &[("OPENAI_API_KEY", "sk-plugin")]))]);
+        assert!(Manifest::parse(&manifest("https://collector.example"), &cx(&stored, &defaults)).is_ok());
     }
 
     #[test]

@@ -15,6 +15,10 @@ pub use store::ValueKind;
 pub struct PluginValues {
     pub settings: HashMap<String, String>,
     pub secrets: HashMap<String, String>,
+    /// For a host default secret, the one origin it may be sent to (`OPENAI_API_KEY`: the origin of
+    /// `OPENAI_BASE_URL`), so no plugin can carry the host's key to an origin of its choosing. A
+    /// value the operator stored for a plugin is the operator's grant and has no such bound.
+    pub secret_origins: HashMap<String, String>,
 }
 
 impl PluginValues {
@@ -44,6 +48,14 @@ pub struct ValueLookup<'a> {
 impl<'a> ValueLookup<'a> {
     pub fn get(&self, kind: ValueKind, name: &str) -> Option<&'a str> {
         self.stored.and_then(|stored| stored.get(kind, name)).or_else(|| self.defaults.get(kind, name))
+    }
+
+    /// The only origin secret `name` may be sent to, when it is a host default bound to one.
+    pub fn secret_origin(&self, name: &str) -> Option<&'a str> {
+        if self.stored.is_some_and(|stored| stored.secrets.contains_key(name)) {
+            return None;
+        }
+        self.defaults.secret_origins.get(name).map(String::as_str)
     }
 }
 
@@ -89,6 +101,7 @@ mod tests {
         let defaults = PluginValues {
             settings: HashMap::from([("URL".into(), "http://default".into()), ("OTHER".into(), "o".into())]),
             secrets: HashMap::from([("KEY".into(), "k".into())]),
+            ..PluginValues::default()
         };
         let lookup = ValueLookup { stored: stored.by_plugin.get("a"), defaults: &defaults };
         assert_eq!(lookup.get(ValueKind::Setting, "URL"), Some("http://stored"));
@@ -116,7 +129,7 @@ mod tests {
     #[test]
     fn formatting_never_shows_a_secret() {
         let values =
-            PluginValues { settings: HashMap::new(), secrets: HashMap::from([("KEY".into(), "sk-live".into())]) };
+            PluginValues { secrets: HashMap::from([("KEY".into(), "sk-live".into())]), ..PluginValues::default() };
         let shown = format!("{values:?}");
         assert!(shown.contains("KEY") && !shown.contains("sk-live"), "{shown}");
     }

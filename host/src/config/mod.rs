@@ -151,6 +151,8 @@ impl Config {
         tools::PluginValues {
             settings: settings.into_iter().map(|(name, value)| (name.to_string(), value)).collect(),
             secrets: secrets.into_iter().map(|(name, value)| (name.to_string(), value)).collect(),
+            // The service's OpenAI key goes to the service's OpenAI origin only.
+            secret_origins: [("OPENAI_API_KEY".to_string(), self.openai.base_url.clone())].into(),
         }
     }
 

@@ -104,6 +104,7 @@ impl ToolWorld {
             ("TOOL_HTTP_TIMEOUT_SECONDS".to_string(), patience.http_timeout_seconds.to_string()),
         ]);
         defaults.secrets.insert("OPENAI_API_KEY".to_string(), openai.api_key());
+        defaults.secret_origins.insert("OPENAI_API_KEY".to_string(), openai.url());
 
         let openai_config = host::config::OpenAiConfig {
             api_key: Some(openai.api_key().into()),

@@ -52,8 +52,8 @@ async fn plugin_uploads_that_do_not_load_are_refused_and_nothing_is_written() {
         &["body", "manifest"],
         "value_error",
     );
-    let unknown = upload(json!({"manifest": manifest, "wasm_base64": b64(&wasm), "signature": "x"})).await;
-    assert!(unknown.invalid("extra part", &["body", "signature"], "value_error").contains("unknown field `signature`"));
+    let unknown = upload(json!({"manifest": manifest, "wasm_base64": b64(&wasm), "sig": "x"})).await;
+    assert!(unknown.invalid("extra part", &["body", "sig"], "value_error").contains("unknown field `sig`"));
     upload(json!({"manifest": manifest, "wasm_base64": "%%%"})).await.invalid(
         "not base64",
         &["body", "wasm_base64"],

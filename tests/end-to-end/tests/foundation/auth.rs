@@ -271,6 +271,8 @@ async fn the_test_bypass_works_outside_production_only() {
             ("JWT_SECRET", MOBILE_SECRET),
             // The test plugins are unsigned; production allows `warn`.
             ("PLUGIN_SIGNATURES", "warn"),
+            // 32 bytes of base64 (production refuses the public development key).
+            ("PLUGIN_SECRETS_KEY", "c2VjcmV0cy1rZXktb2YtdGhpcnR5LXR3by1ieXRlcyE="),
         ],
         TestDatabase::sqlite().await.unwrap(),
     )

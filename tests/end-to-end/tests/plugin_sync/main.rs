@@ -31,9 +31,20 @@ const FOLLOW_WITHIN: Duration = Duration::from_secs(10);
 
 /// An instance over `db`'s database (its own pool), polling every [`POLL_SECONDS`].
 async fn instance(db: &TestDatabase, plugins_dir: Option<&Path>, poll_seconds: &str) -> TestServer {
+    instance_with(db, plugins_dir, poll_seconds, &[]).await
+}
+
+/// [`instance`] with more settings (`extra`).
+async fn instance_with(
+    db: &TestDatabase,
+    plugins_dir: Option<&Path>,
+    poll_seconds: &str,
+    extra: &[(&str, &str)],
+) -> TestServer {
     let store = Store::connect(&db.options()).await.expect("opening the shared database");
     let dir = plugins_dir.map(|d| d.display().to_string());
     let mut vars = vec![("ADMIN_API_KEY", KEY), ("PLUGINS_SYNC_SECONDS", poll_seconds)];
+    vars.extend_from_slice(extra);
     if let Some(dir) = &dir {
         vars.push(("PLUGINS_DIR", dir.as_str()));
     }
@@ -42,9 +53,14 @@ async fn instance(db: &TestDatabase, plugins_dir: Option<&Path>, poll_seconds: &
 
 /// Two instances over one fresh database, both with their tool set loaded.
 async fn pair(backend: Backend) -> (TestDatabase, TestServer, TestServer) {
+    pair_with(backend, &[]).await
+}
+
+/// [`pair`] with more settings (`extra`) on both instances.
+async fn pair_with(backend: Backend, extra: &[(&str, &str)]) -> (TestDatabase, TestServer, TestServer) {
     let db = TestDatabase::new(backend).await.expect("a test database");
-    let a = instance(&db, None, POLL_SECONDS).await;
-    let b = instance(&db, None, POLL_SECONDS).await;
+    let a = instance_with(&db, None, POLL_SECONDS, extra).await;
+    let b = instance_with(&db, None, POLL_SECONDS, extra).await;
     (db, a, b)
 }
 

@@ -9,7 +9,7 @@ use stand_ins::recording_server::RecordingServer;
 use store::testing::BACKENDS;
 use tools::{Caller, ToolCall};
 
-use crate::{FOLLOW_WITHIN, admin, echo_wasm, pair, upload};
+use crate::{FOLLOW_WITHIN, admin, echo_wasm, pair, pair_with, upload};
 use end_to_end::poll::poll_until;
 use end_to_end::server::TestServer;
 
@@ -64,8 +64,13 @@ async fn key_sent(server: &TestServer, service: &RecordingServer) -> Option<Stri
 #[tokio::test]
 async fn a_new_plugin_with_a_new_origin_and_secret_works_and_a_rotation_reaches_every_instance() {
     for backend in BACKENDS {
-        let (_db, a, b) = pair(backend).await;
         let service = RecordingServer::json(json!({"forecast": "sun"})).await;
+        // The operator grants the new origin (a stand-in on loopback) in the policy file.
+        let policy = tempfile::NamedTempFile::new().expect("a policy file");
+        let grant = format!("[[grant]]\norigin = \"{}\"\nloopback = true\n", service.url());
+        std::fs::write(policy.path(), grant).expect("writing the policy");
+        let policy_path = policy.path().display().to_string();
+        let (_db, a, b) = pair_with(backend, &[("PLUGIN_POLICY_FILE", &policy_path)]).await;
 
         let (status, set) = put_value(&a, "settings", "WEATHER_URL", &service.url()).await;
         assert_eq!((status, set["created"].as_bool()), (200, Some(true)), "{backend:?}: {set}");
