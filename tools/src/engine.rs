@@ -23,8 +23,8 @@ use crate::cache::ArtifactCache;
 use crate::capabilities::HostCtx;
 use crate::egress::Network;
 use crate::instance::CallState;
-use crate::plugin_values::StoredValues;
 use crate::memory_budget::MemoryBudget;
+use crate::plugin_values::StoredValues;
 use crate::services::HostServices;
 
 /// How often the epoch advances: the granularity of deadlines and of a busy guest's yields.

@@ -389,7 +389,10 @@ pub fn interpolate(text: &str, values: &ValueLookup<'_>, header_origin: Option<&
 #[cfg(test)]
 impl<'a> ManifestContext<'a> {
     /// The operator's defaults, for unit tests that parse manifests.
-    pub(crate) fn for_tests(stored: &'a HashMap<String, PluginValues>, defaults: &'a PluginValues) -> ManifestContext<'a> {
+    pub(crate) fn for_tests(
+        stored: &'a HashMap<String, PluginValues>,
+        defaults: &'a PluginValues,
+    ) -> ManifestContext<'a> {
         ManifestContext {
             stored,
             defaults,
@@ -570,7 +573,8 @@ mod tests {
 
     #[test]
     fn requests_in_flight_default_to_eight_and_never_exceed_the_hosts_maximum() {
-        let parse = |extra: &str| parse(&format!("name = \"a\"\nversion = \"1\"\n[limits]\n{extra}"), &PluginValues::default());
+        let parse =
+            |extra: &str| parse(&format!("name = \"a\"\nversion = \"1\"\n[limits]\n{extra}"), &PluginValues::default());
         assert_eq!(parse("").unwrap().limits.max_requests_in_flight, defaults::MAX_REQUESTS_IN_FLIGHT);
         assert_eq!(parse("max_requests_in_flight = 16\n").unwrap().limits.max_requests_in_flight, 16);
         let err = parse("max_requests_in_flight = 17\n").unwrap_err();
@@ -619,9 +623,12 @@ mod tests {
 
     #[test]
     fn declared_error_codes_are_checked() {
-        let m = parse("name = \"a\"\nversion = \"1\"\nerror_codes = [\"quota_full\"]\n", &PluginValues::default()).unwrap();
+        let m =
+            parse("name = \"a\"\nversion = \"1\"\nerror_codes = [\"quota_full\"]\n", &PluginValues::default()).unwrap();
         assert_eq!(m.error_codes, ["quota_full"]);
-        let err = parse("name = \"a\"\nversion = \"1\"\nerror_codes = [\"Bad-Code\", \"\"]\n", &PluginValues::default()).unwrap_err();
+        let err =
+            parse("name = \"a\"\nversion = \"1\"\nerror_codes = [\"Bad-Code\", \"\"]\n", &PluginValues::default())
+                .unwrap_err();
         assert!(err.contains("error_codes: \"Bad-Code\"") && err.contains("error_codes: \"\""), "{err}");
         let many: Vec<String> = (0..33).map(|i| format!("\"c{i}\"")).collect();
         let text = format!("name = \"a\"\nversion = \"1\"\nerror_codes = [{}]\n", many.join(", "));

@@ -5,8 +5,8 @@
 
 mod audit_log;
 mod lock_down;
-mod state_quota;
 mod plugin_values;
+mod state_quota;
 
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::json;

@@ -8,6 +8,7 @@
 //! the `stand-ins` crate; suites live in `tests/<suite>/main.rs`, one binary per area.
 
 pub mod clock_window;
+pub mod plugin_admin;
 pub mod plugins;
 pub mod poll;
 pub mod raw_request;

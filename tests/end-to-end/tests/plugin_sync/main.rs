@@ -13,15 +13,13 @@ mod values;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use end_to_end::plugins::{PluginsDir, built_plugin};
+use end_to_end::plugin_admin::{self, echo_label, echo_manifest, echo_wasm, sha256};
+use end_to_end::plugins::PluginsDir;
 use end_to_end::poll::poll_until;
 use end_to_end::server::TestServer;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use store::testing::{BACKENDS, TestDatabase};
 use store::{Backend, NewPluginVersion, PluginVersionKey, Store};
-use tools::{Caller, ToolCall};
 
 const KEY: &str = "plugin-sync-admin-key";
 /// The poll interval of the instances under test.
@@ -64,52 +62,12 @@ async fn pair_with(backend: Backend, extra: &[(&str, &str)]) -> (TestDatabase, T
     (db, a, b)
 }
 
-/// The echo plugin's manifest with another version and label (the label is what `echo` answers).
-fn echo_manifest(version: &str, label: &str) -> String {
-    let built = std::fs::read_to_string(built_plugin("echo").join("plugin.toml")).expect("the echo manifest");
-    built
-        .lines()
-        .map(|line| match line.split_whitespace().next() {
-            Some("version") => format!("version = \"{version}\""),
-            Some("label") => format!("label = \"{label}\""),
-            _ => line.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn echo_wasm() -> Vec<u8> {
-    std::fs::read(built_plugin("echo").join("plugin.wasm")).expect("the echo component")
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 async fn admin(server: &TestServer, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = server.client().request(method, server.url(path)).header("x-admin-key", KEY);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("an admin request");
-    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+    plugin_admin::admin(server, KEY, method, path, body).await
 }
 
 async fn upload(server: &TestServer, manifest: &str, wasm: &[u8]) -> (u16, Value) {
-    let body = json!({"manifest": manifest, "wasm_base64": base64::engine::general_purpose::STANDARD.encode(wasm)});
-    admin(server, reqwest::Method::POST, "/admin/plugins", Some(body)).await
-}
-
-/// What `echo` answers on `server` (its label), or `None` when it does not serve `echo`.
-async fn echo_label(server: &TestServer) -> Option<String> {
-    let call = ToolCall {
-        function: "echo".to_string(),
-        arguments: json!({"text": "hi"}),
-        caller: Caller { user_id: "user-sync".to_string(), request_id: "r".to_string(), ..Caller::default() },
-    };
-    let result = server.state.tools.call(call).await.result.ok()?;
-    let result: Value = serde_json::from_str(&result).ok()?;
-    result["label"].as_str().map(str::to_string)
+    plugin_admin::upload(server, KEY, manifest, wasm, None).await
 }
 
 /// Polls until `server` answers `echo` with `label` (the instance follows the database on its own
@@ -126,11 +84,8 @@ async fn serves(server: &TestServer, label: &str) -> Duration {
     started.elapsed()
 }
 
-/// The `echo` entry of the admin listing.
 async fn listed_echo(server: &TestServer) -> Value {
-    let (status, listing) = admin(server, reqwest::Method::GET, "/admin/plugins", None).await;
-    assert_eq!(status, 200, "{listing}");
-    listing["plugins"].as_array().unwrap().iter().find(|p| p["name"] == "echo").cloned().unwrap_or(Value::Null)
+    plugin_admin::listed_echo(server, KEY).await
 }
 
 #[tokio::test]

@@ -9,15 +9,13 @@
 
 use std::str::FromStr;
 
-use base64::Engine as _;
-use end_to_end::plugins::{PluginsDir, built_plugin};
+use end_to_end::plugin_admin::{self, echo_label, echo_manifest, echo_wasm, sha256};
+use end_to_end::plugins::PluginsDir;
 use end_to_end::server::TestServer;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use store::testing::{BACKENDS, TestDatabase};
 use store::{Backend, Store};
 use tools::signing;
-use tools::{Caller, ToolCall};
 
 const ADMIN_KEY: &str = "signing-suite-admin-key";
 
@@ -41,28 +39,6 @@ impl Key {
     }
 }
 
-fn sha256(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-/// The echo plugin's manifest with another version and label (the label is what `echo` answers).
-fn echo_manifest(version: &str, label: &str) -> String {
-    let built = std::fs::read_to_string(built_plugin("echo").join("plugin.toml")).expect("the echo manifest");
-    built
-        .lines()
-        .map(|line| match line.split_whitespace().next() {
-            Some("version") => format!("version = \"{version}\""),
-            Some("label") => format!("label = \"{label}\""),
-            _ => line.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn echo_wasm() -> Vec<u8> {
-    std::fs::read(built_plugin("echo").join("plugin.wasm")).expect("the echo component")
-}
-
 /// A service with `policy`, trusting `trusted`, over `db` (its own pool; no polling: the test
 /// applies the database's set when it means to).
 async fn service(db: &TestDatabase, policy: &str, trusted: &Key, plugins_dir: Option<&PluginsDir>) -> TestServer {
@@ -81,20 +57,11 @@ async fn service(db: &TestDatabase, policy: &str, trusted: &Key, plugins_dir: Op
 }
 
 async fn admin(server: &TestServer, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = server.client().request(method, server.url(path)).header("x-admin-key", ADMIN_KEY);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("an admin request");
-    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+    plugin_admin::admin(server, ADMIN_KEY, method, path, body).await
 }
 
 async fn upload(server: &TestServer, manifest: &str, wasm: &[u8], signature: Option<&str>) -> (u16, Value) {
-    let mut body = json!({"manifest": manifest, "wasm_base64": base64::engine::general_purpose::STANDARD.encode(wasm)});
-    if let Some(signature) = signature {
-        body["signature"] = json!(signature);
-    }
-    admin(server, reqwest::Method::POST, "/admin/plugins", Some(body)).await
+    plugin_admin::upload(server, ADMIN_KEY, manifest, wasm, signature).await
 }
 
 /// The refusal of an upload: 422 at the signature step, with its message.
@@ -105,23 +72,8 @@ fn refusal(status: u16, body: &Value) -> String {
     body["detail"][0]["msg"].as_str().unwrap().to_string()
 }
 
-/// What `echo` answers on `server` (its label), or `None` when it does not serve `echo`.
-async fn echo_label(server: &TestServer) -> Option<String> {
-    let call = ToolCall {
-        function: "echo".to_string(),
-        arguments: json!({"text": "hi"}),
-        caller: Caller { user_id: "user-signing".to_string(), request_id: "r".to_string(), ..Caller::default() },
-    };
-    let result = server.state.tools.call(call).await.result.ok()?;
-    let result: Value = serde_json::from_str(&result).ok()?;
-    result["label"].as_str().map(str::to_string)
-}
-
-/// The `echo` entry of the admin listing.
 async fn listed_echo(server: &TestServer) -> Value {
-    let (status, listing) = admin(server, reqwest::Method::GET, "/admin/plugins", None).await;
-    assert_eq!(status, 200, "{listing}");
-    listing["plugins"].as_array().unwrap().iter().find(|p| p["name"] == "echo").cloned().unwrap_or(Value::Null)
+    plugin_admin::listed_echo(server, ADMIN_KEY).await
 }
 
 /// Runs SQL on the test database past the service, as a database writer without a signing key

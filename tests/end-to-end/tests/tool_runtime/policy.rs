@@ -97,7 +97,8 @@ async fn what_the_policy_allows_loads() {
         "origin = \"https://a.b.internal.test\"\nprivate_network = true".to_string(),
     ];
     let egress: String = rules.iter().map(|rule| format!("\n[[egress]]\n{rule}\n")).collect();
-    let manifest = format!("name = \"echo\"\nversion = \"1\"\n[config]\nbase_url = \"${{setting:ECHO_BASE_URL}}\"\n{egress}");
+    let manifest =
+        format!("name = \"echo\"\nversion = \"1\"\n[config]\nbase_url = \"${{setting:ECHO_BASE_URL}}\"\n{egress}");
     dir.write_manifest("echo", &manifest);
     let origin = trusted.url();
     let harness = Harness::start(&dir, move |config| {
