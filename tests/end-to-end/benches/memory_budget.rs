@@ -16,20 +16,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use end_to_end::plugins::{PluginsDir, built_test_plugins};
+use end_to_end::process_memory::resident_bytes;
 use serde_json::json;
-use stand_ins::gate::Gate;
-use stand_ins::recording_server::{RecordingServer, reply};
+use stand_ins::recording_server::RecordingServer;
 use store::testing::TestDatabase;
 use tools::{HostServices, Registry, RuntimeConfig};
 
 const CALLS: usize = 64;
 const BUDGET: u64 = 512 << 20;
-
-fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("reading /proc/self/statm");
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).expect("a resident page count");
-    pages * 4096
-}
 
 /// Samples the resident set until dropped; `peak` is the highest seen.
 struct PeakSampler {
@@ -113,16 +107,7 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         // Held: four calls hold the budget until the 60 others were answered `busy`.
-        let gate = Gate::new();
-        let held = gate.clone();
-        let server = RecordingServer::start(move |_| {
-            let gate = held.clone();
-            async move {
-                gate.passed().await;
-                reply::json(200, json!({}))
-            }
-        })
-        .await;
+        let (server, gate) = RecordingServer::gated(json!({})).await;
         let (hogs, _db, _dir) = registry(&server.url(), Duration::from_millis(2000)).await;
         run(&hogs, "held", async |calls| {
             while calls.iter().filter(|c| c.is_finished()).count() < CALLS - 4 {

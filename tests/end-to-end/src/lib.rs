@@ -11,6 +11,7 @@ pub mod clock_window;
 pub mod plugin_admin;
 pub mod plugins;
 pub mod poll;
+pub mod process_memory;
 pub mod raw_request;
 pub mod release;
 pub mod server;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use end_to_end::plugins::PluginsDir;
 use serde_json::Value;
 use stand_ins::gate::Gate;
-use stand_ins::recording_server::{RecordingServer, reply};
+use stand_ins::recording_server::RecordingServer;
 use store::testing::TestDatabase;
 use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tools::{HostServices, PluginPolicy, PluginValues, Registry, RuntimeConfig, ToolCall, ToolOutcome};
@@ -147,24 +147,9 @@ pub fn with_line(manifest: &str, key: &str, line: &str) -> String {
         + "\n"
 }
 
-/// Resident memory of this process, in bytes.
-pub fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("reading /proc/self/statm");
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).expect("a resident page count");
-    pages * 4096
-}
+pub use end_to_end::process_memory::resident_bytes;
 
 /// A server whose answers (`{"slow": true}`) are held until the test opens the gate.
 pub async fn gated_server() -> (RecordingServer, Gate) {
-    let gate = Gate::new();
-    let held = gate.clone();
-    let server = RecordingServer::start(move |_| {
-        let gate = held.clone();
-        async move {
-            gate.passed().await;
-            reply::json(200, serde_json::json!({"slow": true}))
-        }
-    })
-    .await;
-    (server, gate)
+    RecordingServer::gated(serde_json::json!({"slow": true})).await
 }

@@ -97,6 +97,21 @@ impl RecordingServer {
         .await
     }
 
+    /// Answers every request with `200` and the JSON `body`, held until the returned gate opens.
+    pub async fn gated(body: serde_json::Value) -> (RecordingServer, crate::gate::Gate) {
+        let gate = crate::gate::Gate::new();
+        let held = gate.clone();
+        let server = RecordingServer::start(move |_| {
+            let (gate, body) = (held.clone(), body.clone());
+            async move {
+                gate.passed().await;
+                reply::json(200, body)
+            }
+        })
+        .await;
+        (server, gate)
+    }
+
     /// `http://127.0.0.1:<port>`, without a trailing slash.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
