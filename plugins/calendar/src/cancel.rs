@@ -1,29 +1,20 @@
 //! `cancel_scheduled_workout`: refuses unless `confirm` is true (`confirmation_required`), then
 //! reads the event for its title (best effort) and `DELETE /calendar/{event_id}`.
 
+use amakaflow_tool_sdk::compat::{PyJson, get_or, pyfmt, truthy_or, validate_id};
 use amakaflow_tool_sdk::prelude::*;
-use schemars::{Schema, json_schema};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct Args {
-    event_id: Option<String>,
-    confirm: Option<Value>,
-}
-
-pub fn schema() -> Schema {
-    json_schema!({
-        "type": "object",
-        "properties": {
-            "event_id": {"type": "string", "description": "ID of the calendar event to cancel"},
-            "confirm": {"type": "boolean", "description": "Must be true to cancel"}
-        },
-        "required": ["event_id", "confirm"]
-    })
+    /// ID of the calendar event to cancel
+    event_id: String,
+    /// Must be true to cancel
+    confirm: bool,
 }
 
 pub fn cancel_scheduled_workout(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let event_id = validate_id(args.event_id.as_deref(), "event_id")?;
-    if !args.confirm.as_ref().is_some_and(pyfmt::truthy) {
+    let event_id = validate_id(Some(&args.event_id), "event_id")?;
+    if !args.confirm {
         return Err(ToolError::new(
             amakaflow_tool_sdk::codes::CONFIRMATION_REQUIRED,
             "Please confirm cancellation by setting confirm to true.",

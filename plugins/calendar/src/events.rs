@@ -1,28 +1,19 @@
 //! `get_calendar_events`: `GET /calendar?start=&end=`, listed one line per event with its id.
 
+use amakaflow_tool_sdk::compat::{get_or, pyfmt, truthy_or};
 use amakaflow_tool_sdk::prelude::*;
-use schemars::{Schema, json_schema};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct Args {
-    start_date: Option<String>,
-    end_date: Option<String>,
-}
-
-pub fn schema() -> Schema {
-    json_schema!({
-        "type": "object",
-        "properties": {
-            "start_date": {"type": "string", "description": "First day, in ISO format (YYYY-MM-DD)"},
-            "end_date": {"type": "string", "description": "Last day, in ISO format (YYYY-MM-DD)"}
-        },
-        "required": ["start_date", "end_date"]
-    })
+    /// First day, in ISO format (YYYY-MM-DD)
+    start_date: String,
+    /// Last day, in ISO format (YYYY-MM-DD)
+    end_date: String,
 }
 
 pub fn get_calendar_events(_ctx: &Context, args: Args) -> Result<String, ToolError> {
-    let (Some(start), Some(end)) = (args.start_date.filter(|s| !s.is_empty()), args.end_date.filter(|s| !s.is_empty()))
-    else {
+    let (start, end) = (args.start_date, args.end_date);
+    if start.is_empty() || end.is_empty() {
         return Err(ToolError::validation("Missing required fields: start_date and end_date are required."));
     };
     let result: Value = http::get(format!("{}/calendar", super::calendar_url()?))

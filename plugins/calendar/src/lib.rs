@@ -17,32 +17,31 @@ fn calendar_url() -> Result<String, ToolError> {
 
 fn plugin() -> Plugin {
     Plugin::new()
-        .function_with_schema(
+        .function(
             "add_workout_to_calendar",
             "Schedule a workout on the user's calendar for a given date and, optionally, time.",
-            schedule::schema,
             schedule::add_workout_to_calendar,
         )
-        .function_with_schema(
+        .function(
             "get_calendar_events",
             "List the workouts scheduled on the user's calendar between two dates. The events carry IDs \
              to reschedule or cancel them.",
-            events::schema,
             events::get_calendar_events,
         )
-        .function_with_schema(
+        .function(
             "reschedule_workout",
             "Move a scheduled workout to a new date and/or time.",
-            reschedule::schema,
             reschedule::reschedule_workout,
         )
-        .function_with_schema(
+        .function(
             "cancel_scheduled_workout",
             "Cancel a workout scheduled on the user's calendar. Needs confirm=true, so nothing is \
              cancelled by accident.",
-            cancel::schema,
             cancel::cancel_scheduled_workout,
         )
 }
 
 amakaflow_tool_sdk::export_plugin!(plugin);
+
+#[cfg(test)]
+mod tests;

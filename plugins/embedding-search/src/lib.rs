@@ -11,30 +11,18 @@ mod embed;
 
 use std::time::Duration;
 
+use amakaflow_tool_sdk::compat::{PyJson, get_or};
 use amakaflow_tool_sdk::prelude::*;
-use schemars::{Schema, json_schema};
 
 /// The most results one search returns (the original's cap).
 const MAX_RESULTS: i64 = 10;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Args {
-    query: Option<Value>,
-    limit: Option<Value>,
-}
-
-fn schema() -> Schema {
-    json_schema!({
-        "type": "object",
-        "properties": {
-            "query": {
-                "type": "string",
-                "description": "What to look for, in natural language (e.g., 'leg workouts', 'quick cardio')"
-            },
-            "limit": {"type": "integer", "description": "How many results at most (default: 5)"}
-        },
-        "required": ["query"]
-    })
+    /// What to look for, in natural language (e.g., 'leg workouts', 'quick cardio')
+    query: String,
+    /// How many results at most (default: 5)
+    limit: Option<i64>,
 }
 
 /// One result as the original listed it.
@@ -79,8 +67,8 @@ fn keyword(query: &str, limit: i64) -> Result<Vec<Value>, ToolError> {
 }
 
 fn search_workout_library(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let query = pyfmt::str_of(&args.query.unwrap_or(json!("")));
-    let limit = args.limit.and_then(|l| l.as_f64()).map_or(5, |l| l as i64).clamp(1, MAX_RESULTS);
+    let query = args.query;
+    let limit = args.limit.unwrap_or(5).clamp(1, MAX_RESULTS);
     let workouts = match semantic(&query, limit as u32) {
         Ok(workouts) => workouts,
         Err(why) => {
@@ -92,13 +80,22 @@ fn search_workout_library(_ctx: &Context, args: Args) -> Result<PyJson, ToolErro
 }
 
 fn plugin() -> Plugin {
-    Plugin::new().function_with_schema(
+    Plugin::new().function(
         "search_workout_library",
         "Search the user's workout library in natural language. Returns the matching workouts with the IDs \
          used to schedule them.",
-        schema,
         search_workout_library,
     )
 }
 
 amakaflow_tool_sdk::export_plugin!(plugin);
+
+#[cfg(test)]
+mod tests {
+    use amakaflow_tool_sdk::testing::assert_schemas_match;
+
+    #[test]
+    fn derived_schemas_are_the_original_ones() {
+        assert_schemas_match(&super::plugin(), concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schemas"));
+    }
+}

@@ -1,54 +1,36 @@
 //! `log_workout_completion` (`POST /workouts/complete`) and `get_workout_history`
 //! (`GET /workouts/completions?limit=&start_date=&end_date=`, listed one line per completion).
 
+use amakaflow_tool_sdk::compat::{PyJson, get_or, pyfmt, truthy_or, validate_id};
 use amakaflow_tool_sdk::prelude::*;
-use schemars::{Schema, json_schema};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct LogArgs {
-    workout_id: Option<String>,
-    duration_minutes: Option<Value>,
-    notes: Option<Value>,
-    rating: Option<Value>,
-}
-
-pub fn log_schema() -> Schema {
-    json_schema!({
-        "type": "object",
-        "properties": {
-            "workout_id": {"type": "string", "description": "ID of the completed workout"},
-            "duration_minutes": {"type": "integer", "description": "How long it actually took, in minutes"},
-            "notes": {"type": "string", "description": "The user's notes about the session"},
-            "rating": {"type": "integer", "minimum": 1, "maximum": 5, "description": "Rating from 1 to 5"}
-        },
-        "required": ["workout_id"]
-    })
-}
-
-/// The original accepted a Python `int` from 1 to 5 (`True` counting as 1).
-fn valid_rating(rating: &Value) -> bool {
-    match rating {
-        Value::Number(n) => n.as_i64().is_some_and(|r| (1..=5).contains(&r)),
-        Value::Bool(b) => *b,
-        _ => false,
-    }
+    /// ID of the completed workout
+    workout_id: String,
+    /// How long it actually took, in minutes
+    duration_minutes: Option<i64>,
+    /// The user's notes about the session
+    notes: Option<String>,
+    /// Rating from 1 to 5
+    #[schemars(range(min = 1, max = 5))]
+    rating: Option<i64>,
 }
 
 pub fn log_workout_completion(_ctx: &Context, args: LogArgs) -> Result<PyJson, ToolError> {
-    let workout_id = validate_id(args.workout_id.as_deref(), "workout_id")?;
-    let rating = args.rating.filter(|r| !r.is_null());
-    if rating.as_ref().is_some_and(|r| !valid_rating(r)) {
+    let workout_id = validate_id(Some(&args.workout_id), "workout_id")?;
+    if args.rating.is_some_and(|r| !(1..=5).contains(&r)) {
         return Err(ToolError::validation("Rating must be an integer between 1 and 5"));
     }
     let mut body = json!({"workout_id": workout_id});
-    if let Some(duration) = args.duration_minutes.filter(pyfmt::truthy) {
-        body["duration_minutes"] = duration;
+    if let Some(duration) = args.duration_minutes.filter(|d| *d != 0) {
+        body["duration_minutes"] = json!(duration);
     }
-    if let Some(notes) = args.notes.filter(pyfmt::truthy) {
-        body["notes"] = notes;
+    if let Some(notes) = args.notes.filter(|n| !n.is_empty()) {
+        body["notes"] = json!(notes);
     }
-    if let Some(rating) = rating {
-        body["rating"] = rating;
+    if let Some(rating) = args.rating {
+        body["rating"] = json!(rating);
     }
     let result: Value = http::post(format!("{}/workouts/complete", super::mapper_url()?)).json(&body).send_json()?;
     let completion_id = truthy_or(&result, "id", get_or(&result, "completion_id", Value::Null));
@@ -60,34 +42,22 @@ pub fn log_workout_completion(_ctx: &Context, args: LogArgs) -> Result<PyJson, T
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct HistoryArgs {
-    limit: Option<Value>,
-    start_date: Option<Value>,
-    end_date: Option<Value>,
-}
-
-pub fn history_schema() -> Schema {
-    json_schema!({
-        "type": "object",
-        "properties": {
-            "limit": {"type": "integer", "description": "How many completions (default 10, max 50)"},
-            "start_date": {"type": "string", "description": "From this date (YYYY-MM-DD)"},
-            "end_date": {"type": "string", "description": "Up to this date (YYYY-MM-DD)"}
-        }
-    })
+    /// How many completions (default 10, max 50)
+    limit: Option<i64>,
+    /// From this date (YYYY-MM-DD)
+    start_date: Option<String>,
+    /// Up to this date (YYYY-MM-DD)
+    end_date: Option<String>,
 }
 
 pub fn get_workout_history(_ctx: &Context, args: HistoryArgs) -> Result<String, ToolError> {
-    let limit = match args.limit.unwrap_or(json!(10)) {
-        limit if limit.as_f64().is_some_and(|n| n > 50.0) => json!(50),
-        limit => limit,
-    };
-    let limit_text = pyfmt::str_of(&limit);
-    let mut query: Vec<(&str, String)> = vec![("limit", limit_text)];
-    for (key, value) in [("start_date", &args.start_date), ("end_date", &args.end_date)] {
-        if let Some(value) = value.as_ref().filter(|v| pyfmt::truthy(v)) {
-            query.push((key, pyfmt::str_of(value)));
+    let limit = args.limit.unwrap_or(10).min(50);
+    let mut query: Vec<(&str, String)> = vec![("limit", limit.to_string())];
+    for (key, value) in [("start_date", args.start_date), ("end_date", args.end_date)] {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            query.push((key, value));
         }
     }
     let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();

@@ -2,25 +2,16 @@
 //! up to 20 exercises. mapper-api keeps a workout's exercises in its blocks; they are listed from
 //! there when the workout has no flat list.
 
+use amakaflow_tool_sdk::compat::{PyJson, get_or, pyfmt, validate_id};
 use amakaflow_tool_sdk::prelude::*;
-use schemars::{Schema, json_schema};
 
 /// At most this many exercises are listed.
 const MAX_EXERCISES: usize = 20;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct Args {
-    workout_id: Option<String>,
-}
-
-pub fn schema() -> Schema {
-    json_schema!({
-        "type": "object",
-        "properties": {
-            "workout_id": {"type": "string", "description": "ID of the workout to show"}
-        },
-        "required": ["workout_id"]
-    })
+    /// ID of the workout to show
+    workout_id: String,
 }
 
 /// The workout's exercises: its own list, else `workout_data.exercises`, else those of
@@ -40,7 +31,7 @@ fn exercises_of(workout: &Value) -> Vec<Value> {
 }
 
 pub fn get_workout_details(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let workout_id = validate_id(args.workout_id.as_deref(), "workout_id")?;
+    let workout_id = validate_id(Some(&args.workout_id), "workout_id")?;
     let response: Value = http::get(format!("{}/workouts/{workout_id}", super::mapper_url()?)).send_json()?;
     let workout = super::unwrap_workout(response);
     let exercises = exercises_of(&workout);

@@ -1,8 +1,8 @@
 //! `duplicate_workout`: reads the workout, copies it without its identity, retitles it ("<title>
 //! (Copy)" unless told), applies the allowed modifications, and saves the copy.
 
+use amakaflow_tool_sdk::compat::{PyJson, get_or, pyfmt, saved_workout_id, validate_id};
 use amakaflow_tool_sdk::prelude::*;
-use schemars::{Schema, json_schema};
 
 /// The fields a modification may set.
 const MODIFIABLE: [&str; 9] = [
@@ -17,27 +17,18 @@ const MODIFIABLE: [&str; 9] = [
     "category",
 ];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct Args {
-    workout_id: Option<String>,
-    new_title: Option<Value>,
-    modifications: Option<Value>,
-}
-
-pub fn schema() -> Schema {
-    json_schema!({
-        "type": "object",
-        "properties": {
-            "workout_id": {"type": "string", "description": "ID of the workout to copy"},
-            "new_title": {"type": "string", "description": "Title of the copy"},
-            "modifications": {"type": "object", "description": "Optional changes to make to the copy"}
-        },
-        "required": ["workout_id"]
-    })
+    /// ID of the workout to copy
+    workout_id: String,
+    /// Title of the copy
+    new_title: Option<String>,
+    /// Optional changes to make to the copy
+    modifications: Option<serde_json::Map<String, Value>>,
 }
 
 pub fn duplicate_workout(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let workout_id = validate_id(args.workout_id.as_deref(), "workout_id")?;
+    let workout_id = validate_id(Some(&args.workout_id), "workout_id")?;
     let base = super::mapper_url()?;
     let original: Value = http::get(format!("{base}/workouts/{workout_id}")).send_json()?;
     let mut copy = match super::unwrap_workout(original) {
@@ -47,15 +38,15 @@ pub fn duplicate_workout(_ctx: &Context, args: Args) -> Result<PyJson, ToolError
     for identity in ["id", "workout_id", "created_at", "updated_at"] {
         copy.shift_remove(identity);
     }
-    let title = match args.new_title.filter(pyfmt::truthy) {
-        Some(title) => title,
+    let title = match args.new_title.filter(|title| !title.is_empty()) {
+        Some(title) => Value::String(title),
         None => {
             let original_title = copy.get("title").cloned().unwrap_or(json!("Workout"));
             json!(format!("{} (Copy)", pyfmt::str_of(&original_title)))
         }
     };
     copy.insert("title".into(), title);
-    if let Some(Value::Object(modifications)) = args.modifications {
+    if let Some(modifications) = args.modifications {
         for (key, value) in modifications {
             if MODIFIABLE.contains(&key.as_str()) {
                 copy.insert(key, value);

@@ -1,40 +1,28 @@
 //! `edit_workout`: checks the JSON Patch operations, then `PATCH /workouts/{id} {"operations"}`.
 
+use amakaflow_tool_sdk::compat::{PyJson, get_or, pyfmt, validate_id};
 use amakaflow_tool_sdk::prelude::*;
-use schemars::{Schema, json_schema};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct Args {
-    workout_id: Option<String>,
-    #[serde(default)]
+    /// ID of the workout to change
+    workout_id: String,
+    /// JSON Patch operations (op: replace/add/remove, path, value)
+    // Sent to mapper-api as given, so kept as JSON; the items' shape is the schema's to check.
+    #[schemars(extend("items" = {
+        "type": "object",
+        "properties": {
+            "op": {"type": "string", "enum": ["replace", "add", "remove"]},
+            "path": {"type": "string"},
+            "value": {}
+        },
+        "required": ["op", "path"]
+    }))]
     operations: Vec<Value>,
 }
 
-pub fn schema() -> Schema {
-    json_schema!({
-        "type": "object",
-        "properties": {
-            "workout_id": {"type": "string", "description": "ID of the workout to change"},
-            "operations": {
-                "type": "array",
-                "description": "JSON Patch operations (op: replace/add/remove, path, value)",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "op": {"type": "string", "enum": ["replace", "add", "remove"]},
-                        "path": {"type": "string"},
-                        "value": {}
-                    },
-                    "required": ["op", "path"]
-                }
-            }
-        },
-        "required": ["workout_id", "operations"]
-    })
-}
-
 pub fn edit_workout(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let workout_id = validate_id(args.workout_id.as_deref(), "workout_id")?;
+    let workout_id = validate_id(Some(&args.workout_id), "workout_id")?;
     if args.operations.is_empty() {
         return Err(ToolError::validation("Missing required field: operations"));
     }

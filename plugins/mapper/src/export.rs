@@ -1,7 +1,7 @@
 //! `export_workout`: `GET /export/{id}?export_format=` and the file content mapper-api renders.
 
+use amakaflow_tool_sdk::compat::{PyJson, get_or, validate_id};
 use amakaflow_tool_sdk::prelude::*;
-use schemars::{Schema, json_schema};
 
 /// The formats and their names, in the order the error message lists them.
 const FORMATS: [(&str, &str); 4] = [
@@ -11,31 +11,21 @@ const FORMATS: [(&str, &str); 4] = [
     ("fit_metadata", "FIT metadata"),
 ];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct Args {
-    workout_id: Option<String>,
-    format: Option<String>,
-}
-
-pub fn schema() -> Schema {
-    json_schema!({
-        "type": "object",
-        "properties": {
-            "workout_id": {"type": "string", "description": "ID of the workout to export"},
-            "format": {
-                "type": "string",
-                "enum": ["yaml", "zwo", "workoutkit", "fit_metadata"],
-                "description": "Export format (yaml=Garmin, zwo=Zwift, workoutkit=Apple Watch)"
-            }
-        },
-        "required": ["workout_id", "format"]
-    })
+    /// ID of the workout to export
+    workout_id: String,
+    /// Export format (yaml=Garmin, zwo=Zwift, workoutkit=Apple Watch)
+    #[schemars(extend("enum" = ["yaml", "zwo", "workoutkit", "fit_metadata"]))]
+    format: String,
 }
 
 pub fn export_workout(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let workout_id = validate_id(args.workout_id.as_deref(), "workout_id")?;
-    let format =
-        args.format.filter(|f| !f.is_empty()).ok_or_else(|| ToolError::validation("Missing required field: format"))?;
+    let workout_id = validate_id(Some(&args.workout_id), "workout_id")?;
+    let format = args.format;
+    if format.is_empty() {
+        return Err(ToolError::validation("Missing required field: format"));
+    }
     let Some((_, name)) = FORMATS.iter().find(|(key, _)| *key == format) else {
         let valid: Vec<&str> = FORMATS.iter().map(|(key, _)| *key).collect();
         return Err(ToolError::validation(format!("Invalid format: {format}. Valid formats: {}", valid.join(", "))));

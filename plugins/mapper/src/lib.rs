@@ -32,64 +32,54 @@ fn unwrap_workout(response: Value) -> Value {
 
 fn plugin() -> Plugin {
     Plugin::new()
-        .function_with_schema(
+        .function(
             "edit_workout",
             "Change a workout's title, description, tags or exercises with JSON Patch operations.",
-            edit::schema,
             edit::edit_workout,
         )
-        .function_with_schema(
-            "export_workout",
-            "Export a workout in a format for a fitness device or app.",
-            export::schema,
-            export::export_workout,
-        )
-        .function_with_schema(
+        .function("export_workout", "Export a workout in a format for a fitness device or app.", export::export_workout)
+        .function(
             "duplicate_workout",
             "Make a copy of one of the user's workouts, optionally changed.",
-            duplicate::schema,
             duplicate::duplicate_workout,
         )
-        .function_with_schema(
+        .function(
             "log_workout_completion",
             "Record that the user completed a workout, with optional duration, notes and rating.",
-            completions::log_schema,
             completions::log_workout_completion,
         )
-        .function_with_schema(
+        .function(
             "get_workout_history",
             "List the workouts the user completed, optionally between two dates.",
-            completions::history_schema,
             completions::get_workout_history,
         )
-        .function_with_schema(
+        .function(
             "get_workout_details",
             "Show one workout in detail: title, description, tags, duration and exercises.",
-            details::schema,
             details::get_workout_details,
         )
-        .function_with_schema(
+        .function(
             "generate_program",
             "Design a multi-week training program from the user's goal, experience and schedule. Returns an \
              outline (weeks, focus, intensity, deloads) for the user to approve; nothing is saved. Once \
              approved, call generate_program_workouts with the preview_id.",
-            program::outline::schema,
             program::outline::generate_program,
         )
-        .function_with_schema(
+        .function(
             "generate_program_workouts",
             "Create the workouts of an approved program outline (preview_id from generate_program). Returns \
              the full program for the user to confirm; once confirmed, call save_program.",
-            program::sessions::schema,
             program::sessions::generate_program_workouts,
         )
-        .function_with_schema(
+        .function(
             "save_program",
             "Save a fully generated program (preview_id from generate_program_workouts) to the user's \
              library, and optionally schedule its sessions from a start date.",
-            program::save::schema,
             program::save::save_program,
         )
 }
 
 amakaflow_tool_sdk::export_plugin!(plugin);
+
+#[cfg(test)]
+mod tests;

@@ -3,7 +3,7 @@
 //! to outgoing requests itself.
 
 use crate::ToolError;
-use crate::bindings::amakaflow::tool::host;
+use crate::host;
 
 /// The value of `key`, if the manifest sets it.
 pub fn get(key: &str) -> Option<String> {

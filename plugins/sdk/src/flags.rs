@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::bindings::amakaflow::tool::host;
+use crate::host;
 
 /// The flag's JSON value, if set.
 pub fn get(key: &str) -> Option<Value> {

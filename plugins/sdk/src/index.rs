@@ -3,7 +3,7 @@
 //! rule that adds the API key) and hands it here.
 
 use crate::ToolError;
-use crate::bindings::amakaflow::tool::host;
+use crate::host;
 
 pub use host::WorkoutMatch;
 

@@ -38,7 +38,10 @@
 //! - [`state`]: a small key-value store with expiry (previews to be confirmed by a later call).
 //! - [`rate_limit`], [`flags`], [`index`] (workout search), [`log`].
 //! - [`compat`]: the original Python service's conventions (its `json.dumps` output, id checks),
-//!   for tools ported from it.
+//!   for tools ported from it; not in the prelude, imported by name where a port needs them.
+//!
+//! On targets other than wasm32 the host is [`testing::MockHost`]: plugin functions run natively
+//! under `cargo test` with scripted config, state, flags and HTTP answers.
 //!
 //! A call runs in a fresh sandbox: nothing in memory survives it, there is no filesystem, no
 //! environment and no clock beyond what `std` needs. Errors reach the model as
@@ -52,13 +55,17 @@ pub mod config;
 mod context;
 mod error;
 pub mod flags;
+mod host;
 pub mod http;
 pub mod index;
 pub mod log;
 mod output;
 mod plugin;
 pub mod rate_limit;
+mod schema;
 pub mod state;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 
 pub use context::Context;
 pub use error::{ToolError, codes};
@@ -67,7 +74,6 @@ pub use plugin::{NoArgs, Plugin};
 
 /// Everything a tool module usually needs, in one import.
 pub mod prelude {
-    pub use crate::compat::{PyJson, get_or, pyfmt, saved_workout_id, truthy_or, uuid4, validate_id, validate_id_list};
     pub use crate::http::{self, HttpError};
     pub use crate::{Context, Json, NoArgs, Plugin, ToolError, ToolOutput};
     pub use crate::{config, flags, index, log, rate_limit, state};

@@ -1,7 +1,7 @@
 //! Log lines in the host's structured log, tagged with the plugin, the function and the request id.
 //! Lines longer than 4 KiB are truncated by the host. Never log what the user would not want kept.
 
-use crate::bindings::amakaflow::tool::host::{self, LogLevel};
+use crate::host::{self, LogLevel};
 
 pub fn debug(message: &str) {
     host::log(LogLevel::Debug, message);

@@ -2,12 +2,12 @@
 //! descriptions, JSON Schemas derived from the argument types) and `call` (parse the arguments,
 //! run the function, turn its result into the text the model receives).
 
-use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::bindings::amakaflow::tool::types::{CallContext, FunctionSpec, ToolError as WitToolError};
+use crate::schema::schema_of;
 use crate::{Context, ToolError, ToolOutput};
 
 type Handler = Box<dyn Fn(&Context, &str) -> Result<String, ToolError>>;
@@ -83,26 +83,14 @@ impl Plugin {
         self.functions.iter().find(|f| f.name == name).map(|f| (f.schema)().to_value())
     }
 
-    /// Runs a function directly (unit tests of a plugin can call this on the native target, as long as
-    /// the function does not reach the host).
+    /// Runs a function directly. On the native target the host calls it makes are answered by a
+    /// [`MockHost`](crate::testing::MockHost), through which unit tests call it.
     pub fn run(&self, ctx: &Context, arguments: &str) -> Result<String, ToolError> {
         match self.functions.iter().find(|f| f.name == ctx.function) {
             Some(function) => (function.handler)(ctx, arguments),
             None => Err(ToolError::new("unknown_function", format!("Unknown function: {}", ctx.function))),
         }
     }
-}
-
-/// The schema of `A` as the model and the host want it: draft 2020-12, subschemas inlined where
-/// possible, without the `$schema` and `title` noise.
-fn schema_of<A: JsonSchema>() -> Schema {
-    let settings = SchemaSettings::draft2020_12().for_deserialize().with(|s| {
-        s.inline_subschemas = true;
-        s.meta_schema = None;
-    });
-    let mut schema = settings.into_generator().into_root_schema_for::<A>();
-    schema.remove("title");
-    schema
 }
 
 /// The `describe` export.

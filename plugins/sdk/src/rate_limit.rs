@@ -2,7 +2,7 @@
 //! atomic step on the host, so concurrent calls can never exceed the limit.
 
 use crate::ToolError;
-use crate::bindings::amakaflow::tool::host;
+use crate::host;
 
 pub use host::RateLimitDecision;
 

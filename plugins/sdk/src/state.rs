@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::bindings::amakaflow::tool::host;
+use crate::host;
 use crate::{ToolError, codes};
 
 /// The stored text, unless absent or expired.

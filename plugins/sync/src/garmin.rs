@@ -2,29 +2,15 @@
 //! (`feature_disabled` otherwise), with valid workout ids, within the hourly limit; then
 //! `POST /garmin/sync {"workout_ids"}`.
 
+use amakaflow_tool_sdk::compat::{PyJson, get_or, pyfmt, validate_id_list};
 use amakaflow_tool_sdk::prelude::*;
-use schemars::{Schema, json_schema};
 
 use super::check_sync_limit;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct Args {
-    #[serde(default)]
-    workout_ids: Vec<Value>,
-}
-
-pub fn schema() -> Schema {
-    json_schema!({
-        "type": "object",
-        "properties": {
-            "workout_ids": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "IDs of the workouts to sync with Garmin"
-            }
-        },
-        "required": ["workout_ids"]
-    })
+    /// IDs of the workouts to sync with Garmin
+    workout_ids: Vec<String>,
 }
 
 pub fn sync_garmin(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
@@ -34,7 +20,8 @@ pub fn sync_garmin(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
             "Garmin sync is currently in beta. Please check back later.",
         ));
     }
-    validate_id_list(&args.workout_ids, "workout_ids")?;
+    let ids: Vec<Value> = args.workout_ids.iter().map(|id| json!(id)).collect();
+    validate_id_list(&ids, "workout_ids")?;
     check_sync_limit("sync_garmin", "Garmin")?;
     let result: Value = http::post(format!("{}/garmin/sync", config::required("garmin_url")?))
         .json(&json!({"workout_ids": args.workout_ids}))

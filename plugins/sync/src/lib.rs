@@ -25,36 +25,27 @@ fn check_sync_limit(bucket: &str, service: &str) -> Result<(), ToolError> {
     ))
 }
 
-/// `min(value, cap)` over a JSON number, keeping an int an int (the original's `min(args.get(k, d), cap)`).
-fn capped(value: Option<Value>, default: i64, cap: i64) -> Value {
-    let value = value.unwrap_or(json!(default));
-    match value.as_f64() {
-        Some(n) if n > cap as f64 => json!(cap),
-        _ => value,
-    }
-}
-
 fn plugin() -> Plugin {
     Plugin::new()
-        .function_with_schema(
+        .function(
             "sync_strava",
             "Import recent activities from the user's connected Strava account as workout completions. \
              At most 3 syncs per hour.",
-            strava::sync_schema,
             strava::sync_strava,
         )
-        .function_with_schema(
+        .function(
             "sync_garmin",
             "Sync workouts with the user's connected Garmin account. At most 3 syncs per hour; in beta.",
-            garmin::schema,
             garmin::sync_garmin,
         )
-        .function_with_schema(
+        .function(
             "get_strava_activities",
             "List recent activities of the user's connected Strava account: type, distance and time.",
-            strava::activities_schema,
             strava::get_strava_activities,
         )
 }
 
 amakaflow_tool_sdk::export_plugin!(plugin);
+
+#[cfg(test)]
+mod tests;

@@ -1,26 +1,18 @@
 //! `sync_strava` (`POST /strava/sync {"days_back"}`, rate limited) and `get_strava_activities`
 //! (`GET /strava/activities?limit=&userId=`), with the original's text results.
 
+use amakaflow_tool_sdk::compat::{get_or, pyfmt};
 use amakaflow_tool_sdk::prelude::*;
-use schemars::{Schema, json_schema};
 
-use super::{capped, check_sync_limit};
+use super::check_sync_limit;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct SyncArgs {
-    days_back: Option<Value>,
+    /// How many days back to sync (default: 7, max: 30)
+    days_back: Option<i64>,
 }
 
-pub fn sync_schema() -> Schema {
-    json_schema!({
-        "type": "object",
-        "properties": {
-            "days_back": {"type": "integer", "description": "How many days back to sync (default: 7, max: 30)"}
-        }
-    })
-}
-
-fn strava_url() -> Result<String, ToolError> {
+pub fn strava_url() -> Result<String, ToolError> {
     config::required("strava_url")
 }
 
@@ -33,7 +25,7 @@ fn km(value: &Value) -> String {
 }
 
 pub fn sync_strava(_ctx: &Context, args: SyncArgs) -> Result<String, ToolError> {
-    let days_back = capped(args.days_back, 7, 30);
+    let days_back = args.days_back.unwrap_or(7).min(30);
     check_sync_limit("sync_strava", "Strava")?;
     let result: Value =
         http::post(format!("{}/strava/sync", strava_url()?)).json(&json!({"days_back": days_back})).send_json()?;
@@ -66,18 +58,10 @@ pub fn sync_strava(_ctx: &Context, args: SyncArgs) -> Result<String, ToolError> 
     Ok(lines.join("\n"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct ActivitiesArgs {
-    limit: Option<Value>,
-}
-
-pub fn activities_schema() -> Schema {
-    json_schema!({
-        "type": "object",
-        "properties": {
-            "limit": {"type": "integer", "description": "How many activities to return (default: 10, max: 30)"}
-        }
-    })
+    /// How many activities to return (default: 10, max: 30)
+    limit: Option<i64>,
 }
 
 /// `elapsed // 60`: an int stays an int, a float is floored and stays a float.
@@ -90,9 +74,9 @@ fn whole_minutes(elapsed: &Value) -> Value {
 }
 
 pub fn get_strava_activities(ctx: &Context, args: ActivitiesArgs) -> Result<String, ToolError> {
-    let limit = capped(args.limit, 10, 30);
+    let limit = args.limit.unwrap_or(10).min(30);
     let result: Value = http::get(format!("{}/strava/activities", strava_url()?))
-        .query(&[("limit", &pyfmt::str_of(&limit)), ("userId", &ctx.user_id)])
+        .query(&[("limit", &limit.to_string()), ("userId", &ctx.user_id)])
         .send_json()?;
     let activities = match &result {
         Value::Array(items) => items.clone(),
@@ -103,7 +87,7 @@ pub fn get_strava_activities(ctx: &Context, args: ActivitiesArgs) -> Result<Stri
     if activities.is_empty() {
         return Ok("No recent Strava activities found.".to_string());
     }
-    let shown = limit.as_f64().map_or(0, |n| n.max(0.0) as usize);
+    let shown = usize::try_from(limit).unwrap_or(0);
     let mut lines = vec![format!("Found {} recent Strava activity(ies):", activities.len())];
     for (i, activity) in activities.iter().take(shown).enumerate() {
         let name = get_or(activity, "name", json!("Activity"));

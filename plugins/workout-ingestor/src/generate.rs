@@ -3,8 +3,8 @@
 //! preview is private to its user (the host scopes state to plugin and user) and lives 15 minutes;
 //! when saving fails it is put back, so the user can try again.
 
+use amakaflow_tool_sdk::compat::{PyJson, get_or, pyfmt, saved_workout_id, uuid4};
 use amakaflow_tool_sdk::prelude::*;
-use schemars::{Schema, json_schema};
 
 use crate::{PREVIEW_TTL, ingestion};
 
@@ -13,35 +13,30 @@ fn key(preview_id: &str) -> String {
     format!("workout:{preview_id}")
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct GenerateArgs {
-    description: Option<Value>,
-    duration_minutes: Option<Value>,
-    equipment: Option<Value>,
-    difficulty: Option<Value>,
-}
-
-pub fn generate_schema() -> Schema {
-    json_schema!({
-        "type": "object",
-        "properties": {
-            "description": {"type": "string", "description": "What the user wants, in their words"},
-            "duration_minutes": {"type": "integer", "description": "Target length in minutes"},
-            "equipment": {"type": "array", "items": {"type": "string"}, "description": "Equipment available"},
-            "difficulty": {"type": "string", "enum": ["beginner", "intermediate", "advanced"], "description": "Difficulty level"}
-        },
-        "required": ["description"]
-    })
+    /// What the user wants, in their words
+    description: String,
+    /// Target length in minutes
+    duration_minutes: Option<i64>,
+    /// Equipment available
+    equipment: Option<Vec<String>>,
+    /// Difficulty level
+    #[schemars(extend("enum" = ["beginner", "intermediate", "advanced"]))]
+    difficulty: Option<String>,
 }
 
 pub fn generate_workout(_ctx: &Context, args: GenerateArgs) -> Result<PyJson, ToolError> {
-    let mut body = json!({"transcription": args.description.unwrap_or(json!(""))});
-    for (key, value) in
-        [("difficulty", args.difficulty), ("duration_minutes", args.duration_minutes), ("equipment", args.equipment)]
-    {
-        if let Some(value) = value.filter(pyfmt::truthy) {
-            body[key] = value;
-        }
+    let mut body = json!({"transcription": args.description});
+    // Only what the user said: empty values are left out, as the original did.
+    if let Some(difficulty) = args.difficulty.filter(|d| !d.is_empty()) {
+        body["difficulty"] = json!(difficulty);
+    }
+    if let Some(duration) = args.duration_minutes.filter(|d| *d != 0) {
+        body["duration_minutes"] = json!(duration);
+    }
+    if let Some(equipment) = args.equipment.filter(|e| !e.is_empty()) {
+        body["equipment"] = json!(equipment);
     }
     let result: Value =
         http::post(format!("{}/workouts/parse-voice", crate::ingestor_url()?)).json(&body).send_json()?;
@@ -70,26 +65,16 @@ pub fn generate_workout(_ctx: &Context, args: GenerateArgs) -> Result<PyJson, To
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct SaveArgs {
-    preview_id: Option<String>,
-    schedule_date: Option<Value>,
-}
-
-pub fn save_schema() -> Schema {
-    json_schema!({
-        "type": "object",
-        "properties": {
-            "preview_id": {"type": "string", "description": "Preview ID from the generate_workout result"},
-            "schedule_date": {"type": "string", "description": "Optional date to schedule the workout on (YYYY-MM-DD)"}
-        },
-        "required": ["preview_id"]
-    })
+    /// Preview ID from the generate_workout result
+    preview_id: String,
+    /// Optional date to schedule the workout on (YYYY-MM-DD)
+    schedule_date: Option<String>,
 }
 
 pub fn save_and_push_workout(ctx: &Context, args: SaveArgs) -> Result<PyJson, ToolError> {
-    let preview_id = args
-        .preview_id
+    let preview_id = Some(args.preview_id)
         .filter(|p| !p.is_empty())
         .ok_or_else(|| ToolError::validation("Missing required field: preview_id"))?;
     let Some(workout) = state::take_json::<Value>(&key(&preview_id)) else {
@@ -108,7 +93,7 @@ pub fn save_and_push_workout(ctx: &Context, args: SaveArgs) -> Result<PyJson, To
         }
     };
     let workout_id = saved_workout_id(&result);
-    let schedule_date = args.schedule_date.filter(pyfmt::truthy);
+    let schedule_date = args.schedule_date.filter(|d| !d.is_empty());
     if let Some(date) = &schedule_date
         && pyfmt::truthy(&workout_id)
     {
@@ -133,7 +118,7 @@ pub fn save_and_push_workout(ctx: &Context, args: SaveArgs) -> Result<PyJson, To
         "title": title,
     });
     if let Some(date) = schedule_date {
-        response["scheduled_date"] = date;
+        response["scheduled_date"] = json!(date);
     }
     Ok(PyJson(response))
 }

@@ -3,9 +3,9 @@
 //! extracted workout is also kept for 15 minutes under its source `uploaded:<filename>`, so
 //! `save_imported_workout` can save it (there is no URL the ingestor could fetch it again from).
 
+use amakaflow_tool_sdk::compat::PyJson;
 use amakaflow_tool_sdk::http::Multipart;
 use amakaflow_tool_sdk::prelude::*;
-use schemars::{Schema, json_schema};
 
 use crate::{PREVIEW_TTL, ingestion};
 
@@ -14,21 +14,12 @@ pub const MAX_IMAGE_BYTES: usize = 10 * 1024 * 1024;
 /// The largest base64 text looked at (the original's `int(MAX_IMAGE_SIZE_BYTES * 1.4)`).
 const MAX_ENCODED_CHARS: usize = MAX_IMAGE_BYTES * 14 / 10;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct Args {
-    image_data: Option<String>,
+    /// The image, base64-encoded
+    image_data: String,
+    /// Original file name (optional; tells the image format)
     filename: Option<String>,
-}
-
-pub fn schema() -> Schema {
-    json_schema!({
-        "type": "object",
-        "properties": {
-            "image_data": {"type": "string", "description": "The image, base64-encoded"},
-            "filename": {"type": "string", "description": "Original file name (optional; tells the image format)"}
-        },
-        "required": ["image_data"]
-    })
 }
 
 /// The state key of an image import, by its source (`uploaded:<filename>`).
@@ -102,8 +93,7 @@ fn upload_error(err: HttpError) -> ToolError {
 }
 
 pub fn import_from_image(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let image_data = args
-        .image_data
+    let image_data = Some(args.image_data)
         .filter(|d| !d.is_empty())
         .ok_or_else(|| ToolError::validation("Missing required field: image_data"))?;
     let too_large = || ToolError::validation("Image too large. Maximum size is 10MB.");

@@ -2,6 +2,7 @@
 //! `workout` or at the top level), its title, block and exercise counts, the first exercise names,
 //! and the instruction to ask the user before saving.
 
+use amakaflow_tool_sdk::compat::{PyJson, get_or, pyfmt, truthy_or};
 use amakaflow_tool_sdk::prelude::*;
 
 /// The workout in an ingestor answer: `workout`, or the answer itself without its envelope keys

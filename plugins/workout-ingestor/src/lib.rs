@@ -36,67 +36,61 @@ fn mapper_url() -> Result<String, ToolError> {
 
 fn plugin() -> Plugin {
     Plugin::new()
-        .function_with_schema(
+        .function(
             "generate_workout",
             "Create a custom workout from a description of what the user wants. Returns a preview: nothing is \
              saved yet. When the user has reviewed and confirmed it, call save_and_push_workout with the preview_id.",
-            generate::generate_schema,
             generate::generate_workout,
         )
-        .function_with_schema(
+        .function(
             "save_and_push_workout",
             "Save a workout preview made by generate_workout (by its preview_id) to the user's library, and \
              optionally put it on the calendar.",
-            generate::save_schema,
             generate::save_and_push_workout,
         )
-        .function_with_schema(
+        .function(
             "import_from_youtube",
             "Extract a workout from a YouTube video: its transcript is analysed for exercises, sets, reps and timing.",
-            imports::youtube_schema,
             imports::import_from_youtube,
         )
-        .function_with_schema(
+        .function(
             "import_from_tiktok",
             "Extract a workout from a TikTok video, by audio transcription and/or vision analysis.",
-            imports::tiktok_schema,
             imports::import_from_tiktok,
         )
-        .function_with_schema(
+        .function(
             "import_from_instagram",
             "Extract a workout from an Instagram post: the image or video is read with OCR and vision.",
-            imports::instagram_schema,
             imports::import_from_instagram,
         )
-        .function_with_schema(
+        .function(
             "import_from_pinterest",
             "Extract workouts from a Pinterest pin or board (a board can give several); each image is analysed \
              for exercises.",
-            imports::pinterest_schema,
             imports::import_from_pinterest,
         )
-        .function_with_schema(
+        .function(
             "import_from_image",
             "Extract a workout from an uploaded image with vision AI: exercises, sets, reps and other details.",
-            image::schema,
             image::import_from_image,
         )
-        .function_with_schema(
+        .function(
             "save_imported_workout",
             "Save an imported workout to the user's library. Call it after showing the user the preview from \
              import_from_youtube/tiktok/instagram/pinterest/image and getting their confirmation. Only the \
              source_url is needed: the workout data is fetched again from the ingestor's cache.",
-            save_import::schema,
             save_import::save_imported_workout,
         )
-        .function_with_schema(
+        .function(
             "import_workout_from_url",
             "Import a workout from any supported URL (YouTube, TikTok, Instagram, Pinterest); the platform is \
              recognised from the URL. Returns a preview with exercises: nothing is saved yet. After the user \
              confirms, call save_imported_workout with the source_url.",
-            imports::any_url_schema,
             imports::import_workout_from_url,
         )
 }
 
 amakaflow_tool_sdk::export_plugin!(plugin);
+
+#[cfg(test)]
+mod tests;

@@ -2,28 +2,19 @@
 //! the ingestor (which caches it) for a platform URL, or from the 15-minute preview for an uploaded
 //! image; then `POST /workouts/save` to mapper-api with the source recorded.
 
+use amakaflow_tool_sdk::compat::{PyJson, get_or, pyfmt, saved_workout_id};
 use amakaflow_tool_sdk::prelude::*;
-use schemars::{Schema, json_schema};
 
 use crate::image;
 use crate::ingestion;
 use crate::platforms::{self, Platform};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct Args {
-    source_url: Option<String>,
-    title_override: Option<Value>,
-}
-
-pub fn schema() -> Schema {
-    json_schema!({
-        "type": "object",
-        "properties": {
-            "source_url": {"type": "string", "description": "The URL the workout was imported from (YouTube, TikTok, …)"},
-            "title_override": {"type": "string", "description": "Optional title to use instead of the extracted one"}
-        },
-        "required": ["source_url"]
-    })
+    /// The URL the workout was imported from (YouTube, TikTok, …)
+    source_url: String,
+    /// Optional title to use instead of the extracted one
+    title_override: Option<String>,
 }
 
 fn fetch_failed(message: impl Into<String>) -> ToolError {
@@ -55,13 +46,13 @@ fn workout_for(source_url: &str) -> Result<Value, ToolError> {
 }
 
 pub fn save_imported_workout(ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let Some(source_url) = args.source_url.filter(|s| !s.is_empty()) else {
+    let Some(source_url) = Some(args.source_url).filter(|s| !s.is_empty()) else {
         return Err(ToolError::validation(
             "Missing required field: source_url. Provide the URL the workout was imported from.",
         ));
     };
     let workout = workout_for(&source_url)?;
-    let title = [args.title_override.unwrap_or(Value::Null), get_or(&workout, "title", Value::Null)]
+    let title = [json!(args.title_override), get_or(&workout, "title", Value::Null)]
         .into_iter()
         .find(pyfmt::truthy)
         .unwrap_or_else(|| get_or(&workout, "name", json!("Imported Workout")));

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use amakaflow_tool_sdk::compat::uuid4;
 use amakaflow_tool_sdk::prelude::*;
 
 /// Arguments of `flood`.

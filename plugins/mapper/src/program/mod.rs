@@ -10,6 +10,7 @@ pub mod sessions;
 
 use std::time::Duration;
 
+use amakaflow_tool_sdk::compat::uuid4;
 use amakaflow_tool_sdk::prelude::*;
 
 /// How long a preview waits for the user's confirmation.
@@ -39,6 +40,8 @@ fn load(preview_id: &str, kind: &str, consume: bool) -> Option<Value> {
 }
 
 /// `preview_id` argument, or the original's validation error.
-fn required_preview_id(preview_id: Option<String>) -> Result<String, ToolError> {
-    preview_id.filter(|p| !p.is_empty()).ok_or_else(|| ToolError::validation("Missing required field: preview_id"))
+fn required_preview_id(preview_id: String) -> Result<String, ToolError> {
+    Some(preview_id)
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| ToolError::validation("Missing required field: preview_id"))
 }

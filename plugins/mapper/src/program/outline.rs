@@ -2,52 +2,36 @@
 //! (`POST /programs/periodization-plan`, best effort: without it every week is a 70 % hypertrophy
 //! week), stored as a preview.
 
+use amakaflow_tool_sdk::compat::{PyJson, get_or, pyfmt};
 use amakaflow_tool_sdk::prelude::*;
-use schemars::{Schema, json_schema};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct Args {
-    goal: Option<String>,
-    experience_level: Option<Value>,
-    duration_weeks: Option<i64>,
-    sessions_per_week: Option<Value>,
-    equipment: Option<Value>,
-    time_per_session: Option<Value>,
-    preferred_days: Option<Value>,
-    injuries: Option<Value>,
-    focus_areas: Option<Value>,
-    avoid_exercises: Option<Value>,
-}
-
-pub fn schema() -> Schema {
-    json_schema!({
-        "type": "object",
-        "properties": {
-            "goal": {
-                "type": "string",
-                "enum": ["strength", "hypertrophy", "weight_loss", "endurance", "general_fitness", "sport_specific"],
-                "description": "The main training goal"
-            },
-            "experience_level": {
-                "type": "string",
-                "enum": ["beginner", "intermediate", "advanced"],
-                "description": "How experienced the user is"
-            },
-            "duration_weeks": {"type": "integer", "minimum": 4, "maximum": 16, "description": "Length of the program in weeks (4-16)"},
-            "sessions_per_week": {"type": "integer", "minimum": 2, "maximum": 6, "description": "Training sessions per week"},
-            "time_per_session": {"type": "integer", "enum": [30, 45, 60, 90], "description": "Length of a session in minutes"},
-            "equipment": {"type": "array", "items": {"type": "string"}, "description": "Equipment available"},
-            "preferred_days": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "Days the user prefers to train (e.g., ['monday', 'wednesday', 'friday'])"
-            },
-            "injuries": {"type": "string", "description": "Injuries or limitations to work around"},
-            "focus_areas": {"type": "array", "items": {"type": "string"}, "description": "Muscle groups to emphasise (e.g., ['chest', 'back'])"},
-            "avoid_exercises": {"type": "array", "items": {"type": "string"}, "description": "Exercises to leave out"}
-        },
-        "required": ["goal", "experience_level", "duration_weeks", "sessions_per_week", "equipment"]
-    })
+    /// The main training goal
+    #[schemars(extend("enum" = ["strength", "hypertrophy", "weight_loss", "endurance", "general_fitness", "sport_specific"]))]
+    goal: String,
+    /// How experienced the user is
+    #[schemars(extend("enum" = ["beginner", "intermediate", "advanced"]))]
+    experience_level: String,
+    /// Length of the program in weeks (4-16)
+    #[schemars(range(min = 4, max = 16))]
+    duration_weeks: i64,
+    /// Training sessions per week
+    #[schemars(range(min = 2, max = 6))]
+    sessions_per_week: i64,
+    /// Length of a session in minutes
+    #[schemars(extend("enum" = [30, 45, 60, 90]))]
+    time_per_session: Option<i64>,
+    /// Equipment available
+    equipment: Vec<String>,
+    /// Days the user prefers to train (e.g., ['monday', 'wednesday', 'friday'])
+    preferred_days: Option<Vec<String>>,
+    /// Injuries or limitations to work around
+    injuries: Option<String>,
+    /// Muscle groups to emphasise (e.g., ['chest', 'back'])
+    focus_areas: Option<Vec<String>>,
+    /// Exercises to leave out
+    avoid_exercises: Option<Vec<String>>,
 }
 
 /// One week of the outline from the plan's week `wp` (`{}` when the plan has none).
@@ -66,16 +50,18 @@ fn week(number: i64, wp: &Value) -> Value {
 }
 
 pub fn generate_program(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let (Some(goal), Some(experience_level), Some(duration_weeks), Some(sessions_per_week)) = (
-        args.goal,
-        args.experience_level.filter(|v| !v.is_null()),
-        args.duration_weeks,
-        args.sessions_per_week.filter(|v| !v.is_null()),
-    ) else {
-        return Err(ToolError::validation(
-            "Missing required fields: goal, experience_level, duration_weeks, sessions_per_week",
-        ));
-    };
+    let Args {
+        goal,
+        experience_level,
+        duration_weeks,
+        sessions_per_week,
+        time_per_session,
+        equipment,
+        preferred_days,
+        injuries,
+        focus_areas,
+        avoid_exercises,
+    } = args;
     if !(4..=52).contains(&duration_weeks) {
         return Err(ToolError::validation("duration_weeks must be between 4 and 52"));
     }
@@ -90,19 +76,18 @@ pub fn generate_program(_ctx: &Context, args: Args) -> Result<PyJson, ToolError>
             Vec::new()
         }
     };
-    let equipment = args.equipment.unwrap_or(json!([]));
-    let time_per_session = args.time_per_session.unwrap_or(json!(60));
+    let time_per_session = time_per_session.unwrap_or(60);
     let model = weeks_plan.first().map_or(json!("linear"), |w| get_or(w, "focus", json!("linear")));
     let weeks: Vec<Value> =
         (0..duration_weeks).map(|i| week(i + 1, weeks_plan.get(i as usize).unwrap_or(&json!({})))).collect();
     // The fields the outline and the stored parameters share, in the original's order.
     let common: serde_json::Map<String, Value> = [
         ("goal", json!(goal)),
-        ("experience_level", experience_level),
+        ("experience_level", json!(experience_level)),
         ("duration_weeks", json!(duration_weeks)),
-        ("sessions_per_week", sessions_per_week),
-        ("time_per_session", time_per_session),
-        ("equipment", equipment),
+        ("sessions_per_week", json!(sessions_per_week)),
+        ("time_per_session", json!(time_per_session)),
+        ("equipment", json!(equipment)),
     ]
     .into_iter()
     .map(|(key, value)| (key.to_string(), value))
@@ -116,10 +101,10 @@ pub fn generate_program(_ctx: &Context, args: Args) -> Result<PyJson, ToolError>
     program.insert("periodization_model".into(), model);
     program.insert("weeks".into(), Value::Array(weeks));
     let mut parameters = common;
-    parameters.insert("preferred_days".into(), args.preferred_days.unwrap_or(json!([])));
-    parameters.insert("injuries".into(), args.injuries.unwrap_or(Value::Null));
-    parameters.insert("focus_areas".into(), args.focus_areas.unwrap_or(json!([])));
-    parameters.insert("avoid_exercises".into(), args.avoid_exercises.unwrap_or(json!([])));
+    parameters.insert("preferred_days".into(), json!(preferred_days.unwrap_or_default()));
+    parameters.insert("injuries".into(), json!(injuries));
+    parameters.insert("focus_areas".into(), json!(focus_areas.unwrap_or_default()));
+    parameters.insert("avoid_exercises".into(), json!(avoid_exercises.unwrap_or_default()));
     let (program, parameters) = (Value::Object(program), Value::Object(parameters));
     let preview_id = super::store("program_outline", &program, &parameters)?;
     Ok(PyJson(json!({

@@ -2,29 +2,17 @@
 //! with a start date schedules them (`POST /calendar`), week after week on their days. When no
 //! session could be saved the preview is put back, so the user can try again.
 
+use amakaflow_tool_sdk::compat::{PyJson, get_or, pyfmt, saved_workout_id};
 use amakaflow_tool_sdk::prelude::*;
-use schemars::{Schema, json_schema};
 
 use super::dates::Day;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct Args {
-    preview_id: Option<String>,
-    schedule_start_date: Option<Value>,
-}
-
-pub fn schema() -> Schema {
-    json_schema!({
-        "type": "object",
-        "properties": {
-            "preview_id": {"type": "string", "description": "Preview ID from the generate_program_workouts result"},
-            "schedule_start_date": {
-                "type": "string",
-                "description": "Date to start scheduling the sessions from (YYYY-MM-DD); they go on the preferred days."
-            }
-        },
-        "required": ["preview_id"]
-    })
+    /// Preview ID from the generate_program_workouts result
+    preview_id: String,
+    /// Date to start scheduling the sessions from (YYYY-MM-DD); they go on the preferred days.
+    schedule_start_date: Option<String>,
 }
 
 /// Every session of every week, in order.
@@ -65,9 +53,9 @@ pub fn save_program(ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
         return Err(ToolError::new(amakaflow_tool_sdk::codes::SAVE_FAILED, "Failed to save program workouts"));
     }
 
-    let start = args.schedule_start_date.filter(pyfmt::truthy);
+    let start = args.schedule_start_date.filter(|date| !date.is_empty());
     let mut scheduled = 0;
-    if let Some(start_day) = start.as_ref().and_then(Value::as_str).and_then(Day::parse) {
+    if let Some(start_day) = start.as_deref().and_then(Day::parse) {
         let calendar = config::required("calendar_url")?;
         let mut index = 0;
         'weeks: for (week_index, week) in weeks.iter().enumerate() {
@@ -99,6 +87,6 @@ pub fn save_program(ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
         "workout_count": saved_ids.len(),
         "workout_ids": saved_ids,
         "scheduled_count": scheduled,
-        "schedule_start_date": if scheduled > 0 { start.unwrap_or(Value::Null) } else { Value::Null },
+        "schedule_start_date": if scheduled > 0 { json!(start) } else { Value::Null },
     })))
 }

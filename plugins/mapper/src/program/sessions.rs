@@ -1,24 +1,15 @@
 //! `generate_program_workouts`: fills every week of an approved outline with its sessions (on the
 //! preferred days when given), replacing the outline preview by a full-program preview.
 
+use amakaflow_tool_sdk::compat::{PyJson, get_or, pyfmt};
 use amakaflow_tool_sdk::prelude::*;
-use schemars::{Schema, json_schema};
 
 const DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct Args {
-    preview_id: Option<String>,
-}
-
-pub fn schema() -> Schema {
-    json_schema!({
-        "type": "object",
-        "properties": {
-            "preview_id": {"type": "string", "description": "Preview ID from the generate_program result"}
-        },
-        "required": ["preview_id"]
-    })
+    /// Preview ID from the generate_program result
+    preview_id: String,
 }
 
 /// The session of `week` number `session` (0-based), on the `session`-th preferred day if any.

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::ToolError;
+#[cfg(target_arch = "wasm32")]
 use crate::bindings::wasi::http::types::ErrorCode;
 
 /// A failed request (or a response the caller treats as failure, see
@@ -37,6 +38,7 @@ impl HttpError {
         }
     }
 
+    #[cfg(target_arch = "wasm32")]
     pub(crate) fn from_code(code: &ErrorCode) -> HttpError {
         match code {
             ErrorCode::ConnectionTimeout

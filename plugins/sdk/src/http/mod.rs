@@ -20,8 +20,9 @@
 
 mod error;
 mod multipart;
+#[cfg(target_arch = "wasm32")]
 mod transport;
-mod url;
+pub(crate) mod url;
 
 use std::time::Duration;
 
@@ -30,6 +31,12 @@ use serde::de::DeserializeOwned;
 
 pub use error::HttpError;
 pub use multipart::Multipart;
+
+// One exchange goes to the host's `wasi:http` in a component, to the scripted host natively (unit tests).
+#[cfg(not(target_arch = "wasm32"))]
+use crate::testing::host_calls::exchange;
+#[cfg(target_arch = "wasm32")]
+use transport::send as exchange;
 
 /// Default limit on the time to connect, to the first byte and between bytes (the host may clamp
 /// it further to the call's remaining budget), unless the manifest's `[config]` sets
@@ -186,7 +193,7 @@ impl Request {
         let mut redirects = 0;
         let timeout = self.timeout.unwrap_or_else(configured_timeout);
         loop {
-            let response = transport::send(method, &url, &headers, body.as_deref(), timeout, self.max_response_bytes)?;
+            let response = exchange(method, &url, &headers, body.as_deref(), timeout, self.max_response_bytes)?;
             let location = response.header("location").map(str::to_string);
             let redirect = matches!(response.status, 301 | 302 | 303 | 307 | 308);
             match location {
