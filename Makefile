@@ -23,6 +23,7 @@ run: plugins
 	PLUGINS_DIR=$(PLUGINS_OUT) $(CARGO) run -p dev-stack
 
 ## test: every test of both workspaces, against SQLite and the local Postgres.
+# The plugins' tests run on the machine's own target (no --target): the SDK's host is then the scripted MockHost.
 test: plugins chromium
 	$(CARGO) test --workspace --no-fail-fast
 	cd plugins && CARGO_TARGET_DIR=$(PLUGIN_BUILD_DIR) $(CARGO) test --workspace --no-fail-fast
@@ -33,6 +34,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	cd plugins && $(CARGO) fmt --all -- --check
 	cd plugins && CARGO_TARGET_DIR=$(PLUGIN_BUILD_DIR) $(CARGO) clippy --workspace --target wasm32-wasip2 -- -D warnings
+	cd plugins && CARGO_TARGET_DIR=$(PLUGIN_BUILD_DIR) $(CARGO) clippy --workspace --all-targets -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

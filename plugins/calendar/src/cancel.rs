@@ -13,7 +13,7 @@ pub struct Args {
 }
 
 pub fn cancel_scheduled_workout(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let event_id = validate_id(Some(&args.event_id), "event_id")?;
+    let event_id = validate_id(&args.event_id, "event_id")?;
     if !args.confirm {
         return Err(ToolError::new(
             amakaflow_tool_sdk::codes::CONFIRMATION_REQUIRED,

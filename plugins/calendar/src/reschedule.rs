@@ -14,7 +14,7 @@ pub struct Args {
 }
 
 pub fn reschedule_workout(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let event_id = validate_id(Some(&args.event_id), "event_id")?;
+    let event_id = validate_id(&args.event_id, "event_id")?;
     let new_date = args.new_date.filter(|d| !d.is_empty());
     let new_time = args.new_time.filter(|t| !t.is_empty());
     if new_date.is_none() && new_time.is_none() {

@@ -18,7 +18,7 @@ pub struct LogArgs {
 }
 
 pub fn log_workout_completion(_ctx: &Context, args: LogArgs) -> Result<PyJson, ToolError> {
-    let workout_id = validate_id(Some(&args.workout_id), "workout_id")?;
+    let workout_id = validate_id(&args.workout_id, "workout_id")?;
     if args.rating.is_some_and(|r| !(1..=5).contains(&r)) {
         return Err(ToolError::validation("Rating must be an integer between 1 and 5"));
     }

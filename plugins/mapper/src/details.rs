@@ -31,7 +31,7 @@ fn exercises_of(workout: &Value) -> Vec<Value> {
 }
 
 pub fn get_workout_details(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let workout_id = validate_id(Some(&args.workout_id), "workout_id")?;
+    let workout_id = validate_id(&args.workout_id, "workout_id")?;
     let response: Value = http::get(format!("{}/workouts/{workout_id}", super::mapper_url()?)).send_json()?;
     let workout = super::unwrap_workout(response);
     let exercises = exercises_of(&workout);

@@ -28,7 +28,7 @@ pub struct Args {
 }
 
 pub fn duplicate_workout(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let workout_id = validate_id(Some(&args.workout_id), "workout_id")?;
+    let workout_id = validate_id(&args.workout_id, "workout_id")?;
     let base = super::mapper_url()?;
     let original: Value = http::get(format!("{base}/workouts/{workout_id}")).send_json()?;
     let mut copy = match super::unwrap_workout(original) {

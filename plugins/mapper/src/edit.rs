@@ -22,7 +22,7 @@ pub struct Args {
 }
 
 pub fn edit_workout(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let workout_id = validate_id(Some(&args.workout_id), "workout_id")?;
+    let workout_id = validate_id(&args.workout_id, "workout_id")?;
     if args.operations.is_empty() {
         return Err(ToolError::validation("Missing required field: operations"));
     }

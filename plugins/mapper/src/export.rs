@@ -21,7 +21,7 @@ pub struct Args {
 }
 
 pub fn export_workout(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let workout_id = validate_id(Some(&args.workout_id), "workout_id")?;
+    let workout_id = validate_id(&args.workout_id, "workout_id")?;
     let format = args.format;
     if format.is_empty() {
         return Err(ToolError::validation("Missing required field: format"));

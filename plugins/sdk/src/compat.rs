@@ -54,10 +54,10 @@ pub fn is_valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// The original `_validate_id`: `Missing required field: <field>` when absent or blank,
-/// `Invalid <field> format` when it does not match. Returns the id without surrounding blanks.
-pub fn validate_id(value: Option<&str>, field: &str) -> Result<String, ToolError> {
-    let id = value.map(str::trim).unwrap_or("");
+/// The original `_validate_id`: `Missing required field: <field>` when blank, `Invalid <field>
+/// format` when it does not match. Returns the id without surrounding blanks.
+pub fn validate_id(value: &str, field: &str) -> Result<String, ToolError> {
+    let id = value.trim();
     if id.is_empty() {
         return Err(ToolError::validation(format!("Missing required field: {field}")));
     }
@@ -69,22 +69,27 @@ pub fn validate_id(value: Option<&str>, field: &str) -> Result<String, ToolError
 
 /// The original `_validate_id_list`: `Missing required field: <field>` when empty,
 /// `Invalid ID format in <field>` when any item does not match.
-pub fn validate_id_list(values: &[Value], field: &str) -> Result<Vec<String>, ToolError> {
+pub fn validate_id_list(values: &[String], field: &str) -> Result<Vec<String>, ToolError> {
     if values.is_empty() {
         return Err(ToolError::validation(format!("Missing required field: {field}")));
     }
     values
         .iter()
         .map(|value| {
-            let text = pyfmt::str_of(value);
-            let id = text.trim();
-            if pyfmt::truthy(value) && is_valid_id(id) {
+            let id = value.trim();
+            if is_valid_id(id) {
                 Ok(id.to_string())
             } else {
                 Err(ToolError::validation(format!("Invalid ID format in {field}")))
             }
         })
         .collect()
+}
+
+/// The original's check of a required text argument: `Missing required field: <field>` when empty
+/// (the schema makes it present, not non-empty).
+pub fn required_text(value: String, field: &str) -> Result<String, ToolError> {
+    if value.is_empty() { Err(ToolError::validation(format!("Missing required field: {field}"))) } else { Ok(value) }
 }
 
 #[cfg(test)]
@@ -94,17 +99,25 @@ mod tests {
 
     #[test]
     fn ids_are_checked_as_the_original_did() {
-        assert_eq!(validate_id(Some(" evt_1-A "), "event_id").unwrap(), "evt_1-A");
-        assert_eq!(validate_id(None, "event_id").unwrap_err().message, "Missing required field: event_id");
-        assert_eq!(validate_id(Some("  "), "event_id").unwrap_err().message, "Missing required field: event_id");
+        assert_eq!(validate_id(" evt_1-A ", "event_id").unwrap(), "evt_1-A");
+        assert_eq!(validate_id("", "event_id").unwrap_err().message, "Missing required field: event_id");
+        assert_eq!(validate_id("  ", "event_id").unwrap_err().message, "Missing required field: event_id");
         for bad in ["../etc", "a/b", "a b", "é", &"x".repeat(65)] {
-            assert_eq!(validate_id(Some(bad), "event_id").unwrap_err().message, "Invalid event_id format", "{bad}");
+            assert_eq!(validate_id(bad, "event_id").unwrap_err().message, "Invalid event_id format", "{bad}");
         }
-        assert_eq!(validate_id_list(&[json!("a"), json!(12)], "workout_ids").unwrap(), vec!["a", "12"]);
+        let ids = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(validate_id_list(&ids(&["a", " 12 "]), "workout_ids").unwrap(), vec!["a", "12"]);
         assert_eq!(validate_id_list(&[], "workout_ids").unwrap_err().message, "Missing required field: workout_ids");
+        for bad in [&["a", "../x"][..], &["a", " "]] {
+            assert_eq!(
+                validate_id_list(&ids(bad), "workout_ids").unwrap_err().message,
+                "Invalid ID format in workout_ids"
+            );
+        }
+        assert_eq!(required_text("p1".into(), "preview_id").unwrap(), "p1");
         assert_eq!(
-            validate_id_list(&[json!("a"), json!("../x")], "workout_ids").unwrap_err().message,
-            "Invalid ID format in workout_ids"
+            required_text(String::new(), "preview_id").unwrap_err().message,
+            "Missing required field: preview_id"
         );
     }
 

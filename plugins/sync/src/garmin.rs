@@ -20,8 +20,7 @@ pub fn sync_garmin(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
             "Garmin sync is currently in beta. Please check back later.",
         ));
     }
-    let ids: Vec<Value> = args.workout_ids.iter().map(|id| json!(id)).collect();
-    validate_id_list(&ids, "workout_ids")?;
+    validate_id_list(&args.workout_ids, "workout_ids")?;
     check_sync_limit("sync_garmin", "Garmin")?;
     let result: Value = http::post(format!("{}/garmin/sync", config::required("garmin_url")?))
         .json(&json!({"workout_ids": args.workout_ids}))

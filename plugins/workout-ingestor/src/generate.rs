@@ -3,7 +3,7 @@
 //! preview is private to its user (the host scopes state to plugin and user) and lives 15 minutes;
 //! when saving fails it is put back, so the user can try again.
 
-use amakaflow_tool_sdk::compat::{PyJson, get_or, pyfmt, saved_workout_id, uuid4};
+use amakaflow_tool_sdk::compat::{PyJson, get_or, pyfmt, required_text, saved_workout_id, uuid4};
 use amakaflow_tool_sdk::prelude::*;
 
 use crate::{PREVIEW_TTL, ingestion};
@@ -74,9 +74,7 @@ pub struct SaveArgs {
 }
 
 pub fn save_and_push_workout(ctx: &Context, args: SaveArgs) -> Result<PyJson, ToolError> {
-    let preview_id = Some(args.preview_id)
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| ToolError::validation("Missing required field: preview_id"))?;
+    let preview_id = required_text(args.preview_id, "preview_id")?;
     let Some(workout) = state::take_json::<Value>(&key(&preview_id)) else {
         return Err(ToolError::not_found("Preview not found or expired. Please generate the workout again."));
     };

@@ -3,7 +3,7 @@
 //! extracted workout is also kept for 15 minutes under its source `uploaded:<filename>`, so
 //! `save_imported_workout` can save it (there is no URL the ingestor could fetch it again from).
 
-use amakaflow_tool_sdk::compat::PyJson;
+use amakaflow_tool_sdk::compat::{PyJson, required_text};
 use amakaflow_tool_sdk::http::Multipart;
 use amakaflow_tool_sdk::prelude::*;
 
@@ -93,9 +93,7 @@ fn upload_error(err: HttpError) -> ToolError {
 }
 
 pub fn import_from_image(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let image_data = Some(args.image_data)
-        .filter(|d| !d.is_empty())
-        .ok_or_else(|| ToolError::validation("Missing required field: image_data"))?;
+    let image_data = required_text(args.image_data, "image_data")?;
     let too_large = || ToolError::validation("Image too large. Maximum size is 10MB.");
     if image_data.chars().count() > MAX_ENCODED_CHARS {
         return Err(too_large());

@@ -46,11 +46,12 @@ fn workout_for(source_url: &str) -> Result<Value, ToolError> {
 }
 
 pub fn save_imported_workout(ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let Some(source_url) = Some(args.source_url).filter(|s| !s.is_empty()) else {
+    let source_url = args.source_url;
+    if source_url.is_empty() {
         return Err(ToolError::validation(
             "Missing required field: source_url. Provide the URL the workout was imported from.",
         ));
-    };
+    }
     let workout = workout_for(&source_url)?;
     let title = [json!(args.title_override), get_or(&workout, "title", Value::Null)]
         .into_iter()

@@ -38,10 +38,3 @@ fn load(preview_id: &str, kind: &str, consume: bool) -> Option<Value> {
     let preview: Option<Value> = if consume { state::take_json(&key) } else { state::get_json(&key) };
     preview.filter(|p| p.get("type").and_then(Value::as_str) == Some(kind))
 }
-
-/// `preview_id` argument, or the original's validation error.
-fn required_preview_id(preview_id: String) -> Result<String, ToolError> {
-    Some(preview_id)
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| ToolError::validation("Missing required field: preview_id"))
-}

@@ -2,7 +2,7 @@
 //! with a start date schedules them (`POST /calendar`), week after week on their days. When no
 //! session could be saved the preview is put back, so the user can try again.
 
-use amakaflow_tool_sdk::compat::{PyJson, get_or, pyfmt, saved_workout_id};
+use amakaflow_tool_sdk::compat::{PyJson, get_or, pyfmt, required_text, saved_workout_id};
 use amakaflow_tool_sdk::prelude::*;
 
 use super::dates::Day;
@@ -21,7 +21,7 @@ fn sessions(weeks: &[Value]) -> impl Iterator<Item = &Value> {
 }
 
 pub fn save_program(ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let preview_id = super::required_preview_id(args.preview_id)?;
+    let preview_id = required_text(args.preview_id, "preview_id")?;
     let Some(preview) = super::load(&preview_id, "program_full", true) else {
         return Err(ToolError::not_found("Full program not found or expired. Please regenerate."));
     };

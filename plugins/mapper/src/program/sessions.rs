@@ -1,7 +1,7 @@
 //! `generate_program_workouts`: fills every week of an approved outline with its sessions (on the
 //! preferred days when given), replacing the outline preview by a full-program preview.
 
-use amakaflow_tool_sdk::compat::{PyJson, get_or, pyfmt};
+use amakaflow_tool_sdk::compat::{PyJson, get_or, pyfmt, required_text};
 use amakaflow_tool_sdk::prelude::*;
 
 const DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
@@ -31,7 +31,7 @@ fn session(week: &Value, session: usize, preferred_days: &[Value], parameters: &
 }
 
 pub fn generate_program_workouts(_ctx: &Context, args: Args) -> Result<PyJson, ToolError> {
-    let preview_id = super::required_preview_id(args.preview_id)?;
+    let preview_id = required_text(args.preview_id, "preview_id")?;
     let Some(outline) = super::load(&preview_id, "program_outline", false) else {
         return Err(ToolError::not_found("Program outline not found or expired. Please generate the program again."));
     };
