@@ -65,6 +65,10 @@ fn hostile_or_malformed_arguments_never_reach_the_service() {
     let err = host.call(&plugin(), "get_workout_details", json!({"workout_id": 7})).unwrap_err();
     assert_eq!(err.code, "validation_error");
     assert!(err.message.starts_with("Invalid arguments for get_workout_details: invalid type: integer `7`"), "{err}");
+    // Valid for the host's schema check (an integral number), but not an i64: refused, never sent on.
+    let err = host.call(&plugin(), "get_workout_history", json!({"limit": 10.0})).unwrap_err();
+    assert_eq!(err.code, "validation_error");
+    assert!(err.message.contains("invalid type: floating point `10.0`, expected i64"), "{err}");
     let err = host.call(&plugin(), "export_workout", json!({"workout_id": "w1", "format": "pdf"})).unwrap_err();
     assert_eq!(err.message, "Invalid format: pdf. Valid formats: yaml, zwo, workoutkit, fit_metadata");
     assert!(host.requests().is_empty(), "{:?}", host.requests());

@@ -26,7 +26,7 @@ impl Context {
         }
     }
 
-    /// A context for unit tests of tool functions that do not reach the host.
+    /// A context for unit tests (what [`MockHost::call`](crate::testing::MockHost::call) passes).
     pub fn for_tests(user_id: &str, function: &str) -> Context {
         Context {
             user_id: user_id.to_string(),

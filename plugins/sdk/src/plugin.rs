@@ -40,6 +40,10 @@ impl Plugin {
     /// Adds a function. `name` is what the model calls (`[a-z][a-z0-9_]{0,63}`, unique across every
     /// plugin the host loads); `description` tells the model what it does and when to use it. The
     /// arguments' JSON Schema is derived from `A` (doc comments on its fields become descriptions).
+    ///
+    /// Arguments the host let through that still do not parse as `A` are a `validation_error`
+    /// with serde's reason. One case does reach it: JSON Schema counts `10.0` as an integer, serde
+    /// does not fit it in an `i64`.
     pub fn function<A, R, F>(self, name: &'static str, description: impl Into<String>, handler: F) -> Plugin
     where
         A: DeserializeOwned + JsonSchema + 'static,
