@@ -20,6 +20,9 @@ use stand_ins::anthropic::{Reply, StandIn};
 use stand_ins::openai::OpenAiStandIn;
 use store::testing::TestDatabase;
 
+/// A label, the Anthropic the service talks to, and its extra settings.
+type Case<'a> = (&'a str, &'a StandIn, &'a [(&'a str, &'a str)]);
+
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run())
@@ -32,7 +35,7 @@ async fn run() -> anyhow::Result<()> {
     let openai = OpenAiStandIn::start().await;
     println!("fallback bench: {turns} sequential turns per case, first content_delta timed from the request");
     println!("{:<14} {:>10} {:>10} {:>10}", "case", "p50 ms", "p99 ms", "max ms");
-    let cases: [(&str, &StandIn, &[(&str, &str)]); 3] = [
+    let cases: [Case; 3] = [
         ("anthropic", &answering, &[]),
         ("fallback", &overloaded, &[("LLM_CIRCUIT_FAILURES", "0")]),
         ("circuit open", &overloaded, &[("LLM_CIRCUIT_FAILURES", "1"), ("LLM_CIRCUIT_COOL_DOWN_SECONDS", "86400")]),
