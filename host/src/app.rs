@@ -20,7 +20,7 @@ use crate::chat::running_turns::RunningTurns;
 use crate::chat::turn::TurnDeps;
 use crate::config::Config;
 use crate::embeddings::Embeddings;
-use crate::llm::{AnthropicClient, ClientOptions, RetryPolicy};
+use crate::llm::{AnthropicClient, ClientOptions, LlmRouter, RetryPolicy};
 use crate::server::ServerLimits;
 use crate::shutdown::Shutdown;
 
@@ -87,7 +87,7 @@ impl App {
         // The plugins' `search-workouts` host call searches the embeddings index.
         let services = HostServices::new(store.clone()).with_index(embeddings.index.clone());
         let tools = Registry::start(runtime_config(&config), services).context("starting the tool runtime")?;
-        let llm =
+        let anthropic =
             Arc::new(AnthropicClient::new(&config.anthropic, config.environment.as_str(), http.clone()).with_options(
                 ClientOptions {
                     retry: RetryPolicy {
@@ -98,6 +98,7 @@ impl App {
                     stall_timeout: config.anthropic.stall_timeout,
                 },
             ));
+        let llm = Arc::new(LlmRouter::from_config(&config, anthropic, http.clone()));
         let shutdown = Shutdown::new();
         crate::storage_purge::start(store.clone(), config.database.purge_interval, shutdown.clone());
         let turn_deps = TurnDeps {

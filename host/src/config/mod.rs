@@ -10,6 +10,7 @@
 //! them together: which variable fills which field.
 
 mod catalogue;
+mod llm_routing;
 mod plugin_policy;
 mod production;
 mod reading;
@@ -25,6 +26,7 @@ pub use catalogue::{
     DEFAULT_ADMIN_API_KEY, DEFAULT_INTERNAL_API_KEY, DEFAULT_JWT_SECRET, DEFAULT_PLUGIN_SECRETS_KEY, ENV_VARS, EnvKind,
     EnvVar, WhenUnset, default_value,
 };
+pub use llm_routing::{Fallback, LlmRoutingConfig};
 pub use production::PRODUCTION_REQUIRED;
 pub use reading::{parse_api_keys, parse_origins};
 pub use secret::Secret;
@@ -48,6 +50,8 @@ pub struct Config {
     pub plugins: PluginsConfig,
     pub quota: QuotaConfig,
     pub telemetry: TelemetryConfig,
+    /// The OpenAI fallback, the circuit breaker and the queue of Claude calls.
+    pub llm: LlmRoutingConfig,
 }
 
 /// Every problem found in the environment, one line per variable.
@@ -90,8 +94,20 @@ impl Config {
             paid: r.parsed("RATE_LIMIT_PAID", "a message count"),
         };
         let telemetry = read_telemetry(&mut r);
-        let config =
-            Config { environment, server, database, auth, anthropic, openai, downstream, plugins, quota, telemetry };
+        let llm = llm_routing::read_llm_routing(&mut r);
+        let config = Config {
+            environment,
+            server,
+            database,
+            auth,
+            anthropic,
+            openai,
+            downstream,
+            plugins,
+            quota,
+            telemetry,
+            llm,
+        };
 
         if environment.is_production() {
             let problems = production::check_production(&r, &config);
@@ -123,6 +139,7 @@ impl Config {
             ("TEST_AUTH_SECRET", auth.test_auth_secret.as_ref()),
             ("JWT_SECRET", Some(&auth.jwt_secret)),
             ("PLUGIN_SECRETS_KEY", self.plugins.secrets_key.as_ref()),
+            ("REDIS_URL", self.llm.redis_url.as_ref()),
         ]
         .into_iter()
         .filter_map(|(name, secret)| Some((name, secret?.expose())))

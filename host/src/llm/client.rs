@@ -286,7 +286,7 @@ fn describe(err: reqwest::Error) -> String {
 }
 
 /// The start of an error response's body (bounded in size and time).
-async fn read_capped(mut response: reqwest::Response, stall: Duration) -> Vec<u8> {
+pub(crate) async fn read_capped(mut response: reqwest::Response, stall: Duration) -> Vec<u8> {
     let mut body = Vec::new();
     while body.len() < MAX_ERROR_BODY_BYTES {
         match tokio::time::timeout(stall, response.chunk()).await {

@@ -56,6 +56,10 @@ pub enum LlmError {
     /// The response could not be understood (not an event stream, malformed event JSON).
     #[error("could not decode the Anthropic response: {0}")]
     Decode(String),
+    /// The OpenAI fallback failed too (`status` is `None` for a transport or stream failure). It
+    /// is the last provider, so it is never retried.
+    #[error("OpenAI fallback failed{}: {message}", status_note(*status))]
+    OpenAi { status: Option<u16>, message: String },
 }
 
 fn shown(request_id: &Option<String>) -> &str {
@@ -81,14 +85,14 @@ impl LlmError {
                 Some(status) => is_retryable_status(*status),
                 None => matches!(error_type.as_str(), "api_error" | "timeout_error"),
             },
-            LlmError::Decode(_) => false,
+            LlmError::Decode(_) | LlmError::OpenAi { .. } => false,
         }
     }
 
     /// The `type` of the SSE `error` event the chat client receives (original contract §2.4).
     pub fn client_error_type(&self) -> &'static str {
         match self {
-            LlmError::RateLimited { .. } => "rate_limit",
+            LlmError::RateLimited { .. } | LlmError::OpenAi { status: Some(429), .. } => "rate_limit",
             _ => "api_error",
         }
     }
@@ -122,6 +126,7 @@ impl LlmError {
             LlmError::Timeout => "timeout",
             LlmError::StreamEnded => "stream_ended",
             LlmError::Decode(_) => "decode",
+            LlmError::OpenAi { .. } => "openai",
         }
     }
 
@@ -166,6 +171,7 @@ impl LlmError {
             }
             LlmError::Connection(message) => LlmError::Connection(scrub(message)),
             LlmError::Decode(message) => LlmError::Decode(scrub(message)),
+            LlmError::OpenAi { status, message } => LlmError::OpenAi { status, message: scrub(message) },
             other => other,
         }
     }

@@ -8,19 +8,32 @@
 //! - [`accumulate`]: assembling events into an [`AssistantTurn`].
 //! - [`stop_reason`]: why Claude stopped, as an enum.
 //! - [`usage`], [`retry`], [`error`]: token accounting, backoff policy, the error type.
+//! - [`fallback`]: which provider a call goes to, and falling back to [`openai`] when Anthropic
+//!   fails before any output; [`circuit`]: the breaker that skips Anthropic after repeated
+//!   failures; [`queue`]: the bound on concurrent Claude calls a burst waits for, shared by the
+//!   instances through Redis ([`shared_slots`]).
 
 pub mod accumulate;
+pub mod circuit;
 pub mod client;
 pub mod error;
+pub mod fallback;
+pub mod openai;
+pub mod queue;
 pub mod retry;
+pub mod shared_slots;
 pub mod stop_reason;
 pub mod stream;
 pub mod types;
 pub mod usage;
 
 pub use accumulate::{AssistantTurn, MessageAccumulator, ToolUseBlock};
+pub use circuit::{CircuitBreaker, CircuitState};
 pub use client::{ANTHROPIC_VERSION, AnthropicClient, ClientOptions};
 pub use error::{LlmError, SPEND_LIMIT_ERROR_CODE};
+pub use fallback::{LlmRouter, Provider, Recovery};
+pub use openai::OpenAiChatClient;
+pub use queue::CallQueue;
 pub use retry::RetryPolicy;
 pub use stop_reason::StopReason;
 pub use stream::{BlockStart, MessageStream, StreamEvent};

@@ -207,7 +207,10 @@ fn is_known_event(name: &str) -> bool {
 }
 
 /// Fails the byte stream with [`LlmError::Timeout`] when no bytes arrive for `stall_timeout`.
-fn with_stall_timeout<S, E>(bytes: S, stall_timeout: Duration) -> impl Stream<Item = Result<Bytes, LlmError>> + Send
+pub(crate) fn with_stall_timeout<S, E>(
+    bytes: S,
+    stall_timeout: Duration,
+) -> impl Stream<Item = Result<Bytes, LlmError>> + Send
 where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
     E: std::error::Error + Send + 'static,
@@ -246,6 +249,24 @@ impl MessageStream {
             Some((item, state))
         });
         MessageStream { inner: Box::pin(inner), request_id }
+    }
+
+    /// A stream of already-typed events (another provider's response translated into Anthropic's
+    /// events, see [`super::openai`]).
+    pub(crate) fn from_events(
+        events: impl Stream<Item = EventResult> + Send + 'static,
+        request_id: Option<String>,
+    ) -> MessageStream {
+        MessageStream { inner: Box::pin(events), request_id }
+    }
+
+    /// Keeps `held` (a queue slot) until the stream is dropped.
+    pub(crate) fn holding<T: Send + Sync + 'static>(self, held: T) -> MessageStream {
+        let inner = self.inner.map(move |item| {
+            let _held = &held;
+            item
+        });
+        MessageStream { inner: Box::pin(inner), request_id: self.request_id }
     }
 
     /// Removes these secrets from the messages of the errors this stream yields.

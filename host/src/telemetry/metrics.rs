@@ -129,6 +129,36 @@ fn describe() {
         "Anthropic requests retried before any output, by error `kind` (429, 529, 5xx, connection, …)."
     );
     describe_counter!("anthropic_failures_total", "Anthropic requests that failed for good, by error `kind`.");
+    // The OpenAI fallback, the circuit breaker and the queue of Claude calls (#15).
+    describe_counter!(
+        "chat_llm_calls_total",
+        "Model calls of chat turns by `provider` (anthropic, openai) and `outcome` (ok, or the error kind)."
+    );
+    describe_histogram!(
+        "chat_llm_call_duration_seconds",
+        Unit::Seconds,
+        "Model calls of chat turns by `provider` and `outcome` (ok, error)."
+    );
+    describe_counter!(
+        "chat_llm_fallbacks_total",
+        "Claude calls made on OpenAI instead, by `reason`: circuit_open, or the Anthropic error kind."
+    );
+    describe_gauge!("chat_llm_circuit_open", "1 while the circuit in front of Anthropic is open.");
+    describe_counter!("chat_llm_circuit_opened_total", "Times the circuit in front of Anthropic opened.");
+    describe_histogram!(
+        "chat_llm_queue_wait_seconds",
+        Unit::Seconds,
+        "How long Claude calls waited for a slot (ANTHROPIC_MAX_CONCURRENT_CALLS)."
+    );
+    describe_gauge!("chat_llm_queue_waiting", "Claude calls waiting for a slot now.");
+    describe_counter!(
+        "chat_llm_queue_timeouts_total",
+        "Claude calls that waited ANTHROPIC_QUEUE_WAIT_SECONDS for a slot in vain."
+    );
+    describe_counter!(
+        "chat_llm_queue_shared_unavailable_total",
+        "Claude calls that went on within this instance's bound because Redis could not be asked."
+    );
 
     describe_counter!(
         "tool_calls_total",

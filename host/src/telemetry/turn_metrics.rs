@@ -22,10 +22,22 @@ impl TurnMetrics {
     }
 
     /// One Claude call (retries included) by `outcome`: `ok`, or the error kind.
-    pub fn claude_call(&self, outcome: &'static str, elapsed: Duration) {
+    fn claude_call(&self, outcome: &'static str, elapsed: Duration) {
         metrics::counter!("chat_claude_calls_total", "outcome" => outcome).increment(1);
         let timed = if outcome == "ok" { "ok" } else { "error" };
         metrics::histogram!("chat_claude_call_duration_seconds", "outcome" => timed).record(elapsed.as_secs_f64());
+    }
+
+    /// One call to a model provider (`anthropic` or `openai`) by `outcome`; Anthropic's also count
+    /// as Claude calls.
+    pub fn llm_call(&self, provider: &'static str, outcome: &'static str, elapsed: Duration) {
+        metrics::counter!("chat_llm_calls_total", "provider" => provider, "outcome" => outcome).increment(1);
+        let timed = if outcome == "ok" { "ok" } else { "error" };
+        metrics::histogram!("chat_llm_call_duration_seconds", "provider" => provider, "outcome" => timed)
+            .record(elapsed.as_secs_f64());
+        if provider == "anthropic" {
+            self.claude_call(outcome, elapsed);
+        }
     }
 
     pub fn stop_reason(&self, reason: &StopReason) {

@@ -1,4 +1,5 @@
-//! A stand-in for the OpenAI embeddings API (`POST /v1/embeddings`), served over real HTTP on
+//! A stand-in for the OpenAI embeddings API (`POST /v1/embeddings`) and, for the fallback of chat
+//! turns, streaming Chat Completions (`POST /v1/chat/completions`, [`crate::openai_chat`]), served over real HTTP on
 //! 127.0.0.1. It speaks the real wire format: bearer-key auth with OpenAI's error bodies, string or
 //! list input with OpenAI's limits, `encoding_format` `float` or `base64`, results carrying `index`.
 //!
@@ -20,6 +21,7 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::openai_chat::{self, ChatReply};
 use crate::recording_server::{RecordedRequest, RecordingServer, runs_on_recording_server};
 
 /// The dimension of `text-embedding-3-small`.
@@ -65,6 +67,8 @@ struct Shared {
     /// Answer with `data` in reverse order (clients must map by `index`).
     reversed: bool,
     script: VecDeque<Failure>,
+    /// Answers of `/v1/chat/completions`, in order (see [`crate::openai_chat`]).
+    chat: VecDeque<ChatReply>,
 }
 
 /// A running stand-in; stops when dropped.
@@ -90,6 +94,7 @@ impl OpenAiStandIn {
             dims,
             reversed: true,
             script: VecDeque::new(),
+            chat: VecDeque::new(),
         }));
         let answering = shared.clone();
         let server = RecordingServer::start(move |request| {
@@ -97,6 +102,13 @@ impl OpenAiStandIn {
             async move {
                 match (request.method.as_str(), request.path.as_str()) {
                     ("POST", "/v1/embeddings" | "/embeddings") => embeddings(&shared, &request).await,
+                    ("POST", "/v1/chat/completions") => {
+                        let (key, scripted) = {
+                            let mut s = shared.lock();
+                            (s.key.clone(), s.chat.pop_front())
+                        };
+                        openai_chat::respond(&request, &key, scripted).await
+                    }
                     _ => StatusCode::NOT_FOUND.into_response(),
                 }
             }
@@ -118,6 +130,17 @@ impl OpenAiStandIn {
     pub fn fail_next(&self, failure: Failure, times: usize) {
         let mut shared = self.shared.lock();
         shared.script.extend(std::iter::repeat_n(failure, times));
+    }
+
+    /// Queues the answer of a later Chat Completions request.
+    pub fn push_chat(&self, reply: ChatReply) -> &OpenAiStandIn {
+        self.shared.lock().chat.push_back(reply);
+        self
+    }
+
+    /// The Chat Completions requests so far.
+    pub fn chat_requests(&self) -> Vec<RecordedRequest> {
+        self.requests().into_iter().filter(|r| r.path == "/v1/chat/completions").collect()
     }
 
     /// Answers in input order instead of the default reversed order.

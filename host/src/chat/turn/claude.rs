@@ -1,7 +1,8 @@
 //! One Claude call of a turn, streamed to the client as it arrives: text as `content_delta`, a tool
 //! block as `function_call` the moment it opens. A call that fails before anything of it reached the
-//! client is tried again (the client already retried HTTP-level failures); one that fails after
-//! keeps what the user saw.
+//! client is tried again (the client already retried HTTP-level failures), or, when Anthropic is the
+//! one failing and a fallback is configured, made on OpenAI instead (the router in
+//! `crate::llm::fallback` decides); one that fails after keeps what the user saw.
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,10 @@ use super::Turn;
 use crate::chat::events::{ChatEvent, ContentDelta, FunctionCall};
 use crate::chat::prompt;
 use crate::chat::sink::EventSink;
-use crate::llm::{AssistantTurn, BlockStart, LlmError, MessageAccumulator, MessagesRequest, RequestMeta, StreamEvent};
+use crate::llm::{
+    AssistantTurn, BlockStart, LlmError, MessageAccumulator, MessagesRequest, Provider, Recovery, RequestMeta,
+    StreamEvent,
+};
 use crate::telemetry::turn_metrics::TurnMetrics;
 
 /// Retries of a Claude call that failed mid-stream before anything reached the client.
@@ -31,6 +35,8 @@ struct Forwarded {
     text: String,
     /// Any event (text or `function_call`) went out: the attempt can no longer be retried.
     any: bool,
+    /// The stream had begun: the client's retries (before the first event) are behind it.
+    opened: bool,
 }
 
 impl Turn {
@@ -55,49 +61,73 @@ impl Turn {
             session_id: Some(self.who.session_id.to_string()),
             request_id: self.who.request_id.clone(),
         };
-        let started = Instant::now();
+        let mut started = Instant::now();
+        // A turn that fell back stays on the fallback: Anthropic just failed it.
+        let mut provider =
+            if self.tally.provider == Provider::OpenAi { Provider::OpenAi } else { self.deps.llm.choose() };
+        self.tally.provider = provider;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut forwarded = Forwarded::default();
             let shutdown = self.deps.shutdown.clone();
             let result = tokio::select! {
-                result = self.stream_once(&request, &meta, sink, &mut forwarded) => result,
+                result = self.stream_once(provider, &request, &meta, sink, &mut forwarded) => result,
                 _ = shutdown.deadline() => Err(None),
             };
-            match result {
+            let error = match result {
                 Ok(reply) => {
                     let elapsed = started.elapsed();
+                    self.deps.llm.succeeded(provider);
                     self.tally.latency += elapsed;
                     self.tally.usage.add_call(&reply.usage);
-                    metrics.claude_call("ok", elapsed);
+                    let model = reply.model.clone().filter(|m| !m.is_empty());
+                    self.tally.model = Some(model.unwrap_or_else(|| self.deps.llm.model(provider).to_string()));
+                    metrics.llm_call(provider.label(), "ok", elapsed);
                     if let Some(reason) = &reply.stop_reason {
                         metrics.stop_reason(reason);
                     }
                     return Ok(reply);
                 }
-                Err(Some(err)) if !forwarded.any && err.is_retryable() && attempt <= MID_STREAM_RETRIES => {
-                    tracing::warn!(error = %err, anthropic_request_id = err.request_id(), attempt, "Claude stream failed before output; retrying");
-                    tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await;
-                }
-                Err(error) => {
-                    self.tally.latency += started.elapsed();
-                    metrics.claude_call(error.as_ref().map_or("shutdown", LlmError::kind), started.elapsed());
-                    return Err(CallFailure { error, partial_text: forwarded.text });
+                Err(error) => error,
+            };
+            if let Some(err) = error.as_ref().filter(|_| !forwarded.any) {
+                match self.deps.llm.after_failure(provider, err, forwarded.opened, attempt <= MID_STREAM_RETRIES) {
+                    Recovery::Retry => {
+                        tracing::warn!(error = %err, anthropic_request_id = err.request_id(), attempt, "Claude stream failed before output; retrying");
+                        tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await;
+                        continue;
+                    }
+                    Recovery::FallBack => {
+                        tracing::warn!(error = %err, anthropic_request_id = err.request_id(), "Claude call failed before any output; the turn goes on with the OpenAI fallback");
+                        metrics.llm_call(provider.label(), err.kind(), started.elapsed());
+                        self.tally.latency += started.elapsed();
+                        started = Instant::now();
+                        provider = Provider::OpenAi;
+                        self.tally.provider = provider;
+                        attempt = 0;
+                        continue;
+                    }
+                    Recovery::GiveUp => {}
                 }
             }
+            self.tally.latency += started.elapsed();
+            metrics.llm_call(provider.label(), error.as_ref().map_or("shutdown", LlmError::kind), started.elapsed());
+            return Err(CallFailure { error, partial_text: forwarded.text });
         }
     }
 
     /// Streams one attempt; `forwarded` records what reached the client.
     async fn stream_once(
         &mut self,
+        provider: Provider,
         request: &MessagesRequest,
         meta: &RequestMeta,
         sink: &mut EventSink,
         forwarded: &mut Forwarded,
     ) -> Result<AssistantTurn, Option<LlmError>> {
-        let mut stream = self.deps.llm.stream(request, meta).await.map_err(Some)?;
+        let mut stream = self.deps.llm.stream(provider, request, meta).await.map_err(Some)?;
+        forwarded.opened = true;
         let mut acc = MessageAccumulator::new();
         while let Some(event) = stream.next().await {
             let event = event.map_err(Some)?;

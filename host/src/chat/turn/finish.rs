@@ -36,7 +36,7 @@ impl Turn {
                 role: Some(StoreRole::Assistant),
                 content: Some(tally.text.clone()),
                 tool_calls: (!tally.tool_records.is_empty()).then(|| Value::Array(tally.tool_records.clone())),
-                model: Some(deps.config.anthropic.model.clone()),
+                model: Some(tally.model.clone().unwrap_or_else(|| deps.config.anthropic.model.clone())),
                 latency_ms: Some(clamp_i32(tally.latency.as_millis() as u64)),
                 input_tokens: Some(clamp_i32(tally.usage.input_tokens)),
                 output_tokens: Some(clamp_i32(tally.usage.output_tokens)),

@@ -29,7 +29,7 @@ use super::running_turns::{RunningTurns, TurnSlot};
 use super::sink::EventSink;
 use crate::auth::AuthUser;
 use crate::config::Config;
-use crate::llm::{AnthropicClient, ApiMessage, AssistantTurn, ContentBlock, Role, StopReason, ToolDef, Usage};
+use crate::llm::{ApiMessage, AssistantTurn, ContentBlock, LlmRouter, Provider, Role, StopReason, ToolDef, Usage};
 use crate::quota::Reservation;
 use crate::shutdown::Shutdown;
 use crate::telemetry::turn_metrics::TurnMetrics;
@@ -46,7 +46,8 @@ const REFUSAL_TEXT: &str = "I'm sorry, but I can't help with that request.";
 pub struct TurnDeps {
     pub config: Arc<Config>,
     pub store: Store,
-    pub llm: Arc<AnthropicClient>,
+    /// Anthropic, and the OpenAI fallback when configured.
+    pub llm: Arc<LlmRouter>,
     pub tools: Arc<Registry>,
     pub catalog: Arc<ToolCatalog>,
     pub shutdown: Shutdown,
@@ -122,6 +123,10 @@ struct Tally {
     stop_reason: Option<StopReason>,
     /// Assistant output reached the client or a tool ran: the quota unit is spent.
     output_seen: bool,
+    /// The provider of the turn's calls: OpenAI from the moment the turn fell back.
+    provider: Provider,
+    /// The model that wrote the latest reply (as the provider reported it).
+    model: Option<String>,
 }
 
 /// How the loop ended.

@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -57,6 +58,9 @@ pub const NOW_MARKER: &str = "{{now_us}}";
 
 struct Shared {
     replies: Mutex<VecDeque<Reply>>,
+    /// Answers in flight at once at most, as an organisation's concurrency limit: one more is a 429.
+    max_concurrent: Option<usize>,
+    concurrency: Concurrency,
     fallback: Fallback,
     validate: bool,
     /// The pause between the events of dev-model replies.
@@ -67,6 +71,7 @@ struct Shared {
 #[derive(Debug, Clone)]
 pub struct StandInBuilder {
     addr: SocketAddr,
+    max_concurrent: Option<usize>,
     fallback: Fallback,
     validate: bool,
     dev_pace: Duration,
@@ -76,6 +81,13 @@ impl StandInBuilder {
     /// Answers every request without a queued reply with `reply` (load benchmarks).
     pub fn repeat(mut self, reply: Reply) -> StandInBuilder {
         self.fallback = Fallback::Repeat(Box::new(reply));
+        self
+    }
+
+    /// Answers at most `limit` requests at once (a response counts until its body ends); one more
+    /// gets Anthropic's 429 `rate_limit_error` with `retry-after`.
+    pub fn max_concurrent(mut self, limit: usize) -> StandInBuilder {
+        self.max_concurrent = Some(limit);
         self
     }
 
@@ -106,6 +118,8 @@ impl StandInBuilder {
     pub async fn start(self) -> StandIn {
         let shared = Arc::new(Shared {
             replies: Mutex::new(VecDeque::new()),
+            max_concurrent: self.max_concurrent,
+            concurrency: Concurrency::default(),
             fallback: self.fallback.clone(),
             validate: self.validate,
             dev_pace: self.dev_pace,
@@ -115,7 +129,7 @@ impl StandInBuilder {
             let shared = answering.clone();
             async move {
                 if request.method == "POST" && request.path == "/v1/messages" {
-                    messages(&shared, &request).await
+                    messages(shared, &request).await
                 } else {
                     not_found()
                 }
@@ -153,6 +167,7 @@ impl StandIn {
     pub fn builder() -> StandInBuilder {
         StandInBuilder {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            max_concurrent: None,
             fallback: Fallback::Refuse,
             validate: true,
             dev_pace: Duration::from_millis(10),
@@ -181,6 +196,16 @@ impl StandIn {
         self
     }
 
+    /// The most answers that were in flight at once so far.
+    pub fn peak_concurrency(&self) -> usize {
+        self.shared.concurrency.peak.load(Ordering::SeqCst)
+    }
+
+    /// Requests refused with a 429 for exceeding [`StandInBuilder::max_concurrent`].
+    pub fn refused_over_limit(&self) -> usize {
+        self.shared.concurrency.refused.load(Ordering::SeqCst)
+    }
+
     /// Scripted replies not consumed yet.
     pub fn pending_replies(&self) -> usize {
         self.shared.replies.lock().unwrap().len()
@@ -198,7 +223,37 @@ fn stamp_now(bytes: Bytes) -> Bytes {
     Bytes::from(text)
 }
 
-async fn messages(shared: &Shared, request: &RecordedRequest) -> Response {
+/// Answers in flight now, the most at once, and the requests refused for the limit.
+#[derive(Default)]
+struct Concurrency {
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
+    refused: AtomicUsize,
+}
+
+/// One answer in flight; counted until dropped (with the response body).
+struct InFlight(Arc<Shared>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.concurrency.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Counts an answer in, or `None` when the limit is reached.
+fn admit(shared: &Arc<Shared>) -> Option<InFlight> {
+    let concurrency = &shared.concurrency;
+    let now = concurrency.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    let slot = InFlight(shared.clone());
+    if shared.max_concurrent.is_some_and(|limit| now > limit) {
+        concurrency.refused.fetch_add(1, Ordering::SeqCst);
+        return None;
+    }
+    concurrency.peak.fetch_max(now, Ordering::SeqCst);
+    Some(slot)
+}
+
+async fn messages(shared: Arc<Shared>, request: &RecordedRequest) -> Response {
     let request_id = new_id("req_");
     let json = request.json();
     let invalid = if request.body.len() > MAX_REQUEST_BYTES {
@@ -210,12 +265,16 @@ async fn messages(shared: &Shared, request: &RecordedRequest) -> Response {
     } else {
         None
     };
+    let slot = admit(&shared);
     let reply = match invalid {
         Some((status, message)) => {
             tracing::warn!(%request_id, %message, "[stand-in Anthropic] refusing an invalid request");
             Reply::status(status).error_message(message)
         }
-        None => next_reply(shared, &json),
+        None if slot.is_none() => Reply::status(429)
+            .error_message("Number of concurrent connections has exceeded your rate limit.")
+            .retry_after(1),
+        None => next_reply(&shared, &json),
     };
     let facts = RequestFacts {
         model: json.get("model").and_then(Value::as_str).unwrap_or("claude-stand-in"),
@@ -224,7 +283,7 @@ async fn messages(shared: &Shared, request: &RecordedRequest) -> Response {
     };
     let rendered = render(&reply, &facts);
     tracing::info!(%request_id, status = rendered.status, reply = %rendered.summary, "[stand-in Anthropic] POST /v1/messages");
-    respond(rendered).await
+    respond(rendered, slot).await
 }
 
 fn next_reply(shared: &Shared, body: &Value) -> Reply {
@@ -238,12 +297,18 @@ fn next_reply(shared: &Shared, body: &Value) -> Reply {
     }
 }
 
-async fn respond(rendered: Rendered) -> Response {
+async fn respond(rendered: Rendered, slot: Option<InFlight>) -> Response {
     if let Some(gate) = &rendered.headers_held {
         gate.passed().await;
     }
     let (abort, end_held) = (rendered.abort, rendered.end_held);
+    let mut slot = slot;
     let chunks = futures::stream::unfold(Some(rendered.chunks.into_iter()), move |chunks| {
+        // The answer counts as in flight until its last chunk goes out: a client that read the
+        // whole answer may send the next request at once.
+        if chunks.as_ref().is_none_or(|chunks| chunks.len() <= 1) {
+            slot.take();
+        }
         let end_held = end_held.clone();
         async move {
             let mut chunks = chunks?;
