@@ -15,16 +15,17 @@ TEST_PLUGINS_OUT := $(CURDIR)/target/test-plugins.d
 # Plugins of plugins/ laid out with the test plugins, never served.
 TEST_PLUGINS := echo
 
-.PHONY: run test lint fmt plugins bench clean wasm-target chromium
+.PHONY: run test lint fmt plugins bench clean wasm-target chromium pgvector
 
 ## run: start the service with its offline development stack (SQLite, local plugins, stand-ins),
 ## on 127.0.0.1 (set BIND_ADDRESS=0.0.0.0 to open it to the network).
 run: plugins
 	PLUGINS_DIR=$(PLUGINS_OUT) $(CARGO) run -p dev-stack
 
-## test: every test of both workspaces, against SQLite and the local Postgres.
+## test: every test of both workspaces, against SQLite and the local Postgres (and the cutover suite
+## against the Postgres with pgvector of `make pgvector`).
 # The plugins' tests run on the machine's own target (no --target): the SDK's host is then the scripted MockHost.
-test: plugins chromium
+test: plugins chromium pgvector
 	$(CARGO) test --workspace --no-fail-fast
 	cd plugins && CARGO_TARGET_DIR=$(PLUGIN_BUILD_DIR) $(CARGO) test --workspace --no-fail-fast
 
@@ -47,6 +48,16 @@ chromium:
 		$$sudo apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium chromium-driver; \
 	fi
+
+# Cutover (issue 15): a Postgres 16 with pgvector (PyPI's pgserver wheel) holding the original
+# Supabase schema for the cutover suite and the pgvector bench; installed under
+# $(HOME)/.cache/amakaflow-chat/pgvector, started on its own port. Tests read PGVECTOR_DATABASE_URL.
+PGVECTOR_PORT ?= 54329
+export PGVECTOR_DATABASE_URL ?= postgres://postgres@127.0.0.1:$(PGVECTOR_PORT)/postgres
+
+## pgvector: install (once) and start the Postgres with pgvector on 127.0.0.1:$(PGVECTOR_PORT).
+pgvector:
+	@tests/pgvector/start.sh $(PGVECTOR_PORT)
 
 wasm-target:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
@@ -75,7 +86,7 @@ plugins: wasm-target
 	@echo "plugins laid out in $(PLUGINS_OUT) and $(TEST_PLUGINS_OUT)"
 
 ## bench: the benchmarks whose figures the closing notes quote (release build).
-bench: plugins
+bench: plugins pgvector
 	$(CARGO) build --release -p host --bin chat-api
 	$(CARGO) bench --workspace
 

@@ -84,6 +84,10 @@ impl App {
         let auth = Authenticator::new(&config.auth, config.environment, &config.server.allowed_origins, http.clone());
         // The tool set loads in the background; `/health/ready` reports "loading" until it is done.
         let embeddings = Embeddings::new(store.clone(), http.clone(), &config.openai);
+        // Cutover: on the original Supabase schema the search runs in Postgres with pgvector.
+        if embeddings.index.detect().await.context("detecting pgvector on the workouts table")? {
+            tracing::info!("workout search: pgvector over workouts.embedding (the shared table)");
+        }
         // The plugins' `search-workouts` host call searches the embeddings index.
         let services = HostServices::new(store.clone()).with_index(embeddings.index.clone());
         let tools = Registry::start(runtime_config(&config), services).context("starting the tool runtime")?;

@@ -60,8 +60,15 @@ const OWNER_COLUMNS: [&str; 2] = ["profile_id", "user_id"];
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceSchema {
     pub table: SourceTable,
-    owner_column: &'static str,
+    pub(crate) owner_column: &'static str,
     content_columns: Vec<&'static str>,
+    /// The dimension of its pgvector `embedding` column when it has one together with
+    /// `embedding_content_hash` (the original deployment): then vectors are kept there
+    /// ([`crate::shared_vectors`]), where mapper-api's `match_workouts` reads them.
+    pub vector_dims: Option<usize>,
+    /// The type of its `id` column (`uuid` in `workouts`, `text` in `follow_along_workouts`), so
+    /// writes by id can use the primary key.
+    pub(crate) id_type: String,
 }
 
 /// One row of a shared workout table: its id, its owner, and its content columns as a JSON object.
@@ -288,20 +295,24 @@ impl Store {
 
     /// The shared table `table` if this database has it, with an id and an owner column.
     pub async fn source_table(&self, table: SourceTable) -> Result<Option<SourceSchema>> {
-        let columns: Vec<String> = match self.backend() {
+        // Each column with its type and, for a pgvector column, its dimension (the type modifier).
+        let typed: Vec<(String, String, i32)> = match self.backend() {
             Backend::Postgres => with_pool!(self, pool => {
-                sqlx::query_scalar(
-                    "SELECT column_name::text FROM information_schema.columns \
-                     WHERE table_schema = current_schema() AND table_name = $1",
+                sqlx::query_as(
+                    "SELECT a.attname::text, t.typname::text, a.atttypmod FROM pg_attribute a \
+                     JOIN pg_type t ON t.oid = a.atttypid \
+                     WHERE a.attrelid = to_regclass(quote_ident(current_schema()) || '.' || quote_ident($1)) \
+                     AND a.attnum > 0 AND NOT a.attisdropped",
                 )
                 .bind(table.as_str())
                 .fetch_all(pool)
                 .await?
             }),
             Backend::Sqlite => with_pool!(self, pool => {
-                sqlx::query_scalar("SELECT name FROM pragma_table_info($1)").bind(table.as_str()).fetch_all(pool).await?
+                sqlx::query_as("SELECT name, type, 0 FROM pragma_table_info($1)").bind(table.as_str()).fetch_all(pool).await?
             }),
         };
+        let columns: Vec<String> = typed.iter().map(|(name, _, _)| name.clone()).collect();
         if columns.is_empty() {
             return Ok(None);
         }
@@ -315,7 +326,14 @@ impl Store {
             return Ok(None);
         }
         let content_columns = CONTENT_COLUMNS.into_iter().filter(|c| has(c)).collect();
-        Ok(Some(SourceSchema { table, owner_column, content_columns }))
+        let vector_dims = typed
+            .iter()
+            .find(|(name, kind, dims)| name == "embedding" && kind == "vector" && *dims > 0)
+            .filter(|_| has("embedding_content_hash"))
+            .map(|(_, _, dims)| *dims as usize);
+        let id_type =
+            typed.iter().find(|(name, _, _)| name == "id").map(|(_, kind, _)| kind.clone()).unwrap_or_default();
+        Ok(Some(SourceSchema { table, owner_column, content_columns, vector_dims, id_type }))
     }
 
     /// One page of a shared table in id order, after `after` (exclusive). With `ids`, only those
@@ -337,7 +355,12 @@ impl Store {
             conditions.push(format!("{id} IN ({})", dialect.json_text_elements(&format!("${next}"))));
             next += 1;
         }
-        if only_unembedded {
+        // Rows without a vector: the shared table's own column when it has one, as the original.
+        let unembedded_by_service_table = only_unembedded && schema.vector_dims.is_none();
+        if only_unembedded && schema.vector_dims.is_some() {
+            conditions.push("w.embedding IS NULL".to_string());
+        }
+        if unembedded_by_service_table {
             conditions.push(format!(
                 "NOT EXISTS (SELECT 1 FROM workout_embeddings e WHERE e.source_table = ${next} \
                  AND e.workout_id = {id} AND e.embedding IS NOT NULL)"
@@ -356,7 +379,7 @@ impl Store {
             if let Some(ids_json) = &ids_json {
                 query = query.bind(ids_json.as_str());
             }
-            if only_unembedded {
+            if unembedded_by_service_table {
                 query = query.bind(schema.table.as_str());
             }
             query.bind(limit).fetch_all(pool).await?
@@ -381,6 +404,9 @@ impl Store {
 
     /// Counts of a shared table: its rows, and those with a stored vector.
     pub async fn source_embedding_counts(&self, schema: &SourceSchema) -> Result<EmbeddingCounts> {
+        if schema.vector_dims.is_some() {
+            return self.shared_embedding_counts(schema).await;
+        }
         let id = Dialect::of(self).text("w.id");
         let sql = format!(
             "SELECT COUNT(*), COUNT(e.workout_id) FROM {table} w LEFT JOIN workout_embeddings e \

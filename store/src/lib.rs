@@ -19,11 +19,13 @@ pub mod embeddings;
 pub mod flags;
 pub mod function_limits;
 pub mod messages;
+pub mod original_usage;
 pub mod plugin_values;
 pub mod plugin_versions;
 pub mod quota;
 pub mod secrets_key;
 pub mod sessions;
+pub mod shared_vectors;
 pub mod testing;
 pub mod text;
 pub mod tool_state;
@@ -31,6 +33,7 @@ pub mod tool_state;
 pub use audit_log::{AuditEntry, AuditQuery, NewAuditEntry};
 pub use flags::FeatureFlags;
 pub use messages::{Message, NewMessage, Role};
+pub use original_usage::OriginalTables;
 pub use plugin_values::{PluginValue, ValueChange, ValueKind, ValueListing};
 pub use plugin_versions::{ActivePlugin, NewPluginVersion, PluginVersionKey, StoredPluginVersion};
 pub use quota::{Period, Reservation};
@@ -51,6 +54,9 @@ pub enum StoreError {
     /// A stored plugin secret cannot be opened (the message names it, never its value).
     #[error("{0}")]
     Secret(String),
+    /// An operation this database's schema does not offer (pgvector columns where there are none).
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -108,6 +114,8 @@ pub struct Store {
     pub(crate) pool: Pool,
     /// Postgres only: the small pool the counters use (see [`with_counter_conn!`]).
     pub(crate) counters: Option<PgPool>,
+    /// The original deployment's tables found at start-up (the quota carries its usage over).
+    pub(crate) original: OriginalTables,
 }
 
 /// How to open a [`Store`].
@@ -178,7 +186,8 @@ impl Store {
         } else {
             return Err(StoreError::InvalidUrl("expected postgres://… or sqlite:…".to_string()));
         };
-        let store = Store { pool, counters };
+        let original = OriginalTables::detect(&pool).await?;
+        let store = Store { pool, counters, original };
         if options.run_migrations {
             store.migrate().await?;
         }

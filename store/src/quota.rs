@@ -1,9 +1,11 @@
 //! The monthly message quota. `reserve` checks and counts in one statement, so concurrent turns of
 //! one user can never pass the limit; `refund` gives a unit back for a turn the AI provider failed.
-//! Both commit asynchronously on Postgres ([`with_counter_conn!`](crate::with_counter_conn)).
+//! Both commit asynchronously on Postgres ([`with_counter_conn!`](crate::with_counter_conn)). Over the
+//! original Supabase schema a month starts from the original's usage ([`crate::original_usage`]).
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 
+use crate::original_usage::{RESERVE_CARRYING_OVER, USAGE_CARRYING_OVER, period_days};
 use crate::{Result, Store, with_counter_conn, with_pool};
 
 /// A calendar month in UTC, the unit the quota counts in (`YYYY-MM`).
@@ -51,20 +53,37 @@ impl Store {
             return Ok(Reservation::Rejected { usage: self.message_usage(user_id, period).await? });
         }
         let key = period.key();
-        let counted: Option<i32> = with_counter_conn!(self, conn => {
-            sqlx::query_scalar(
-                "INSERT INTO chat_rate_limits (user_id, period, count, updated_at) VALUES ($1, $2, 1, $3) \
-                 ON CONFLICT (user_id, period) DO UPDATE SET count = chat_rate_limits.count + 1, updated_at = $3 \
-                 WHERE chat_rate_limits.count < $4 \
-                 RETURNING count",
-            )
-            .bind(user_id)
-            .bind(&key)
-            .bind(crate::now())
-            .bind(limit.min(i32::MAX as i64) as i32)
-            .fetch_optional(conn)
-            .await?
-        });
+        let limit = limit.min(i32::MAX as i64) as i32;
+        let counted: Option<i32> = if let Some(pool) = self.original_usage_pool() {
+            let (first, next) = period_days(period);
+            sqlx::query_scalar(RESERVE_CARRYING_OVER)
+                .bind(user_id)
+                .bind(&key)
+                .bind(crate::now())
+                .bind(limit)
+                .bind(first)
+                .bind(next)
+                .fetch_optional(pool)
+                .await?
+        } else {
+            with_counter_conn!(self, conn => {
+                sqlx::query_scalar(
+                    "INSERT INTO chat_rate_limits (user_id, period, count, updated_at) VALUES ($1, $2, 1, $3) \
+                     ON CONFLICT (user_id, period) DO UPDATE SET count = chat_rate_limits.count + 1, updated_at = $3 \
+                     WHERE chat_rate_limits.count < $4 \
+                     RETURNING count",
+                )
+                .bind(user_id)
+                .bind(&key)
+                .bind(crate::now())
+                .bind(limit)
+                .fetch_optional(conn)
+                .await?
+            })
+        };
+        if counted.is_some() {
+            self.mirror_original_usage(user_id, period, 1).await;
+        }
         Ok(match counted {
             Some(usage) => Reservation::Admitted { usage: usage.into() },
             None => Reservation::Rejected { usage: self.message_usage(user_id, period).await? },
@@ -73,7 +92,7 @@ impl Store {
 
     /// Gives one unit back; never goes below zero.
     pub async fn refund_message(&self, user_id: &str, period: Period) -> Result<()> {
-        with_counter_conn!(self, conn => {
+        let refunded = with_counter_conn!(self, conn => {
             sqlx::query(
                 "UPDATE chat_rate_limits SET count = count - 1, updated_at = $3 \
                  WHERE user_id = $1 AND period = $2 AND count > 0",
@@ -82,13 +101,28 @@ impl Store {
             .bind(period.key())
             .bind(crate::now())
             .execute(conn)
-            .await?;
+            .await?
+            .rows_affected()
         });
+        if refunded > 0 {
+            self.mirror_original_usage(user_id, period, -1).await;
+        }
         Ok(())
     }
 
     /// Messages counted for `user_id` in `period`.
     pub async fn message_usage(&self, user_id: &str, period: Period) -> Result<i64> {
+        if let Some(pool) = self.original_usage_pool() {
+            let (first, next) = period_days(period);
+            let usage: i32 = sqlx::query_scalar(USAGE_CARRYING_OVER)
+                .bind(user_id)
+                .bind(period.key())
+                .bind(first)
+                .bind(next)
+                .fetch_one(pool)
+                .await?;
+            return Ok(usage.into());
+        }
         let usage: Option<i32> = with_pool!(self, pool => {
             sqlx::query_scalar("SELECT count FROM chat_rate_limits WHERE user_id = $1 AND period = $2")
                 .bind(user_id)

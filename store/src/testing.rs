@@ -1,6 +1,8 @@
 //! Throwaway databases for tests, on both backends: a SQLite file in the temp directory, or a fresh
 //! schema in the local Postgres (`TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`).
-//! Each is removed again when the handle is dropped.
+//! Each is removed again when the handle is dropped. [`TestDatabase::original_schema`] is a third
+//! kind: a whole database on the Postgres with pgvector holding the original service's Supabase
+//! schema (`fixtures/original_schema.sql`) with this service's migrations applied over it.
 
 use std::path::PathBuf;
 
@@ -20,6 +22,16 @@ pub fn postgres_url() -> String {
     std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
 }
 
+/// The Postgres with pgvector the cutover tests use (`PGVECTOR_DATABASE_URL`, exported by the
+/// Makefile, which starts it with `tests/pgvector/start.sh`).
+pub fn pgvector_url() -> String {
+    std::env::var("PGVECTOR_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:54329/postgres".to_string())
+}
+
+/// The original service's Supabase schema (tables, triggers, RPCs, the `vector` extension).
+pub const ORIGINAL_SCHEMA_SQL: &str = include_str!("../fixtures/original_schema.sql");
+
 /// A migrated, empty database that disappears on drop.
 pub struct TestDatabase {
     pub store: Store,
@@ -32,6 +44,7 @@ pub struct TestDatabase {
 enum Cleanup {
     Sqlite(PathBuf),
     Postgres { url: String, schema: String },
+    Database { admin_url: String, name: String },
 }
 
 impl TestDatabase {
@@ -73,6 +86,37 @@ impl TestDatabase {
         })
     }
 
+    /// A new database on the Postgres with pgvector holding the original schema, with this
+    /// service's migrations applied over it (as the deploy does). Fails with a clear message when
+    /// that server is not running (`make pgvector` starts it).
+    pub async fn original_schema() -> Result<TestDatabase> {
+        let (db, _) = Self::original_schema_unmigrated().await?;
+        db.store.migrate().await?;
+        Ok(db)
+    }
+
+    /// The original schema alone (nothing of this service applied yet), and its URL.
+    pub async fn original_schema_unmigrated() -> Result<(TestDatabase, String)> {
+        let admin_url = pgvector_url();
+        let name = format!("orig_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await.map_err(|e| {
+            crate::StoreError::InvalidUrl(format!(
+                "the Postgres with pgvector is not reachable at PGVECTOR_DATABASE_URL ({e}); start it with `make pgvector`"
+            ))
+        })?;
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
+        admin.close().await?;
+        let url = with_database(&admin_url, &name);
+        let mut conn = sqlx::PgConnection::connect(&url).await?;
+        sqlx::raw_sql(ORIGINAL_SCHEMA_SQL).execute(&mut conn).await?;
+        conn.close().await?;
+        let options =
+            StoreOptions { max_connections: MAX_TEST_CONNECTIONS, run_migrations: false, ..StoreOptions::new(&url) };
+        let store = Store::connect(&options).await?;
+        let db = TestDatabase { store, url: url.clone(), schema: None, cleanup: Cleanup::Database { admin_url, name } };
+        Ok((db, url))
+    }
+
     /// Options that open this same database from another `Store` (for example a server under test).
     pub fn options(&self) -> StoreOptions {
         StoreOptions { schema: self.schema.clone(), max_connections: 4, ..StoreOptions::new(&self.url) }
@@ -80,6 +124,20 @@ impl TestDatabase {
 
     pub fn backend(&self) -> Backend {
         self.store.backend()
+    }
+}
+
+/// `url` with its database (the path) replaced by `name`, query kept.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[authority_end..].find('/') {
+        Some(slash) => &base[..authority_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{name}?{q}"),
+        None => format!("{host_part}/{name}"),
     }
 }
 
@@ -99,6 +157,21 @@ impl Drop for TestDatabase {
                     rt.block_on(async {
                         let mut admin = sqlx::PgConnection::connect(&url).await.ok()?;
                         sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                            .execute(&mut admin)
+                            .await
+                            .ok()?;
+                        admin.close().await.ok()
+                    })
+                })
+                .join();
+            }
+            Cleanup::Database { admin_url, name } => {
+                let (url, name) = (admin_url.clone(), name.clone());
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                    rt.block_on(async {
+                        let mut admin = sqlx::PgConnection::connect(&url).await.ok()?;
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                             .execute(&mut admin)
                             .await
                             .ok()?;

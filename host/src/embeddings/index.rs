@@ -8,6 +8,11 @@
 //! error, then re-scores the few rows that can still be in the top `limit` with the exact f32 vectors.
 //! The answer is therefore exactly the f32 cosine top-k, at the cost of an 8-bit scan. Users only ever
 //! see their own rows: the cache is keyed by user and loads `WHERE user_id = $1`.
+//!
+//! When the shared `workouts` table has pgvector columns (the original Supabase deployment, where
+//! the pipeline writes the vectors: see [`super::placement`]), the search runs in Postgres instead,
+//! with `match_workouts`' semantics and its HNSW index, and nothing is cached here. Which of the two
+//! is detected once, at start-up ([`WorkoutIndex::detect`]) or at the first search.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
@@ -16,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
-use store::embeddings::{IndexVersion, SourceTable, StoredEmbedding};
+use store::embeddings::{IndexVersion, SourceSchema, SourceTable, StoredEmbedding};
 use store::{Store, StoreError};
 
 /// The table whose workouts the search covers: `workouts`, like the original `match_workouts`, so
@@ -61,6 +66,8 @@ pub struct WorkoutIndex {
     store: Store,
     options: IndexOptions,
     cache: Mutex<Cache>,
+    /// `workouts` with its pgvector columns, when this database has them (detected once).
+    pgvector: tokio::sync::OnceCell<Option<SourceSchema>>,
 }
 
 #[derive(Default)]
@@ -80,7 +87,49 @@ struct Slot {
 
 impl WorkoutIndex {
     pub fn new(store: Store, options: IndexOptions) -> Arc<WorkoutIndex> {
-        Arc::new(WorkoutIndex { store, options, cache: Mutex::new(Cache::default()) })
+        Arc::new(WorkoutIndex { store, options, cache: Mutex::new(Cache::default()), pgvector: Default::default() })
+    }
+
+    /// Whether searches run in Postgres with pgvector (the shared `workouts` table has an
+    /// `embedding` vector column and `embedding_content_hash`); detected on the first call.
+    pub async fn detect(&self) -> Result<bool, StoreError> {
+        Ok(self.pgvector_table().await?.is_some())
+    }
+
+    async fn pgvector_table(&self) -> Result<Option<&SourceSchema>, StoreError> {
+        let found = self
+            .pgvector
+            .get_or_try_init(|| async {
+                let table = self.store.source_table(SEARCHED_TABLE).await?;
+                Ok::<_, StoreError>(table.filter(|t| t.vector_dims.is_some()))
+            })
+            .await?;
+        Ok(found.as_ref())
+    }
+
+    /// The search in Postgres (`query` is already a unit vector).
+    async fn search_pgvector(
+        &self,
+        table: &SourceSchema,
+        user_id: &str,
+        query: &[f32],
+        limit: usize,
+        min_similarity: f32,
+    ) -> Result<Vec<WorkoutMatch>, SearchError> {
+        let expected = table.vector_dims.unwrap_or(query.len());
+        if query.len() != expected {
+            return Err(SearchError::DimensionMismatch { expected, got: query.len() });
+        }
+        let hits = self.store.search_shared_embeddings(table, user_id, query, limit as i64, min_similarity).await?;
+        Ok(hits
+            .into_iter()
+            .map(|hit| WorkoutMatch {
+                workout_id: hit.workout_id,
+                title: hit.title,
+                description: hit.description,
+                similarity: hit.similarity,
+            })
+            .collect())
     }
 
     /// The `limit` (1..=50) workouts of `user_id` most similar to `query` with a similarity of at
@@ -97,6 +146,9 @@ impl WorkoutIndex {
         }
         let query = normalized(query)?;
         let limit = limit.clamp(1, MAX_LIMIT);
+        if let Some(table) = self.pgvector_table().await? {
+            return self.search_pgvector(table, user_id, &query, limit, min_similarity).await;
+        }
         let index = self.user(user_id).await?;
         if index.is_empty() {
             return Ok(Vec::new());
@@ -130,6 +182,10 @@ impl WorkoutIndex {
 
     /// How many workouts of `user_id` are searchable.
     pub async fn count(&self, user_id: &str) -> Result<u32, StoreError> {
+        if let Some(table) = self.pgvector_table().await? {
+            let count = self.store.shared_embedding_count(table, user_id).await?;
+            return Ok(count.clamp(0, u32::MAX as i64) as u32);
+        }
         if let Some(index) = self.cached_fresh(user_id) {
             return Ok(index.len() as u32);
         }

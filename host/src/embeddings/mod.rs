@@ -3,7 +3,10 @@
 //! - [`text`]: the text a workout is embedded as and its content hash, as the original built them.
 //! - [`openai`]: the OpenAI embeddings client (batches, retries, the key kept out of logs).
 //! - [`pipeline`]: the use cases of `/internal/embeddings/*` (generate, webhook, progress).
-//! - [`index`]: the user-scoped cosine top-k search the plugins reach through the host.
+//! - [`placement`]: where a table's vectors are kept (the shared table's pgvector columns, or
+//!   `workout_embeddings`).
+//! - [`index`]: the user-scoped cosine top-k search the plugins reach through the host: in Postgres
+//!   with pgvector when `workouts` has the vector columns, else over an in-process copy.
 //!
 //! [`Embeddings::new`] builds the pipeline and the index together: the pipeline invalidates the
 //! index's cached vectors of every user it writes for.
@@ -11,6 +14,7 @@
 pub mod index;
 pub mod openai;
 pub mod pipeline;
+pub mod placement;
 pub mod text;
 
 use std::sync::Arc;

@@ -5,7 +5,9 @@
 //! them (the Supabase deployment), or from the request itself (`workouts: [...]`) otherwise. Either
 //! way a workout is a JSON object with an `id`, an owner (`profile_id` or `user_id`) and the fields
 //! of [`text::build_content`]. A workout whose text has not changed since it was embedded (same
-//! SHA-256) is skipped; every write invalidates its owner's cached search index.
+//! SHA-256) is skipped; every write invalidates its owner's cached search index. Vectors go where
+//! [`Placement`] says: the shared table's own pgvector columns when it has them, else this service's
+//! `workout_embeddings`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -13,13 +15,12 @@ use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
-use store::embeddings::{
-    EmbeddingCounts, EmbeddingState, NewEmbedding, SourceSchema, SourceTable, SourceWorkout, WorkoutRecord,
-};
+use store::embeddings::{EmbeddingCounts, EmbeddingState, SourceSchema, SourceTable, SourceWorkout, WorkoutRecord};
 use store::{Store, StoreError};
 
 use super::index::{SEARCHED_TABLE, WorkoutIndex};
 use super::openai::{EmbeddingError, EmbeddingsClient};
+use super::placement::Placement;
 use super::text;
 
 /// Why a use case could not run at all (per-workout failures are part of the report instead).
@@ -116,6 +117,7 @@ impl EmbeddingPipeline {
         let started = Instant::now();
         let mut report = GenerateReport::default();
         let batch_size = self.client.batch_size();
+        let inline = Placement::ServiceTable(table);
         match source {
             Workouts::Inline { workouts, ids } => {
                 let wanted: Option<HashSet<String>> = ids.map(|ids| ids.into_iter().collect());
@@ -130,10 +132,10 @@ impl EmbeddingPipeline {
                         }
                     }
                     if batch.len() == batch_size {
-                        self.process_batch(table, std::mem::take(&mut batch), &mut report).await?;
+                        self.process_batch(&inline, std::mem::take(&mut batch), &mut report).await?;
                     }
                 }
-                self.process_batch(table, batch, &mut report).await?;
+                self.process_batch(&inline, batch, &mut report).await?;
             }
             Workouts::Table { ids } => {
                 if let Some(schema) = self.store.source_table(table).await? {
@@ -153,6 +155,7 @@ impl EmbeddingPipeline {
         batch_size: usize,
         report: &mut GenerateReport,
     ) -> Result<(), PipelineError> {
+        let placement = Placement::of(schema.table, Some(schema.clone()));
         let mut after: Option<String> = None;
         loop {
             // With explicit ids every named row is considered (unchanged ones are skipped by hash);
@@ -164,7 +167,7 @@ impl EmbeddingPipeline {
             let Some(last) = page.last() else { break };
             after = Some(last.id.clone());
             let full = page.len() == batch_size;
-            self.process_batch(schema.table, page, report).await?;
+            self.process_batch(&placement, page, report).await?;
             if !full {
                 break;
             }
@@ -175,15 +178,16 @@ impl EmbeddingPipeline {
     /// Embeds one batch: skips empty and unchanged texts, embeds the rest in one request, saves.
     async fn process_batch(
         &self,
-        table: SourceTable,
+        placement: &Placement,
         workouts: Vec<SourceWorkout>,
         report: &mut GenerateReport,
     ) -> Result<(), PipelineError> {
         if workouts.is_empty() {
             return Ok(());
         }
+        let table = placement.table();
         let ids: Vec<String> = workouts.iter().map(|w| w.id.clone()).collect();
-        let states = self.store.embedding_states(table, &ids).await?;
+        let states = placement.states(&self.store, &ids).await?;
         let mut touched = HashSet::new();
         let mut to_embed = Vec::new();
         for workout in workouts {
@@ -192,7 +196,7 @@ impl EmbeddingPipeline {
             let state = states.get(&candidate.id);
             if text::is_blank(&candidate.text) {
                 report.total_skipped += 1;
-                self.forget_vector(table, &candidate, state, &mut touched).await?;
+                self.forget_vector(placement, &candidate, state, &mut touched).await?;
             } else if is_unchanged(state, &candidate) {
                 report.total_skipped += 1;
             } else {
@@ -203,11 +207,11 @@ impl EmbeddingPipeline {
         let vectors = self.embed_isolating_rejects(&texts).await;
         for (candidate, vector) in to_embed.iter().zip(vectors) {
             let saved = match vector {
-                Ok(vector) => self.save(table, candidate, &vector).await,
+                Ok(vector) => self.save(placement, candidate, &vector).await,
                 Err(err) => {
                     // A workout that never had a vector is recorded, so progress counts it as remaining.
                     if !states.contains_key(&candidate.id) {
-                        self.forget_vector(table, candidate, None, &mut touched).await?;
+                        self.forget_vector(placement, candidate, None, &mut touched).await?;
                     }
                     Err(err.to_string())
                 }
@@ -257,6 +261,7 @@ impl EmbeddingPipeline {
         if !self.client.is_configured() {
             return Err(PipelineError::NotConfigured);
         }
+        let mut placement = Placement::ServiceTable(table);
         let workout = match inline {
             Some(mut fields) => {
                 match fields.get("id").map(id_text) {
@@ -272,23 +277,27 @@ impl EmbeddingPipeline {
                 Some(inline_workout(fields).map_err(|f| PipelineError::InvalidWorkout(f.error))?)
             }
             None => match self.store.source_table(table).await? {
-                Some(schema) => self.store.source_workout(&schema, workout_id).await?,
+                Some(schema) => {
+                    let workout = self.store.source_workout(&schema, workout_id).await?;
+                    placement = Placement::of(table, Some(schema));
+                    workout
+                }
                 None => None,
             },
         };
         let Some(workout) = workout else {
             // Gone from its table: it must not be found by search any more either.
-            if let Some(owner) = self.store.delete_workout_embedding(table, workout_id).await? {
+            if let Some(owner) = placement.remove(&self.store, workout_id).await? {
                 self.invalidate(table, [owner]);
             }
             return Ok(WebhookOutcome::NotFound);
         };
         let candidate = candidate(workout);
-        let states = self.store.embedding_states(table, std::slice::from_ref(&candidate.id)).await?;
+        let states = placement.states(&self.store, std::slice::from_ref(&candidate.id)).await?;
         let state = states.get(&candidate.id);
         let mut touched = HashSet::new();
         if text::is_blank(&candidate.text) {
-            self.forget_vector(table, &candidate, state, &mut touched).await?;
+            self.forget_vector(&placement, &candidate, state, &mut touched).await?;
             self.invalidate(table, touched);
             return Ok(WebhookOutcome::Skipped);
         }
@@ -299,7 +308,7 @@ impl EmbeddingPipeline {
             Ok(mut vectors) => vectors.remove(0),
             Err(err) => return Ok(WebhookOutcome::Failed(err.to_string())),
         };
-        if let Err(error) = self.save(table, &candidate, &vector).await {
+        if let Err(error) = self.save(&placement, &candidate, &vector).await {
             return Ok(WebhookOutcome::Failed(error));
         }
         touched.insert(candidate.user_id.clone());
@@ -316,17 +325,9 @@ impl EmbeddingPipeline {
         }
     }
 
-    async fn save(&self, table: SourceTable, c: &Candidate, vector: &[f32]) -> Result<(), String> {
+    async fn save(&self, placement: &Placement, c: &Candidate, vector: &[f32]) -> Result<(), String> {
         let hash = text::content_hash(&c.text);
-        let saved = self
-            .store
-            .save_workout_embedding(&NewEmbedding {
-                workout: c.record(table),
-                content_hash: &hash,
-                model: self.client.model(),
-                vector,
-            })
-            .await;
+        let saved = placement.save(&self.store, c.record(placement.table()), &hash, self.client.model(), vector).await;
         saved.map_err(|err| {
             tracing::error!(workout_id = c.id, error = %err, "saving an embedding failed");
             "Failed to save embedding".to_string()
@@ -336,12 +337,12 @@ impl EmbeddingPipeline {
     /// Records `c` without a vector (dropping a stale one: its text is now empty).
     async fn forget_vector(
         &self,
-        table: SourceTable,
+        placement: &Placement,
         c: &Candidate,
         state: Option<&EmbeddingState>,
         touched: &mut HashSet<String>,
     ) -> Result<(), StoreError> {
-        self.store.save_unembedded_workout(&c.record(table)).await?;
+        placement.forget(&self.store, c.record(placement.table())).await?;
         if let Some(state) = state.filter(|s| s.content_hash.is_some()) {
             touched.insert(state.user_id.clone());
         }

@@ -4,7 +4,7 @@
 //! that takes a dependency down ([`tcp_proxy`]), the release binary the benchmarks spawn
 //! ([`release`]), the one polling helper for what offers no signal to await ([`poll`]), runs
 //! that count within one window of the wall clock ([`clock_window`]) and a slow-loris client
-//! ([`slow_loris`]). The stand-ins themselves are
+//! ([`slow_loris`]), and racing quota reservations ([`quota_race`]). The stand-ins themselves are
 //! the `stand-ins` crate; suites live in `tests/<suite>/main.rs`, one binary per area.
 
 pub mod clock_window;
@@ -12,6 +12,7 @@ pub mod plugin_admin;
 pub mod plugins;
 pub mod poll;
 pub mod process_memory;
+pub mod quota_race;
 pub mod raw_request;
 pub mod release;
 pub mod server;

@@ -78,6 +78,11 @@ impl ToolWorld {
 
     pub async fn start_with(backend: Backend, patience: Patience) -> ToolWorld {
         let db = TestDatabase::new(backend).await.expect("a test database");
+        ToolWorld::start_over(db, patience).await
+    }
+
+    /// Over a database the caller made (the cutover suite's copy of the original Supabase schema).
+    pub async fn start_over(db: TestDatabase, patience: Patience) -> ToolWorld {
         let plugins = PluginsDir::new();
         for plugin in PLUGINS {
             plugins.add(plugin);

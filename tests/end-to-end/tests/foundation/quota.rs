@@ -18,14 +18,7 @@ async fn reserve_many(
     n: usize,
     at: DateTime<Utc>,
 ) -> Vec<Result<quota::Reservation, quota::Exceeded>> {
-    let flags = store.feature_flags(user).await.unwrap();
-    let tasks: Vec<_> = (0..n)
-        .map(|_| {
-            let (store, flags, user) = (store.clone(), flags.clone(), user.to_string());
-            tokio::spawn(async move { quota::reserve(&store, &LIMITS, &flags, &user, at).await.unwrap() })
-        })
-        .collect();
-    futures::future::join_all(tasks).await.into_iter().map(|r| r.unwrap()).collect()
+    end_to_end::quota_race::reserve_many(store, &LIMITS, user, n, at).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
