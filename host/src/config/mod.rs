@@ -30,7 +30,7 @@ pub use reading::{parse_api_keys, parse_origins};
 pub use secret::Secret;
 pub use settings::{
     AnthropicConfig, ApiKey, AuthConfig, DatabaseConfig, DownstreamConfig, Environment, OpenAiConfig, PluginsConfig,
-    QuotaConfig, ServerConfig, TelemetryConfig,
+    QuotaConfig, ServerConfig, TelemetryConfig, UpstreamConfig,
 };
 
 use reading::{Lowest, Reader};
@@ -48,6 +48,7 @@ pub struct Config {
     pub plugins: PluginsConfig,
     pub quota: QuotaConfig,
     pub telemetry: TelemetryConfig,
+    pub upstream: UpstreamConfig,
 }
 
 /// Every problem found in the environment, one line per variable.
@@ -90,8 +91,20 @@ impl Config {
             paid: r.parsed("RATE_LIMIT_PAID", "a message count"),
         };
         let telemetry = read_telemetry(&mut r);
-        let config =
-            Config { environment, server, database, auth, anthropic, openai, downstream, plugins, quota, telemetry };
+        let upstream = read_upstream(&mut r);
+        let config = Config {
+            environment,
+            server,
+            database,
+            auth,
+            anthropic,
+            openai,
+            downstream,
+            plugins,
+            quota,
+            telemetry,
+            upstream,
+        };
 
         if environment.is_production() {
             let problems = production::check_production(&r, &config);
@@ -234,6 +247,14 @@ fn read_anthropic(r: &mut Reader<'_>) -> AnthropicConfig {
         r.problems.push("HELICONE_API_KEY: required when HELICONE_ENABLED=true".to_string());
     }
     anthropic
+}
+
+/// Capacity: HTTP/2 lanes to Anthropic and extra TLS roots.
+fn read_upstream(r: &mut Reader<'_>) -> UpstreamConfig {
+    UpstreamConfig {
+        extra_ca_certs_file: r.optional("EXTRA_CA_CERTS_FILE").map(PathBuf::from),
+        anthropic_streams_per_connection: r.count("ANTHROPIC_STREAMS_PER_CONNECTION"),
+    }
 }
 
 fn read_openai(r: &mut Reader<'_>) -> OpenAiConfig {

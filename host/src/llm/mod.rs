@@ -4,6 +4,7 @@
 //!
 //! - [`types`]: the request (messages, content blocks, tools) and its wire form.
 //! - [`client`]: sending, Helicone routing, retries.
+//! - [`lanes`]: many streams to an HTTP/2 connection, a few connections for thousands of turns.
 //! - [`stream`]: decoding the event stream into [`StreamEvent`]s.
 //! - [`accumulate`]: assembling events into an [`AssistantTurn`].
 //! - [`stop_reason`]: why Claude stopped, as an enum.
@@ -12,6 +13,7 @@
 pub mod accumulate;
 pub mod client;
 pub mod error;
+pub mod lanes;
 pub mod retry;
 pub mod stop_reason;
 pub mod stream;
@@ -21,6 +23,7 @@ pub mod usage;
 pub use accumulate::{AssistantTurn, MessageAccumulator, ToolUseBlock};
 pub use client::{ANTHROPIC_VERSION, AnthropicClient, ClientOptions};
 pub use error::{LlmError, SPEND_LIMIT_ERROR_CODE};
+pub use lanes::ConnectionLanes;
 pub use retry::RetryPolicy;
 pub use stop_reason::StopReason;
 pub use stream::{BlockStart, MessageStream, StreamEvent};
