@@ -146,9 +146,14 @@ async fn run(open_files: u64) -> anyhow::Result<()> {
         let request = chat(&client, &service.url, &format!("user_cap_{i:06}"));
         let (open, deltas, failed) = (open.clone(), deltas.clone(), failed.clone());
         tasks.push(tokio::spawn(async move {
-            let Ok(response) = request.send().await else {
-                failed.fetch_add(1, Ordering::Relaxed);
-                return;
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(err) => {
+                    if failed.fetch_add(1, Ordering::Relaxed) == 0 {
+                        println!("first failure: {err:#}");
+                    }
+                    return;
+                }
             };
             let mut body = response.bytes_stream();
             let mut counted = false;
@@ -159,8 +164,8 @@ async fn run(open_files: u64) -> anyhow::Result<()> {
                     counted = true;
                 }
                 deltas.fetch_add(text.matches("content_delta").count() as u64, Ordering::Relaxed);
-                if text.contains("event: error") {
-                    failed.fetch_add(1, Ordering::Relaxed);
+                if text.contains("event: error") && failed.fetch_add(1, Ordering::Relaxed) == 0 {
+                    println!("first failure: {text}");
                 }
             }
         }));
