@@ -20,7 +20,8 @@ use crate::chat::running_turns::RunningTurns;
 use crate::chat::turn::TurnDeps;
 use crate::config::Config;
 use crate::embeddings::Embeddings;
-use crate::llm::{AnthropicClient, ClientOptions, LlmRouter, RetryPolicy};
+use crate::http_client::HttpClients;
+use crate::llm::{AnthropicClient, ClientOptions, ConnectionLanes, LlmRouter, RetryPolicy};
 use crate::server::ServerLimits;
 use crate::shutdown::Shutdown;
 
@@ -47,6 +48,13 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
         max_requests_in_flight: config.plugins.max_requests_in_flight,
         ..RuntimeConfig::new(config.plugins.dir.clone())
     }
+}
+
+/// Anthropic's connections: `ANTHROPIC_STREAMS_PER_CONNECTION` streams to each (HTTP/2).
+fn anthropic_lanes(config: &Config, clients: &HttpClients) -> anyhow::Result<ConnectionLanes> {
+    let clients = clients.clone();
+    let first = clients.build()?;
+    Ok(ConnectionLanes::new(config.upstream.anthropic_streams_per_connection, first, move || clients.build()))
 }
 
 /// The built service, not yet listening.
@@ -76,11 +84,8 @@ impl App {
             // Installed before anything is counted (plugin loads included).
             crate::telemetry::metrics::install(&config.telemetry);
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("amakaflow-chat/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("building the HTTP client")?;
+        let clients = HttpClients::load(&config.upstream)?;
+        let http = clients.build()?;
         let auth = Authenticator::new(&config.auth, config.environment, &config.server.allowed_origins, http.clone());
         // The tool set loads in the background; `/health/ready` reports "loading" until it is done.
         let embeddings = Embeddings::new(store.clone(), http.clone(), &config.openai);
@@ -91,17 +96,18 @@ impl App {
         // The plugins' `search-workouts` host call searches the embeddings index.
         let services = HostServices::new(store.clone()).with_index(embeddings.index.clone());
         let tools = Registry::start(runtime_config(&config), services).context("starting the tool runtime")?;
-        let anthropic =
-            Arc::new(AnthropicClient::new(&config.anthropic, config.environment.as_str(), http.clone()).with_options(
-                ClientOptions {
+        let anthropic = Arc::new(
+            AnthropicClient::new(&config.anthropic, config.environment.as_str(), http.clone())
+                .with_options(ClientOptions {
                     retry: RetryPolicy {
                         max_retries: config.anthropic.max_retries,
                         base_delay: config.anthropic.retry_base,
                         ..RetryPolicy::default()
                     },
                     stall_timeout: config.anthropic.stall_timeout,
-                },
-            ));
+                })
+                .with_lanes(anthropic_lanes(&config, &clients)?),
+        );
         let llm = Arc::new(LlmRouter::from_config(&config, anthropic, http.clone()));
         let shutdown = Shutdown::new();
         crate::storage_purge::start(store.clone(), config.database.purge_interval, shutdown.clone());

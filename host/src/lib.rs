@@ -11,6 +11,7 @@ pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod embeddings;
+pub mod http_client;
 pub mod llm;
 pub mod quota;
 pub mod server;

@@ -209,6 +209,19 @@ pub const ENV_VARS: &[EnvVar] = {
             "first retry backoff (doubled each time, with jitter)",
         ),
         var("ANTHROPIC_STALL_TIMEOUT_SECONDS", Setting, Value("60"), "longest silence tolerated on a Claude stream"),
+        // Capacity: HTTP/2 to Anthropic, and the roots its TLS is checked against.
+        var(
+            "ANTHROPIC_STREAMS_PER_CONNECTION",
+            Setting,
+            Value("100"),
+            "Claude streams sharing one HTTP/2 connection before another is opened",
+        ),
+        var(
+            "EXTRA_CA_CERTS_FILE",
+            Setting,
+            Nothing,
+            "PEM file of root certificates the service's own HTTPS calls trust besides the built-in ones",
+        ),
         var("OPENAI_API_KEY", Secret, Nothing, "OpenAI key (embeddings)"),
         var("OPENAI_BASE_URL", Setting, Value("https://api.openai.com"), "OpenAI endpoint"),
         var("EMBEDDING_MODEL", Setting, Value("text-embedding-3-small"), "embedding model"),

@@ -32,7 +32,7 @@ pub use reading::{parse_api_keys, parse_origins};
 pub use secret::Secret;
 pub use settings::{
     AnthropicConfig, ApiKey, AuthConfig, DatabaseConfig, DownstreamConfig, Environment, OpenAiConfig, PluginsConfig,
-    QuotaConfig, ServerConfig, TelemetryConfig,
+    QuotaConfig, ServerConfig, TelemetryConfig, UpstreamConfig,
 };
 
 use reading::{Lowest, Reader};
@@ -52,6 +52,7 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// The OpenAI fallback, the circuit breaker and the queue of Claude calls.
     pub llm: LlmRoutingConfig,
+    pub upstream: UpstreamConfig,
 }
 
 /// Every problem found in the environment, one line per variable.
@@ -95,6 +96,7 @@ impl Config {
         };
         let telemetry = read_telemetry(&mut r);
         let llm = llm_routing::read_llm_routing(&mut r);
+        let upstream = read_upstream(&mut r);
         let config = Config {
             environment,
             server,
@@ -107,6 +109,7 @@ impl Config {
             quota,
             telemetry,
             llm,
+            upstream,
         };
 
         if environment.is_production() {
@@ -251,6 +254,14 @@ fn read_anthropic(r: &mut Reader<'_>) -> AnthropicConfig {
         r.problems.push("HELICONE_API_KEY: required when HELICONE_ENABLED=true".to_string());
     }
     anthropic
+}
+
+/// Capacity: HTTP/2 lanes to Anthropic and extra TLS roots.
+fn read_upstream(r: &mut Reader<'_>) -> UpstreamConfig {
+    UpstreamConfig {
+        extra_ca_certs_file: r.optional("EXTRA_CA_CERTS_FILE").map(PathBuf::from),
+        anthropic_streams_per_connection: r.count("ANTHROPIC_STREAMS_PER_CONNECTION"),
+    }
 }
 
 fn read_openai(r: &mut Reader<'_>) -> OpenAiConfig {

@@ -211,3 +211,14 @@ pub struct TelemetryConfig {
     pub metrics_enabled: bool,
     pub json_logs: bool,
 }
+
+/// How the service's own HTTPS clients reach upstreams (capacity: HTTP/2 to Anthropic).
+#[derive(Clone, Debug)]
+pub struct UpstreamConfig {
+    /// `EXTRA_CA_CERTS_FILE`: PEM root certificates trusted besides the built-in (Mozilla) roots,
+    /// for a private proxy or the TLS stand-ins. Read and checked when the clients are built.
+    pub extra_ca_certs_file: Option<PathBuf>,
+    /// `ANTHROPIC_STREAMS_PER_CONNECTION`: Claude streams multiplexed on one HTTP/2 connection
+    /// before another connection is opened (100 is the least RFC 9113 asks servers to allow).
+    pub anthropic_streams_per_connection: usize,
+}

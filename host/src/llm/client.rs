@@ -3,7 +3,8 @@
 //! 429 with `retry-after` unless it is the spend cap, 5xx, 529, and an `error` event or a cut body
 //! before anything was streamed). Once the first event arrived it hands back the event stream; from
 //! then on errors are the caller's to handle, because output may have reached the user. Every
-//! response's `request-id` is logged.
+//! response's `request-id` is logged. Requests go out over [`ConnectionLanes`]: HTTP/2 where the
+//! server offers it, many streams to a connection.
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use futures::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::error::{ErrorBody, LlmError, error_chain, truncate_chars};
+use super::lanes::ConnectionLanes;
 use super::retry::{RetryPolicy, retry_after, should_retry_header};
 use super::stream::MessageStream;
 use super::types::{MessagesRequest, RequestMeta};
@@ -49,7 +51,7 @@ struct Route {
 /// A cheap-to-clone handle to the Messages API (through Helicone when enabled).
 #[derive(Clone)]
 pub struct AnthropicClient {
-    http: reqwest::Client,
+    lanes: ConnectionLanes,
     /// Helicone's proxy when enabled, else `None`.
     helicone: Option<Route>,
     direct: Route,
@@ -71,8 +73,8 @@ impl std::fmt::Debug for AnthropicClient {
 }
 
 impl AnthropicClient {
-    /// `environment` becomes Helicone's `Environment` property. The `reqwest::Client` is shared with
-    /// the rest of the service (connection pool, connect timeout).
+    /// `environment` becomes Helicone's `Environment` property. Requests go over `http` alone
+    /// until [`AnthropicClient::with_lanes`] gives the client lanes of its own.
     pub fn new(config: &AnthropicConfig, environment: &str, http: reqwest::Client) -> AnthropicClient {
         let api_key = config.api_key.as_ref().map(Secret::expose).map(str::trim).filter(|k| !k.is_empty());
         let mut headers = HeaderMap::new();
@@ -103,7 +105,7 @@ impl AnthropicClient {
 
         let secrets = [api_key, helicone_key].into_iter().flatten().map(str::to_string).collect();
         AnthropicClient {
-            http,
+            lanes: ConnectionLanes::single(http),
             helicone,
             direct,
             model: config.model.clone(),
@@ -116,6 +118,13 @@ impl AnthropicClient {
     /// Replaces the retry policy and the stall timeout.
     pub fn with_options(mut self, options: ClientOptions) -> AnthropicClient {
         self.options = options;
+        self
+    }
+
+    /// Spreads requests over `lanes` (the service's: `ANTHROPIC_STREAMS_PER_CONNECTION` streams to
+    /// an HTTP/2 connection).
+    pub fn with_lanes(mut self, lanes: ConnectionLanes) -> AnthropicClient {
+        self.lanes = lanes;
         self
     }
 
@@ -197,7 +206,9 @@ impl AnthropicClient {
         retry: u32,
     ) -> Result<MessageStream, (LlmError, Option<bool>)> {
         let stall = self.options.stall_timeout;
-        let send = self.http.post(&route.messages_url).headers(route.headers.clone()).body(body.clone()).send();
+        let lane = self.lanes.acquire();
+        let request = lane.client().post(&route.messages_url).headers(route.headers.clone()).body(body.clone());
+        let send = lane.send(request);
         let response = match tokio::time::timeout(stall, send).await {
             Err(_elapsed) => return Err((LlmError::Timeout, None)),
             Ok(Err(err)) => return Err((LlmError::Connection(describe(err)), None)),
@@ -229,8 +240,8 @@ impl AnthropicClient {
             let err = LlmError::Decode(format!("expected an event stream, got content-type {content_type:?}"));
             return Err((err, Some(false)));
         }
-        let mut stream =
-            MessageStream::from_bytes(response.bytes_stream(), request_id, stall).redacting(self.secrets.clone());
+        let mut stream = MessageStream::from_bytes(lane.hold_while(response.bytes_stream()), request_id, stall)
+            .redacting(self.secrets.clone());
         // An error event or a cut before the first event is still a failure before any output.
         match stream.next().await {
             Some(Ok(first)) => Ok(stream.prepend(first)),

@@ -4,6 +4,7 @@
 //!
 //! - [`types`]: the request (messages, content blocks, tools) and its wire form.
 //! - [`client`]: sending, Helicone routing, retries.
+//! - [`lanes`]: many streams to an HTTP/2 connection, a few connections for thousands of turns.
 //! - [`stream`]: decoding the event stream into [`StreamEvent`]s.
 //! - [`accumulate`]: assembling events into an [`AssistantTurn`].
 //! - [`stop_reason`]: why Claude stopped, as an enum.
@@ -20,6 +21,7 @@ pub mod error;
 pub mod fallback;
 pub mod openai;
 pub mod queue;
+pub mod lanes;
 pub mod retry;
 pub mod shared_slots;
 pub mod stop_reason;
@@ -34,6 +36,7 @@ pub use error::{LlmError, SPEND_LIMIT_ERROR_CODE};
 pub use fallback::{LlmRouter, Provider, Recovery};
 pub use openai::OpenAiChatClient;
 pub use queue::CallQueue;
+pub use lanes::ConnectionLanes;
 pub use retry::RetryPolicy;
 pub use stop_reason::StopReason;
 pub use stream::{BlockStart, MessageStream, StreamEvent};

@@ -84,8 +84,8 @@ async fn accept_failed(err: std::io::Error) {
     tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
-/// Every SSE stream holds two sockets (the client's and Anthropic's): lifts the soft limit on open
-/// files to the hard limit, which is what the process is allowed anyway. `main` calls it before the
+/// Every SSE stream holds its client's socket (and, against an Anthropic without HTTP/2, one more):
+/// lifts the soft limit on open files to the hard limit, which is what the process is allowed anyway. `main` calls it before the
 /// runtime starts; tests that open thousands of connections call it too.
 pub fn raise_open_file_limit() {
     #[cfg(unix)]

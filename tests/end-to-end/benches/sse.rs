@@ -16,10 +16,17 @@
 //! sending to a loopback stand-in with 10 % of requests traced, `/metrics` scraped every second).
 //! 3 runs with telemetry on.
 //!
+//! Client (this benchmark), stand-in (the `anthropic-stand-in` binary) and service are three
+//! processes, each raising its open-file limit to the hard limit: no process holds both ends of a
+//! stream. The stand-in serves TLS with ALPN offering h2 and http/1.1, as Anthropic does, and the
+//! service trusts its run-time CA through `EXTRA_CA_CERTS_FILE`; `SSE_BENCH_UPSTREAM=h1` serves
+//! plain HTTP/1.1 instead (one upstream connection per stream, the earlier setup) for comparison.
+//!
 //! Run: `make bench` (or `cargo build --release -p host --bin chat-api && cargo bench -p end-to-end --bench sse`).
 //! `SSE_BENCH_STREAMS` (default 10000) sets the size of the capacity test.
 
-use std::process::{Child, Command, Stdio};
+use std::io::BufRead;
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -29,89 +36,103 @@ use end_to_end::sse_client::{SseTranscript, parse_blocks};
 use futures::StreamExt;
 use hdrhistogram::Histogram;
 use serde_json::json;
-use stand_ins::anthropic::{NOW_MARKER, Reply, Split, StandIn};
 use stand_ins::sentry::SentryStandIn;
 
 const TEST_AUTH: &str = "bench-test-auth-secret";
 const METRICS_TOKEN: &str = "bench-metrics-token";
 
 fn main() -> anyhow::Result<()> {
-    let open_files = raise_open_file_limit();
+    host::server::raise_open_file_limit();
+    let open_files = open_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run(open_files))
 }
 
 async fn run(open_files: u64) -> anyhow::Result<()> {
     let wanted: usize = std::env::var("SSE_BENCH_STREAMS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
-    // Two descriptors per stream here and in the service, plus headroom for everything else.
-    let fit = (open_files.saturating_sub(1_000) / 2) as usize;
+    // One descriptor per stream here and in the service (its streams to Anthropic share HTTP/2
+    // connections), plus headroom for everything else.
+    let fit = open_files.saturating_sub(1_000) as usize;
     let streams = wanted.min(fit);
     if streams < wanted {
-        println!("capacity test: {streams} streams, not {wanted}: the open-file limit is {open_files} (2 per stream)");
+        println!("capacity test: {streams} streams, not {wanted}: the open-file limit is {open_files} (1 per stream)");
     }
+    let upstream = Upstream::from_env();
     let binary = end_to_end::release::chat_api_binary()?;
     let database = BenchDatabase::create().await?;
-
-    // Each delta carries the time it was written; 12 characters per delta.
-    let stamped = |deltas: usize, every: Duration| {
-        Reply::text(format!("{NOW_MARKER};").repeat(deltas))
-            .text_split(Split::Every(NOW_MARKER.len() + 1))
-            .event_delay(every)
-    };
-
-    // 1 + 2: a stand-in with short, fast replies; telemetry off, then on.
-    let fast = StandIn::builder().repeat(stamped(50, Duration::from_millis(20))).start().await;
-    let sentry = SentryStandIn::start().await;
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
-    let direct = delta_latency(&client, 100, |_| {
-        client.post(format!("{}/v1/messages", fast.url())).json(&json!({
-            "model": "m", "max_tokens": 10, "stream": true, "messages": [{"role": "user", "content": "hi"}]
-        }))
-    })
-    .await?;
-    let mut figures = Vec::new();
-    for telemetry in [Telemetry::Off, Telemetry::On { sentry_dsn: sentry.dsn() }] {
-        let label = telemetry.label();
-        let service = Service::spawn(&binary, &fast.url(), &database.url, &telemetry)?;
-        service.wait_ready().await?;
-        let scraper = telemetry.is_on().then(|| tokio::spawn(scrape_every_second(client.clone(), service.url.clone())));
-        let to_start = time_to_message_start(&client, &service.url, label).await?;
-        let through =
-            delta_latency(&client, 100, |i| chat(&client, &service.url, &format!("user_lat_{label}_{i:05}"))).await?;
-        if let Some(scraper) = scraper {
-            scraper.abort();
-        }
-        println!(
-            "[telemetry {label}] request → message_start (sequential, 200 requests): p50 {:.2} ms, p99 {:.2} ms",
-            ms(to_start.value_at_quantile(0.5)),
-            ms(to_start.value_at_quantile(0.99))
-        );
-        println!(
-            "[telemetry {label}] delta latency, upstream write → client read (100 concurrent streams × 50 deltas): through the service p50 {} µs, p99 {} µs; directly from the stand-in p50 {} µs, p99 {} µs; added by the service p50 {} µs, p99 {} µs",
-            through.value_at_quantile(0.5),
-            through.value_at_quantile(0.99),
-            direct.value_at_quantile(0.5),
-            direct.value_at_quantile(0.99),
-            through.value_at_quantile(0.5).saturating_sub(direct.value_at_quantile(0.5)),
-            through.value_at_quantile(0.99).saturating_sub(direct.value_at_quantile(0.99)),
-        );
-        figures.push((to_start, through));
-        drop(service);
-    }
-    let (off, on) = (&figures[0], &figures[1]);
-    let diff = |on: u64, off: u64| on as f64 - off as f64;
     println!(
-        "telemetry overhead (on − off): request → message_start p50 {:+.2} ms, p99 {:+.2} ms; delta latency p50 {:+.0} µs, p99 {:+.0} µs; Sentry envelopes received: {}",
-        diff(on.0.value_at_quantile(0.5), off.0.value_at_quantile(0.5)) / 1000.0,
-        diff(on.0.value_at_quantile(0.99), off.0.value_at_quantile(0.99)) / 1000.0,
-        diff(on.1.value_at_quantile(0.5), off.1.value_at_quantile(0.5)),
-        diff(on.1.value_at_quantile(0.99), off.1.value_at_quantile(0.99)),
-        sentry.envelopes().len(),
+        "setup: client (this process), stand-in Anthropic and service are separate processes, none pinned: they share the machine's {} cores (load average at start: {}); open-file limit {open_files} each; upstream {}",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+        upstream.label(),
     );
 
+    // `SSE_BENCH_ONLY=capacity` runs figure 3 alone.
+    let all_figures = std::env::var("SSE_BENCH_ONLY").as_deref() != Ok("capacity");
+
+    // 1 + 2: a stand-in with short, fast replies (50 deltas 20 ms apart); telemetry off, then on.
+    let fast = StandInProcess::spawn(upstream, 50, Duration::from_millis(20))?;
+    let sentry = SentryStandIn::start().await;
+    let client = fast.trusting(reqwest::Client::builder().pool_max_idle_per_host(256)).build()?;
+    if all_figures {
+        let direct = delta_latency(&client, 100, |_| {
+            client.post(format!("{}/v1/messages", fast.url)).json(&json!({
+                "model": "m", "max_tokens": 10, "stream": true, "messages": [{"role": "user", "content": "hi"}]
+            }))
+        })
+        .await?;
+        let mut figures = Vec::new();
+        for telemetry in [Telemetry::Off, Telemetry::On { sentry_dsn: sentry.dsn() }] {
+            let label = telemetry.label();
+            let service = Service::spawn(&binary, &fast, &database.url, &telemetry, 1_000)?;
+            service.wait_ready().await?;
+            let scraper =
+                telemetry.is_on().then(|| tokio::spawn(scrape_every_second(client.clone(), service.url.clone())));
+            let to_start = time_to_message_start(&client, &service.url, label).await?;
+            let through =
+                delta_latency(&client, 100, |i| chat(&client, &service.url, &format!("user_lat_{label}_{i:05}")))
+                    .await?;
+            if let Some(scraper) = scraper {
+                scraper.abort();
+            }
+            println!(
+                "[telemetry {label}] request → message_start (sequential, 200 requests): p50 {:.2} ms, p99 {:.2} ms",
+                ms(to_start.value_at_quantile(0.5)),
+                ms(to_start.value_at_quantile(0.99))
+            );
+            println!(
+                "[telemetry {label}] delta latency, upstream write → client read (100 concurrent streams × 50 deltas): through the service p50 {} µs, p99 {} µs; directly from the stand-in p50 {} µs, p99 {} µs; added by the service p50 {} µs, p99 {} µs",
+                through.value_at_quantile(0.5),
+                through.value_at_quantile(0.99),
+                direct.value_at_quantile(0.5),
+                direct.value_at_quantile(0.99),
+                through.value_at_quantile(0.5).saturating_sub(direct.value_at_quantile(0.5)),
+                through.value_at_quantile(0.99).saturating_sub(direct.value_at_quantile(0.99)),
+            );
+            figures.push((to_start, through));
+            drop(service);
+        }
+        let (off, on) = (&figures[0], &figures[1]);
+        let diff = |on: u64, off: u64| on as f64 - off as f64;
+        println!(
+            "telemetry overhead (on − off): request → message_start p50 {:+.2} ms, p99 {:+.2} ms; delta latency p50 {:+.0} µs, p99 {:+.0} µs; Sentry envelopes received: {}",
+            diff(on.0.value_at_quantile(0.5), off.0.value_at_quantile(0.5)) / 1000.0,
+            diff(on.0.value_at_quantile(0.99), off.0.value_at_quantile(0.99)) / 1000.0,
+            diff(on.1.value_at_quantile(0.5), off.1.value_at_quantile(0.5)),
+            diff(on.1.value_at_quantile(0.99), off.1.value_at_quantile(0.99)),
+            sentry.envelopes().len(),
+        );
+    }
+
     // 3: long streams (a delta every 2 s for 4 minutes) held open together.
-    let slow = StandIn::builder().repeat(stamped(120, Duration::from_secs(2))).start().await;
-    let service = Service::spawn(&binary, &slow.url(), &database.url, &Telemetry::On { sentry_dsn: sentry.dsn() })?;
+    let slow = StandInProcess::spawn(upstream, 120, Duration::from_secs(2))?;
+    let telemetry = Telemetry::On { sentry_dsn: sentry.dsn() };
+    let service = Service::spawn(&binary, &slow, &database.url, &telemetry, streams + 100)?;
     service.wait_ready().await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let baseline_kib = service.rss_kib()?;
@@ -125,9 +146,14 @@ async fn run(open_files: u64) -> anyhow::Result<()> {
         let request = chat(&client, &service.url, &format!("user_cap_{i:06}"));
         let (open, deltas, failed) = (open.clone(), deltas.clone(), failed.clone());
         tasks.push(tokio::spawn(async move {
-            let Ok(response) = request.send().await else {
-                failed.fetch_add(1, Ordering::Relaxed);
-                return;
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(err) => {
+                    if failed.fetch_add(1, Ordering::Relaxed) == 0 {
+                        println!("first failure: {err:#}");
+                    }
+                    return;
+                }
             };
             let mut body = response.bytes_stream();
             let mut counted = false;
@@ -138,8 +164,8 @@ async fn run(open_files: u64) -> anyhow::Result<()> {
                     counted = true;
                 }
                 deltas.fetch_add(text.matches("content_delta").count() as u64, Ordering::Relaxed);
-                if text.contains("event: error") {
-                    failed.fetch_add(1, Ordering::Relaxed);
+                if text.contains("event: error") && failed.fetch_add(1, Ordering::Relaxed) == 0 {
+                    println!("first failure: {text}");
                 }
             }
         }));
@@ -148,7 +174,7 @@ async fn run(open_files: u64) -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(200);
     while open.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < streams && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -177,35 +203,37 @@ async fn run(open_files: u64) -> anyhow::Result<()> {
     drop(service);
 
     // 4: slow-loris clients against the default header timeout.
-    let service = Service::spawn(&binary, &fast.url(), &database.url, &Telemetry::Off)?;
-    service.wait_ready().await?;
-    let limit = Duration::from_secs(60);
-    let lorises = (0..SLOW_LORIS_CLIENTS).map(|_| tokio::spawn(slow_loris(service.addr, limit)));
-    let lorises: Vec<_> = lorises.collect();
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let mut health = Histogram::<u64>::new(3)?;
-    for _ in 0..20 {
-        let started = Instant::now();
-        client.get(format!("{}/health", service.url)).send().await?.error_for_status()?;
-        health.record(started.elapsed().as_micros() as u64)?;
-    }
-    let mut closed = Histogram::<u64>::new(3)?;
-    let mut still_open = 0;
-    for loris in lorises {
-        match loris.await? {
-            Some(after) => closed.record(after.as_millis() as u64)?,
-            None => still_open += 1,
+    if all_figures {
+        let service = Service::spawn(&binary, &fast, &database.url, &Telemetry::Off, 1_000)?;
+        service.wait_ready().await?;
+        let limit = Duration::from_secs(60);
+        let lorises = (0..SLOW_LORIS_CLIENTS).map(|_| tokio::spawn(slow_loris(service.addr, limit)));
+        let lorises: Vec<_> = lorises.collect();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let mut health = Histogram::<u64>::new(3)?;
+        for _ in 0..20 {
+            let started = Instant::now();
+            client.get(format!("{}/health", service.url)).send().await?.error_for_status()?;
+            health.record(started.elapsed().as_micros() as u64)?;
         }
+        let mut closed = Histogram::<u64>::new(3)?;
+        let mut still_open = 0;
+        for loris in lorises {
+            match loris.await? {
+                Some(after) => closed.record(after.as_millis() as u64)?,
+                None => still_open += 1,
+            }
+        }
+        println!(
+            "slow loris ({SLOW_LORIS_CLIENTS} connections, a header line every 2 s, default header timeout): closed after p50 {:.2} s, max {:.2} s; {still_open} still open after {} s; GET /health meanwhile p50 {:.2} ms, p99 {:.2} ms",
+            closed.value_at_quantile(0.5) as f64 / 1000.0,
+            closed.max() as f64 / 1000.0,
+            limit.as_secs(),
+            ms(health.value_at_quantile(0.5)),
+            ms(health.value_at_quantile(0.99)),
+        );
+        drop(service);
     }
-    println!(
-        "slow loris ({SLOW_LORIS_CLIENTS} connections, a header line every 2 s, default header timeout): closed after p50 {:.2} s, max {:.2} s; {still_open} still open after {} s; GET /health meanwhile p50 {:.2} ms, p99 {:.2} ms",
-        closed.value_at_quantile(0.5) as f64 / 1000.0,
-        closed.max() as f64 / 1000.0,
-        limit.as_secs(),
-        ms(health.value_at_quantile(0.5)),
-        ms(health.value_at_quantile(0.99)),
-    );
-    drop(service);
     database.drop_it().await;
     Ok(())
 }
@@ -349,11 +377,13 @@ struct Service {
 }
 
 impl Service {
+    /// `max_connections`: its `HTTP_MAX_CONNECTIONS`.
     fn spawn(
         binary: &std::path::Path,
-        anthropic: &str,
+        anthropic: &StandInProcess,
         database_url: &str,
         telemetry: &Telemetry,
+        max_connections: usize,
     ) -> anyhow::Result<Service> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let plugins = tempfile::tempdir()?.keep();
@@ -366,7 +396,9 @@ impl Service {
             .env("PORT", port.to_string())
             .env("DATABASE_URL", database_url)
             .env("DATABASE_MAX_CONNECTIONS", "32")
-            .env("ANTHROPIC_BASE_URL", anthropic)
+            .env("ANTHROPIC_BASE_URL", &anthropic.url)
+            .envs(anthropic.ca_file.iter().map(|file| ("EXTRA_CA_CERTS_FILE", file)))
+            .env("HTTP_MAX_CONNECTIONS", max_connections.to_string())
             .env("ANTHROPIC_API_KEY", "bench-key")
             .env("TEST_AUTH_SECRET", TEST_AUTH)
             .env("PLUGINS_DIR", plugins)
@@ -434,22 +466,86 @@ impl BenchDatabase {
     }
 }
 
-/// The benchmark holds two sockets per stream (client and stand-in side) and its child inherits
-/// the limit: raise it as far as the system allows, and return it.
-fn raise_open_file_limit() -> u64 {
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return 1_024;
+/// The soft open-file limit (raised to the hard limit by `main`).
+fn open_file_limit() -> u64 {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit only writes the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 1_024;
+    }
+    limit.rlim_cur
+}
+
+/// How the stand-in serves the service: TLS with ALPN (h2 and http/1.1), as Anthropic does, or
+/// plain HTTP/1.1 (`SSE_BENCH_UPSTREAM=h1`), one connection per stream.
+#[derive(Clone, Copy, Debug)]
+enum Upstream {
+    Tls,
+    PlainHttp1,
+}
+
+impl Upstream {
+    fn from_env() -> Upstream {
+        match std::env::var("SSE_BENCH_UPSTREAM").as_deref() {
+            Ok("h1") => Upstream::PlainHttp1,
+            _ => Upstream::Tls,
         }
-        let wanted = libc::rlimit { rlim_cur: 200_000, rlim_max: 200_000.max(limit.rlim_max) };
-        if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
-            return wanted.rlim_cur;
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Upstream::Tls => "TLS, HTTP/2 by ALPN (SSE_BENCH_UPSTREAM=h1 for plain HTTP/1.1)",
+            Upstream::PlainHttp1 => "plain HTTP/1.1, one connection per stream (SSE_BENCH_UPSTREAM=h1)",
         }
-        limit.rlim_cur = limit.rlim_max;
-        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
-        limit.rlim_cur
+    }
+}
+
+/// The stand-in Anthropic as its own process (`anthropic-stand-in`), answering every request with
+/// `deltas` stamped text deltas `every` apart. It exits when dropped (its stdin closes, and it is
+/// killed).
+struct StandInProcess {
+    child: Child,
+    /// Held open: the stand-in exits when it closes.
+    _stdin: ChildStdin,
+    url: String,
+    ca_file: Option<String>,
+}
+
+impl StandInProcess {
+    fn spawn(upstream: Upstream, deltas: usize, every: Duration) -> anyhow::Result<StandInProcess> {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_anthropic-stand-in"));
+        command
+            .args(["--deltas", &deltas.to_string(), "--every-ms", &every.as_millis().to_string()])
+            .env("RUST_LOG", "off")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if matches!(upstream, Upstream::Tls) {
+            command.arg("--tls");
+        }
+        let mut child = command.spawn()?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line)?;
+        let ready: serde_json::Value = serde_json::from_str(&line)
+            .map_err(|err| anyhow::anyhow!("the stand-in did not say where it listens ({err}): {line:?}"))?;
+        let url = ready["url"].as_str().ok_or_else(|| anyhow::anyhow!("no url in {line:?}"))?.to_string();
+        let ca_file = ready["ca_file"].as_str().map(str::to_string);
+        Ok(StandInProcess { child, _stdin: stdin, url, ca_file })
+    }
+
+    /// `builder`, trusting the stand-in's test CA (when it serves TLS).
+    fn trusting(&self, builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+        let Some(file) = &self.ca_file else { return builder };
+        let pem = std::fs::read(file).expect("the stand-in's CA file");
+        let ca = reqwest::Certificate::from_pem(&pem).expect("a PEM certificate");
+        builder.add_root_certificate(ca)
+    }
+}
+
+impl Drop for StandInProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -30,7 +30,11 @@ struct Harness {
 
 impl Harness {
     async fn start(backend: Backend, extra: &[(&str, &str)]) -> Harness {
-        let anthropic = StandIn::start().await;
+        Harness::with_anthropic(backend, StandIn::start().await, extra).await
+    }
+
+    /// Like [`Harness::start`] with a stand-in the test configured (over TLS, for one).
+    async fn with_anthropic(backend: Backend, anthropic: StandIn, extra: &[(&str, &str)]) -> Harness {
         let db = TestDatabase::new(backend).await.expect("test database");
         let reader = Store::connect(&db.options()).await.expect("second handle");
         let url = anthropic.url();
@@ -76,6 +80,7 @@ fn roles(rows: &[Message]) -> Vec<&str> {
 }
 
 mod turn_limits;
+mod upstream_connections;
 
 on_both_backends!(
     plain_text_streams_and_persists,

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::reply::Reply;
 use super::wire::{Rendered, RequestFacts, render};
 use super::{dev_model, new_id, validate};
-use crate::recording_server::{RecordedRequest, RecordingServer, runs_on_recording_server};
+use crate::recording_server::{Alpn, RecordedRequest, RecordingServer, Transport, runs_on_recording_server};
 
 /// The body limit of the real Messages API.
 const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
@@ -72,6 +72,7 @@ struct Shared {
 pub struct StandInBuilder {
     addr: SocketAddr,
     max_concurrent: Option<usize>,
+    transport: Transport,
     fallback: Fallback,
     validate: bool,
     dev_pace: Duration,
@@ -109,6 +110,13 @@ impl StandInBuilder {
         self
     }
 
+    /// Serves HTTPS like the real API, with a certificate of a run-time test CA (the server's
+    /// [`RecordingServer::ca`]) and `alpn` choosing HTTP/2 or HTTP/1.1.
+    pub fn tls(mut self, alpn: Alpn) -> StandInBuilder {
+        self.transport = Transport::Tls(alpn);
+        self
+    }
+
     /// Accepts requests the real API would refuse (to test the client's own error paths).
     pub fn without_validation(mut self) -> StandInBuilder {
         self.validate = false;
@@ -125,7 +133,7 @@ impl StandInBuilder {
             dev_pace: self.dev_pace,
         });
         let answering = shared.clone();
-        let server = RecordingServer::start_on(self.addr, move |request| {
+        let server = RecordingServer::start_with(self.addr, self.transport, move |request| {
             let shared = answering.clone();
             async move {
                 if request.method == "POST" && request.path == "/v1/messages" {
@@ -168,6 +176,7 @@ impl StandIn {
         StandInBuilder {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             max_concurrent: None,
+            transport: Transport::Plain,
             fallback: Fallback::Refuse,
             validate: true,
             dev_pace: Duration::from_millis(10),

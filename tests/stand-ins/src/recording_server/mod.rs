@@ -4,17 +4,23 @@
 //! never come, or may stream a huge body. Tests read the recording, or wait on it: a wait resolves
 //! the moment the request it needs arrives, never by polling.
 //!
+//! A server started with [`Transport::Tls`] serves HTTPS with a certificate of a test CA
+//! generated at run time ([`tls`]), negotiating HTTP/2 or HTTP/1.1 by ALPN like the real
+//! upstreams; it counts the connections it accepted, so tests can see how many a client opened.
+//!
 //! Stopping the server ([`RecordingServer::stop`], or dropping it) closes its port and breaks every
 //! open connection, keep-alive ones included.
 
 mod multipart;
 pub mod reply;
 mod request;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::response::Response;
@@ -29,6 +35,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 pub use request::{Part, RecordedRequest, query_pairs};
+pub use tls::{Alpn, TestCa};
 
 /// Makes a stand-in (a struct with a `server: RecordingServer` field) deref to its server, so
 /// that `url()`, `requests()`, `last_request()` and the waits read the same on every stand-in.
@@ -49,12 +56,25 @@ pub(crate) use runs_on_recording_server;
 struct Recorded {
     requests: Mutex<Vec<RecordedRequest>>,
     arrived: Notify,
+    /// TCP connections accepted so far.
+    connections: AtomicUsize,
+}
+
+/// How a server speaks on its port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// Plain HTTP: HTTP/1.1, or HTTP/2 with prior knowledge (h2c).
+    Plain,
+    /// HTTPS with a run-time test certificate, the protocol chosen by ALPN.
+    Tls(Alpn),
 }
 
 /// A running server; dropping it stops it.
 pub struct RecordingServer {
     addr: SocketAddr,
     recorded: Arc<Recorded>,
+    /// The CA that signed the server's certificate (TLS servers only).
+    ca: Option<TestCa>,
     /// `None` once stopped.
     accept: Option<JoinHandle<()>>,
 }
@@ -81,11 +101,27 @@ impl RecordingServer {
         F: Fn(RecordedRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Response> + Send + 'static,
     {
+        RecordingServer::start_with(addr, Transport::Plain, handler).await
+    }
+
+    /// Serves `handler` for every request, on `addr`, over `transport`.
+    pub async fn start_with<F, Fut>(addr: SocketAddr, transport: Transport, handler: F) -> RecordingServer
+    where
+        F: Fn(RecordedRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Response> + Send + 'static,
+    {
         let listener = TcpListener::bind(addr).await.unwrap_or_else(|e| panic!("binding a stand-in on {addr}: {e}"));
         let addr = listener.local_addr().expect("a bound address");
         let recorded = Arc::new(Recorded::default());
-        let accept = tokio::spawn(accept_loop(listener, recorded.clone(), Arc::new(handler)));
-        RecordingServer { addr, recorded, accept: Some(accept) }
+        let (tls, ca) = match transport {
+            Transport::Plain => (None, None),
+            Transport::Tls(alpn) => {
+                let (acceptor, ca) = tls::acceptor(alpn);
+                (Some(acceptor), Some(ca))
+            }
+        };
+        let accept = tokio::spawn(accept_loop(listener, tls, recorded.clone(), Arc::new(handler)));
+        RecordingServer { addr, recorded, ca, accept: Some(accept) }
     }
 
     /// Answers every request with `200` and the JSON `body`.
@@ -112,9 +148,20 @@ impl RecordingServer {
         (server, gate)
     }
 
-    /// `http://127.0.0.1:<port>`, without a trailing slash.
+    /// `http://127.0.0.1:<port>` (`https://` when served over TLS), without a trailing slash.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.ca.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The test CA a TLS server's certificate chains to (`None` for plain HTTP).
+    pub fn ca(&self) -> Option<&TestCa> {
+        self.ca.as_ref()
+    }
+
+    /// How many TCP connections the server accepted so far.
+    pub fn connections_accepted(&self) -> usize {
+        self.recorded.connections.load(Ordering::Relaxed)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -192,8 +239,12 @@ impl Drop for RecordingServer {
 
 /// Serves connections until the task is aborted; the connections live in a `JoinSet` owned by this
 /// task, so aborting it breaks them all.
-async fn accept_loop<F, Fut>(listener: TcpListener, recorded: Arc<Recorded>, handler: Arc<F>)
-where
+async fn accept_loop<F, Fut>(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    recorded: Arc<Recorded>,
+    handler: Arc<F>,
+) where
     F: Fn(RecordedRequest) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response> + Send + 'static,
 {
@@ -202,8 +253,17 @@ where
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
-                    let (recorded, handler) = (recorded.clone(), handler.clone());
-                    connections.spawn(serve_connection(stream, recorded, handler));
+                    let connection = recorded.connections.fetch_add(1, Ordering::Relaxed);
+                    let (recorded, handler, tls) = (recorded.clone(), handler.clone(), tls.clone());
+                    connections.spawn(async move {
+                        match tls {
+                            None => serve_connection(stream, connection, recorded, handler).await,
+                            Some(tls) => match tls.accept(stream).await {
+                                Ok(stream) => serve_connection(stream, connection, recorded, handler).await,
+                                Err(err) => tracing::debug!(%err, "[stand-in] TLS handshake failed"),
+                            },
+                        }
+                    });
                 }
                 Err(err) => {
                     // Out of file descriptors, most likely: give the open connections a moment.
@@ -216,8 +276,9 @@ where
     }
 }
 
-async fn serve_connection<F, Fut>(stream: tokio::net::TcpStream, recorded: Arc<Recorded>, handler: Arc<F>)
+async fn serve_connection<S, F, Fut>(stream: S, connection: usize, recorded: Arc<Recorded>, handler: Arc<F>)
 where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     F: Fn(RecordedRequest) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response> + Send + 'static,
 {
@@ -226,7 +287,7 @@ where
         async move {
             let (parts, body) = request.into_parts();
             let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-            let request = RecordedRequest::from_parts(&parts, body);
+            let request = RecordedRequest::from_parts(&parts, body, connection);
             recorded.requests.lock().push(request.clone());
             recorded.arrived.notify_waiters();
             Ok::<_, Infallible>(handler(request).await)

@@ -18,10 +18,14 @@ pub struct RecordedRequest {
     /// Lower-case names, in arrival order.
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
+    /// The HTTP version it came over (HTTP/2 when negotiated by ALPN or h2c).
+    pub version: http::Version,
+    /// Which of the server's connections it came over (numbered from 0 in order of acceptance).
+    pub connection: usize,
 }
 
 impl RecordedRequest {
-    pub(crate) fn from_parts(parts: &http::request::Parts, body: Bytes) -> RecordedRequest {
+    pub(crate) fn from_parts(parts: &http::request::Parts, body: Bytes, connection: usize) -> RecordedRequest {
         RecordedRequest {
             method: parts.method.to_string(),
             path: parts.uri.path().to_string(),
@@ -32,6 +36,8 @@ impl RecordedRequest {
                 .map(|(n, v)| (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
                 .collect(),
             body,
+            version: parts.version,
+            connection,
         }
     }
 
