@@ -40,6 +40,7 @@ mod egress;
 mod engine;
 mod initial_memory;
 mod instance;
+mod latency;
 mod limits;
 mod loader;
 pub mod manifest;
@@ -77,6 +78,7 @@ pub use registry::{
 };
 pub use services::HostServices;
 pub use signing::{SignaturePolicy, SignatureSettings, SignatureStatus, TrustedKeys};
+pub use latency::LatencySummary;
 pub use stats::{LastError, StatsSnapshot};
 
 /// Settings of the runtime, derived from the service configuration.
