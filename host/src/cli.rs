@@ -198,10 +198,14 @@ async fn plugins(config: Config, cmd: PluginsCommand) -> anyhow::Result<ExitCode
             Err(code) => Ok(code),
         },
         PluginsCommand::Dev { dir, url, signing_key, poll_ms } => match upload_target(&config, url, signing_key) {
-            Ok(target) => author_loop::dev(&dir, target, runtime, std::time::Duration::from_millis(poll_ms.max(50))).await,
+            Ok(target) => {
+                author_loop::dev(&dir, target, runtime, std::time::Duration::from_millis(poll_ms.max(50))).await
+            }
             Err(code) => Ok(code),
         },
-        PluginsCommand::Test { dir, wasm, write_schemas } => author_loop::test(&dir, wasm, runtime, write_schemas).await,
+        PluginsCommand::Test { dir, wasm, write_schemas } => {
+            author_loop::test(&dir, wasm, runtime, write_schemas).await
+        }
         PluginsCommand::Check { file, manifest } => {
             match tools::author::check(&file, manifest.as_deref(), runtime).await {
                 Ok(check) => {

@@ -66,6 +66,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use capabilities::index::{NoWorkoutIndex, WorkoutIndex, WorkoutMatch};
+pub use latency::LatencySummary;
 pub use loader::{LoadError, LoadStage, MANIFEST_FILE, MAX_MANIFEST_BYTES, MAX_WASM_BYTES, WASM_FILE, oversized};
 pub use manifest::Limits;
 pub use memory_budget::default_budget_bytes;
@@ -78,7 +79,6 @@ pub use registry::{
 };
 pub use services::HostServices;
 pub use signing::{SignaturePolicy, SignatureSettings, SignatureStatus, TrustedKeys};
-pub use latency::LatencySummary;
 pub use stats::{LastError, StatsSnapshot};
 
 /// Settings of the runtime, derived from the service configuration.

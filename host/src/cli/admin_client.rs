@@ -26,7 +26,8 @@ pub struct Uploaded {
 
 impl AdminClient {
     pub fn new(base: &str, key: &str) -> AdminClient {
-        let actor = std::env::var("USER").map(|u| format!("{u} (chat-api plugins)")).unwrap_or("chat-api plugins".into());
+        let actor =
+            std::env::var("USER").map(|u| format!("{u} (chat-api plugins)")).unwrap_or("chat-api plugins".into());
         let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().expect("a reqwest client");
         AdminClient { base: base.trim_end_matches('/').to_string(), key: key.to_string(), actor, http }
     }
@@ -42,15 +43,16 @@ impl AdminClient {
         let signature = match signing_key {
             Some(key) => {
                 let source = tools::author::Source::new(dir.to_path_buf(), manifest.clone(), wasm.clone(), None);
-                let (signature, comment) = tools::author::signature_of(&source, key)
-                    .map_err(|err| format!("signing: {}", err.message))?;
+                let (signature, comment) =
+                    tools::author::signature_of(&source, key).map_err(|err| format!("signing: {}", err.message))?;
                 eprintln!("signed: {comment}");
                 Some(signature)
             }
             None if signature_file.is_file() => Some(String::from_utf8_lossy(&read(&signature_file)?).into_owned()),
             None => None,
         };
-        let mut body = json!({"manifest": manifest, "wasm_base64": base64::engine::general_purpose::STANDARD.encode(&wasm)});
+        let mut body =
+            json!({"manifest": manifest, "wasm_base64": base64::engine::general_purpose::STANDARD.encode(&wasm)});
         if let Some(signature) = signature {
             body["signature"] = json!(signature);
         }
@@ -103,7 +105,13 @@ pub fn describe_upload(uploaded: &Uploaded) -> String {
     }
     if report["outcome"].is_string() {
         let sha = text("sha256");
-        return format!("{} {} {} (sha256 {})", text("plugin"), text("version"), text("outcome"), &sha[..sha.len().min(12)]);
+        return format!(
+            "{} {} {} (sha256 {})",
+            text("plugin"),
+            text("version"),
+            text("outcome"),
+            &sha[..sha.len().min(12)]
+        );
     }
     format!("refused: {report}")
 }

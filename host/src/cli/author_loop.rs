@@ -34,7 +34,9 @@ pub async fn test(
     };
     println!("plugin {} {}", run.plugin, run.version);
     match &run.schemas {
-        plugin_tests::SchemaCheck::NotDeclared => println!("schemas   not checked (the tests file names no schemas file)"),
+        plugin_tests::SchemaCheck::NotDeclared => {
+            println!("schemas   not checked (the tests file names no schemas file)")
+        }
         plugin_tests::SchemaCheck::Matches => println!("ok        schemas"),
         plugin_tests::SchemaCheck::Written { file } => println!("written   schemas to {}", file.display()),
         plugin_tests::SchemaCheck::Differs { differences } => {
@@ -167,7 +169,9 @@ async fn show_calls(client: &AdminClient, plugin: &str, shown: &mut serde_json::
     };
     println!(
         "calls: {} (version {}), failures: {}{latency}",
-        stats["calls"], listed["version"].as_str().unwrap_or("?"), stats["failures_by_code"]
+        stats["calls"],
+        listed["version"].as_str().unwrap_or("?"),
+        stats["failures_by_code"]
     );
     if let Some(error) = stats["last_error"].as_object()
         && shown["last_error"] != stats["last_error"]

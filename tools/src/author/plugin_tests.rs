@@ -47,8 +47,12 @@ pub enum SchemaCheck {
     NotDeclared,
     Matches,
     /// `--write-schemas`: the file now holds the plugin's functions.
-    Written { file: PathBuf },
-    Differs { differences: Vec<String> },
+    Written {
+        file: PathBuf,
+    },
+    Differs {
+        differences: Vec<String>,
+    },
 }
 
 /// One case: passed when it has no problems.
@@ -170,7 +174,8 @@ fn result_problems(expect: &Expected, outcome: &ToolOutcome) -> Vec<String> {
             if let Some(message) = message
                 && message != &error.message
             {
-                problems.push(format!("error message differs:\n    expected {message}\n    got      {}", error.message));
+                problems
+                    .push(format!("error message differs:\n    expected {message}\n    got      {}", error.message));
             }
             problems
         }
@@ -203,8 +208,7 @@ fn check_schemas(plugin: &LoadedPlugin, path: &Path, write: bool) -> Result<Sche
     let text = std::fs::read_to_string(path).map_err(|err| {
         format!("{}: {err} (run `chat-api plugins test --write-schemas` to write it)", path.display())
     })?;
-    let expected: Value =
-        serde_json::from_str(&text).map_err(|err| format!("{}: not JSON: {err}", path.display()))?;
+    let expected: Value = serde_json::from_str(&text).map_err(|err| format!("{}: not JSON: {err}", path.display()))?;
     let differences = json_diff::differences(&expected, &actual);
     Ok(if differences.is_empty() { SchemaCheck::Matches } else { SchemaCheck::Differs { differences } })
 }

@@ -273,7 +273,10 @@ mod tests {
         .unwrap();
         assert_eq!(file.schemas, Some(PathBuf::from("plugin.schemas.json")));
         let case = &file.cases[0];
-        assert_eq!((case.user.as_str(), case.arguments.clone()), (DEFAULT_USER, serde_json::json!({"workout_id": "w1"})));
+        assert_eq!(
+            (case.user.as_str(), case.arguments.clone()),
+            (DEFAULT_USER, serde_json::json!({"workout_id": "w1"}))
+        );
         assert_eq!(case.expect, Expected::Json(serde_json::json!({"success": true, "note": null})));
         let exchange = &case.exchanges[0];
         assert_eq!((exchange.method.as_str(), exchange.url.as_str()), ("GET", "http://localhost:8001/workouts/w1?x=1"));

@@ -154,7 +154,8 @@ impl Replay {
     fn answer(&self, parts: &http::request::Parts, url: &str, request: &str, body: &[u8]) -> Option<CannedResponse> {
         let mut state = self.state.lock();
         let found = state.pending.iter().position(|e| {
-            e.as_ref().is_some_and(|e| e.method.eq_ignore_ascii_case(parts.method.as_str()) && normalized_url(&e.url) == url)
+            e.as_ref()
+                .is_some_and(|e| e.method.eq_ignore_ascii_case(parts.method.as_str()) && normalized_url(&e.url) == url)
         });
         let Some(index) = found else {
             state.problems.push(ReplayProblem::Unexpected { request: request.to_string() });
@@ -187,11 +188,12 @@ fn differences(exchange: &Exchange, headers: &http::HeaderMap, body: &[u8]) -> V
             }
         }
         Some(ExpectedBody::Json(expected)) => match serde_json::from_slice::<Value>(body) {
-            Ok(actual) => {
-                differences.extend(crate::author::json_diff::differences(expected, &actual).into_iter().map(|d| format!("body {d}")))
+            Ok(actual) => differences.extend(
+                crate::author::json_diff::differences(expected, &actual).into_iter().map(|d| format!("body {d}")),
+            ),
+            Err(_) => {
+                differences.push(format!("body: expected JSON {expected}, got {:?}", String::from_utf8_lossy(body)))
             }
-            Err(_) => differences
-                .push(format!("body: expected JSON {expected}, got {:?}", String::from_utf8_lossy(body))),
         },
     }
     differences
@@ -291,7 +293,10 @@ mod tests {
         assert_eq!(problems.len(), 3, "{problems:?}");
         let ReplayProblem::Differs { differences, .. } = &problems[0] else { panic!("{problems:?}") };
         assert_eq!(differences.len(), 2, "{differences:?}");
-        assert!(differences[0].contains("x-user-id") && differences[1].contains("expected 1, got 2"), "{differences:?}");
+        assert!(
+            differences[0].contains("x-user-id") && differences[1].contains("expected 1, got 2"),
+            "{differences:?}"
+        );
         assert_eq!(problems[1], ReplayProblem::Unexpected { request: "GET c".into() });
         assert_eq!(problems[2], ReplayProblem::Missing { exchange: "GET http://localhost:8001/b".into() });
         assert!(replay.finish().is_empty(), "a finished script is cleared");

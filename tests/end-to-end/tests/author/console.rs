@@ -11,7 +11,8 @@ const ADMIN_KEY: &str = "console-test-admin-key-0123456789abcdef";
 
 #[tokio::test]
 async fn the_console_is_served_as_static_files_under_a_strict_policy() {
-    let server = TestServer::start(&[("ADMIN_API_KEY", ADMIN_KEY)], TestDatabase::sqlite().await.unwrap()).await.unwrap();
+    let server =
+        TestServer::start(&[("ADMIN_API_KEY", ADMIN_KEY)], TestDatabase::sqlite().await.unwrap()).await.unwrap();
     let page = server.client().get(server.url("/admin/")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
@@ -38,15 +39,19 @@ async fn the_listing_shows_the_latency_of_recent_calls() {
     let plugins = PluginsDir::new();
     plugins.add("echo");
     let dir = plugins.path().to_string_lossy().into_owned();
-    let server = TestServer::start(&[("ADMIN_API_KEY", ADMIN_KEY), ("PLUGINS_DIR", &dir)], TestDatabase::sqlite().await.unwrap())
-        .await
-        .unwrap();
+    let server = TestServer::start(
+        &[("ADMIN_API_KEY", ADMIN_KEY), ("PLUGINS_DIR", &dir)],
+        TestDatabase::sqlite().await.unwrap(),
+    )
+    .await
+    .unwrap();
     assert!(listed_echo(&server, ADMIN_KEY).await["stats"]["latency"].is_null(), "no calls yet");
     for _ in 0..3 {
         assert!(echo_label(&server).await.is_some());
     }
     let latency = listed_echo(&server, ADMIN_KEY).await["stats"]["latency"].clone();
     assert_eq!(latency["calls"], 3, "{latency}");
-    let (p50, p99, max) = (latency["p50_us"].as_u64().unwrap(), latency["p99_us"].as_u64().unwrap(), latency["max_us"].as_u64().unwrap());
+    let (p50, p99, max) =
+        (latency["p50_us"].as_u64().unwrap(), latency["p99_us"].as_u64().unwrap(), latency["max_us"].as_u64().unwrap());
     assert!(0 < p50 && p50 <= p99 && p99 <= max, "{latency}");
 }

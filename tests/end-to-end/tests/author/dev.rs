@@ -24,7 +24,8 @@ async fn listed_at(server: &TestServer, version: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_uploads_the_first_build_and_again_after_a_change() {
-    let server = TestServer::start(&[("ADMIN_API_KEY", ADMIN_KEY)], TestDatabase::sqlite().await.unwrap()).await.unwrap();
+    let server =
+        TestServer::start(&[("ADMIN_API_KEY", ADMIN_KEY)], TestDatabase::sqlite().await.unwrap()).await.unwrap();
     // A non-Rust layout: build.sh makes plugin.wasm from the "sources".
     let plugin = plugin_copy("echo", Some("1.0.0"));
     std::fs::rename(plugin.path().join("plugin.wasm"), plugin.path().join("component.wasm")).unwrap();

@@ -123,15 +123,24 @@ error = { code = "not_found", message = "Gone" }
 
     let url = "http://localhost:8001";
     let unexpected = problems(&run, "an unexpected request");
-    assert!(unexpected[0] == format!("unexpected request: GET {url}/export/w-legs?export_format=zwo"), "{unexpected:?}");
+    assert!(
+        unexpected[0] == format!("unexpected request: GET {url}/export/w-legs?export_format=zwo"),
+        "{unexpected:?}"
+    );
     let missing = problems(&run, "a missing request");
     assert_eq!(missing, [format!("missing request: GET {url}/workouts/w-legs was expected but never sent")]);
     let header = problems(&run, "a different header");
     assert_eq!(header.len(), 1, "{header:?}");
     assert!(header[0].contains(r#"header x-user-id: expected "user_2", got "user_1""#), "{header:?}");
     let query = problems(&run, "a different url");
-    assert!(query.iter().any(|p| p.starts_with("unexpected request: GET") && p.ends_with("export_format=zwo")), "{query:?}");
-    assert!(query.iter().any(|p| p.starts_with("missing request: GET") && p.contains("export_format=yaml")), "{query:?}");
+    assert!(
+        query.iter().any(|p| p.starts_with("unexpected request: GET") && p.ends_with("export_format=zwo")),
+        "{query:?}"
+    );
+    assert!(
+        query.iter().any(|p| p.starts_with("missing request: GET") && p.contains("export_format=yaml")),
+        "{query:?}"
+    );
     let result = problems(&run, "a different result");
     assert!(result[0].starts_with("result differs:"), "{result:?}");
     assert!(result.iter().any(|p| p.contains(r#"at $.format_name: expected "Zwift", got "Zwift ZWO""#)), "{result:?}");
@@ -150,13 +159,17 @@ error = { code = "not_found", message = "Gone" }
     );
 
     // The command line fails too, and says which cases.
-    let code = chat_api(&["plugins", "test", &dir.path().to_string_lossy(), "--wasm", &wasm.to_string_lossy()], &[]).await;
+    let code =
+        chat_api(&["plugins", "test", &dir.path().to_string_lossy(), "--wasm", &wasm.to_string_lossy()], &[]).await;
     assert_eq!(code, ExitCode::FAILURE);
 }
 
 #[tokio::test]
 async fn a_changed_schema_is_caught_and_can_be_written_again() {
-    let dir = mapper_with_tests(&format!("schemas = \"plugin.schemas.json\"\n{}", export_case("passes", EXPORT_RESULT, EXPORT_EXCHANGE)));
+    let dir = mapper_with_tests(&format!(
+        "schemas = \"plugin.schemas.json\"\n{}",
+        export_case("passes", EXPORT_RESULT, EXPORT_EXCHANGE)
+    ));
     let schemas = dir.path().join("plugin.schemas.json");
     let text = std::fs::read_to_string(&schemas).unwrap();
     let changed = text.replacen("\"ID of the workout to export\"", "\"The workout\"", 1);
@@ -170,7 +183,9 @@ async fn a_changed_schema_is_caught_and_can_be_written_again() {
     let SchemaCheck::Differs { differences } = &run.schemas else { panic!("{run:#?}") };
     assert_eq!(
         differences,
-        &[r#"at $.export_workout.parameters.properties.workout_id.description: expected "The workout", got "ID of the workout to export""#]
+        &[
+            r#"at $.export_workout.parameters.properties.workout_id.description: expected "The workout", got "ID of the workout to export""#
+        ]
     );
 
     let written = plugin_tests::run(dir.path(), &wasm, runtime(cache.path()), true).await.unwrap();

@@ -30,7 +30,8 @@ async fn push_uploads_and_reports_the_activation() {
     assert_eq!(echo["version"], "2.0.0", "{echo}");
     assert_eq!(echo["signature"]["status"], "unsigned");
 
-    let wrong_key = chat_api(&["plugins", "push", &dir, "--url", &server.base_url], &[("ADMIN_API_KEY", "not-the-key")]).await;
+    let wrong_key =
+        chat_api(&["plugins", "push", &dir, "--url", &server.base_url], &[("ADMIN_API_KEY", "not-the-key")]).await;
     assert_eq!(wrong_key, ExitCode::FAILURE);
 }
 
@@ -45,7 +46,8 @@ async fn push_signs_with_the_configured_key_where_signatures_are_enforced() {
     let plugin = plugin_copy("echo", Some("3.0.0"));
     let dir = plugin.path().to_string_lossy().into_owned();
 
-    let unsigned = chat_api(&["plugins", "push", &dir, "--url", &server.base_url], &[("ADMIN_API_KEY", ADMIN_KEY)]).await;
+    let unsigned =
+        chat_api(&["plugins", "push", &dir, "--url", &server.base_url], &[("ADMIN_API_KEY", ADMIN_KEY)]).await;
     assert_eq!(unsigned, ExitCode::FAILURE, "refused: not signed");
     assert!(listed_echo(&server, ADMIN_KEY).await.is_null());
 

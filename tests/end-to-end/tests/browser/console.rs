@@ -42,8 +42,11 @@ async fn the_console_signs_in_lists_and_rolls_back_in_headless_chromium() {
 
     browser.click("tr.plugin[data-name=\"echo\"] button.roll-back").await;
     browser.wait_for(ECHO_VERSION, "echo rolled back to 1.0.0", |t| t == ["1.0.0"]).await;
-    browser.wait_for("#status", "the rollback's outcome", |t| t.first().is_some_and(|s| s.contains("rolled_back"))).await;
-    let actions = browser.wait_for("#audit .action", "the audit log", |t| t.first().is_some_and(|a| a == "rollback")).await;
+    browser
+        .wait_for("#status", "the rollback's outcome", |t| t.first().is_some_and(|s| s.contains("rolled_back")))
+        .await;
+    let actions =
+        browser.wait_for("#audit .action", "the audit log", |t| t.first().is_some_and(|a| a == "rollback")).await;
     assert!(actions.iter().filter(|a| *a == "upload").count() >= 2, "{actions:?}");
     drop(browser);
 }
