@@ -181,12 +181,10 @@ fn differences(exchange: &Exchange, headers: &http::HeaderMap, body: &[u8]) -> V
         }
     }
     match &exchange.body {
-        None => {}
-        Some(ExpectedBody::Text(expected)) => {
-            if body != expected.as_bytes() {
-                differences.push(format!("body: expected {expected:?}, got {:?}", String::from_utf8_lossy(body)));
-            }
+        Some(ExpectedBody::Text(expected)) if body != expected.as_bytes() => {
+            differences.push(format!("body: expected {expected:?}, got {:?}", String::from_utf8_lossy(body)));
         }
+        None | Some(ExpectedBody::Text(_)) => {}
         Some(ExpectedBody::Json(expected)) => match serde_json::from_slice::<Value>(body) {
             Ok(actual) => differences.extend(
                 crate::author::json_diff::differences(expected, &actual).into_iter().map(|d| format!("body {d}")),
