@@ -29,7 +29,7 @@ async fn the_console_signs_in_lists_and_rolls_back_in_headless_chromium() {
     browser.open(&format!("{}/admin/", server.base_url)).await;
     browser.type_into("#key", "not-the-admin-key").await;
     browser.click("#sign-in").await;
-    browser.wait_for("#refused", "the refusal", |t| t.first().is_some_and(|r| r.starts_with("Refused: 401"))).await;
+    browser.wait_for("#refused", "the refusal", |t| t.first().is_some_and(|r| r.starts_with("Refused: 403"))).await;
     assert!(browser.texts("tr.plugin").await.is_empty(), "nothing listed without the key");
 
     browser.type_into("#key", ADMIN_KEY).await;
