@@ -2,6 +2,9 @@
 //! author's tools (validate a plugin, run one call with the real limits, make a signing key, sign a
 //! plugin) that need no chat.
 
+mod admin_client;
+mod author_loop;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -58,6 +61,45 @@ pub enum PluginsCommand {
         /// The manifest, when it is not `plugin.toml` beside the wasm file.
         #[arg(long)]
         manifest: Option<PathBuf>,
+    },
+    /// Run the test cases of `plugin.tests.toml` beside the manifest, offline: every request the
+    /// plugin sends passes the real egress policy and is answered from the cases' scripts.
+    Test {
+        /// The plugin directory (its `plugin.toml` and `plugin.tests.toml`; a Rust crate's component
+        /// is found in its target directory, any other's is `plugin.wasm`).
+        dir: PathBuf,
+        /// The component, when it is not where the directory says.
+        #[arg(long)]
+        wasm: Option<PathBuf>,
+        /// Write the functions' current descriptions and schemas to the tests file's `schemas` file.
+        #[arg(long)]
+        write_schemas: bool,
+    },
+    /// Build, check and upload the plugin to a local running service, then show its calls; again on
+    /// every change of its sources (cargo for a Rust crate, `build.sh` for any other language).
+    Dev {
+        dir: PathBuf,
+        /// The service's base URL.
+        #[arg(long, default_value = "http://localhost:8005")]
+        url: String,
+        /// The minisign secret key to sign each build with (default: `PLUGIN_SIGNING_KEY_FILE`).
+        #[arg(long)]
+        signing_key: Option<PathBuf>,
+        /// How often the service's statistics of the plugin are read, in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        poll_ms: u64,
+    },
+    /// Build the plugin, sign it if a signing key is configured, upload it through the admin API
+    /// (`ADMIN_API_KEY`) and report whether the version is active.
+    Push {
+        dir: PathBuf,
+        /// The service's base URL.
+        #[arg(long)]
+        url: String,
+        /// The minisign secret key (default: `PLUGIN_SIGNING_KEY_FILE`; neither: the upload is unsigned,
+        /// or carries the directory's `plugin.sig`).
+        #[arg(long)]
+        signing_key: Option<PathBuf>,
     },
     /// Write a new minisign key pair: `plugin-signing.pub` (for `PLUGIN_TRUSTED_KEYS`) and
     /// `plugin-signing.key` (unencrypted: keep it in a secret store, never in git).
@@ -151,6 +193,19 @@ async fn plugins(config: Config, cmd: PluginsCommand) -> anyhow::Result<ExitCode
             };
             sign(&dir, &key)
         }
+        PluginsCommand::Push { dir, url, signing_key } => match upload_target(&config, url, signing_key) {
+            Ok(target) => author_loop::push(&dir, target).await,
+            Err(code) => Ok(code),
+        },
+        PluginsCommand::Dev { dir, url, signing_key, poll_ms } => match upload_target(&config, url, signing_key) {
+            Ok(target) => {
+                author_loop::dev(&dir, target, runtime, std::time::Duration::from_millis(poll_ms.max(50))).await
+            }
+            Err(code) => Ok(code),
+        },
+        PluginsCommand::Test { dir, wasm, write_schemas } => {
+            author_loop::test(&dir, wasm, runtime, write_schemas).await
+        }
         PluginsCommand::Check { file, manifest } => {
             match tools::author::check(&file, manifest.as_deref(), runtime).await {
                 Ok(check) => {
@@ -218,6 +273,26 @@ async fn plugins(config: Config, cmd: PluginsCommand) -> anyhow::Result<ExitCode
             }
         }
     }
+}
+
+/// The service `push` and `dev` upload to: `ADMIN_API_KEY` from the environment (its development
+/// default locally) and the signing key, if one is configured.
+fn upload_target(config: &Config, url: String, signing_key: Option<PathBuf>) -> Result<author_loop::Target, ExitCode> {
+    let Some(admin_key) = config.auth.admin_api_key.as_ref().map(|key| key.expose().to_string()) else {
+        eprintln!("no admin key: set ADMIN_API_KEY to the service's");
+        return Err(ExitCode::from(2));
+    };
+    let signing_key = match signing_key.or_else(|| config.plugins.signing_key_file.clone()) {
+        None => None,
+        Some(path) => match std::fs::read_to_string(&path) {
+            Ok(text) => Some(text),
+            Err(err) => {
+                eprintln!("reading the signing key {}: {err}", path.display());
+                return Err(ExitCode::from(2));
+            }
+        },
+    };
+    Ok(author_loop::Target { url, admin_key, signing_key })
 }
 
 /// Writes a new key pair to `out`, refusing to overwrite a key.

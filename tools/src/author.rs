@@ -1,7 +1,14 @@
 //! What the plugin author's CLI runs (`chat-api plugins check` / `plugins call`): one plugin loaded
 //! exactly as the registry loads it (every check, the real limits and egress policy), outside any
 //! registry, so an author can test a component without the chat; and `plugins sign`, which writes
-//! the `plugin.sig` the registry checks ([`crate::signing`]).
+//! the `plugin.sig` the registry checks ([`crate::signing`]). `plugins test` runs the cases a plugin
+//! declares ([`test_cases`]) offline through a replaying egress ([`plugin_tests`]).
+
+pub mod build;
+pub mod json_diff;
+pub mod plugin_tests;
+pub mod source_watch;
+pub mod test_cases;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,7 +16,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::engine::Runtime;
-use crate::loader::{self, LoadError, LoadStage, Source};
+pub use crate::loader::Source;
+use crate::loader::{self, LoadError, LoadStage};
 use crate::manifest::Limits;
 use crate::plugin::LoadedPlugin;
 use crate::signing::{self, SignatureStatus};
@@ -96,6 +104,16 @@ pub async fn check(wasm: &Path, manifest: Option<&Path>, config: RuntimeConfig) 
 /// time of signing.
 pub fn sign(dir: &Path, secret_key_text: &str) -> Result<SignedPlugin, LoadError> {
     let source = Source::read(dir)?;
+    let (signature, trusted_comment) = signature_of(&source, secret_key_text)?;
+    let signature_file = dir.join(signing::SIGNATURE_FILE);
+    std::fs::write(&signature_file, signature)
+        .map_err(|err| LoadError::new(LoadStage::Read, format!("writing {}: {err}", signature_file.display())))?;
+    Ok(SignedPlugin { signature_file, sha256: source.sha256, manifest_sha256: source.manifest_sha256, trusted_comment })
+}
+
+/// The `plugin.sig` text of a plugin version (and its trusted comment), written nowhere
+/// (`plugins push` sends it with the upload).
+pub fn signature_of(source: &Source, secret_key_text: &str) -> Result<(String, String), LoadError> {
     let table: toml::Table = toml::from_str(&source.manifest_text)
         .map_err(|err| LoadError::new(LoadStage::Manifest, format!("{}: {err}", loader::MANIFEST_FILE)))?;
     let text = |key: &str| table.get(key).and_then(toml::Value::as_str).unwrap_or("?").to_string();
@@ -107,10 +125,7 @@ pub fn sign(dir: &Path, secret_key_text: &str) -> Result<SignedPlugin, LoadError
     );
     let signature = signing::sign(secret_key_text, &source.sha256, &source.manifest_sha256, &trusted_comment)
         .map_err(|err| LoadError::new(LoadStage::Signature, err))?;
-    let signature_file = dir.join(signing::SIGNATURE_FILE);
-    std::fs::write(&signature_file, signature)
-        .map_err(|err| LoadError::new(LoadStage::Read, format!("writing {}: {err}", signature_file.display())))?;
-    Ok(SignedPlugin { signature_file, sha256: source.sha256, manifest_sha256: source.manifest_sha256, trusted_comment })
+    Ok((signature, trusted_comment))
 }
 
 /// Loads the plugin and runs one call with its real limits and egress policy.
@@ -123,17 +138,22 @@ pub async fn call(
 ) -> Result<AuthorCall, LoadError> {
     let runtime = runtime(config, services)?;
     let plugin = Arc::new(load(&runtime, wasm, manifest).await?);
-    let outcome = match plugin.function_index(&call.function) {
-        Some(index) => crate::instance::call::run(&runtime, &plugin, index, &call).await,
+    let outcome = run_call(&runtime, &plugin, &call).await;
+    let detail = if outcome.is_error() { plugin.stats.snapshot().last_error.and_then(|e| e.detail) } else { None };
+    Ok(AuthorCall { outcome, detail })
+}
+
+/// Runs `call` on a loaded plugin (an unknown function is the error the registry gives).
+async fn run_call(runtime: &Runtime, plugin: &Arc<LoadedPlugin>, call: &ToolCall) -> ToolOutcome {
+    match plugin.function_index(&call.function) {
+        Some(index) => crate::instance::call::run(runtime, plugin, index, call).await,
         None => ToolOutcome {
             plugin: Some(plugin.name.to_string()),
             result: Err(crate::ToolError::unknown_function(&call.function)),
             elapsed: std::time::Duration::ZERO,
             fuel_consumed: None,
         },
-    };
-    let detail = if outcome.is_error() { plugin.stats.snapshot().last_error.and_then(|e| e.detail) } else { None };
-    Ok(AuthorCall { outcome, detail })
+    }
 }
 
 fn runtime(config: RuntimeConfig, services: HostServices) -> Result<Arc<Runtime>, LoadError> {

@@ -52,6 +52,12 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(config: RuntimeConfig, services: HostServices) -> anyhow::Result<Runtime> {
+        let network = Network::new(&config.resolve);
+        Runtime::with_network(config, services, network)
+    }
+
+    /// A runtime whose plugins' requests go through `network` (`plugins test` replays them).
+    pub fn with_network(config: RuntimeConfig, services: HostServices, network: Network) -> anyhow::Result<Runtime> {
         let (engine, pooling) = build_engine(&config)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wasmtime_error).context("linking WASI")?;
@@ -64,7 +70,7 @@ impl Runtime {
         let cache = ArtifactCache::new(&config.cache_dir, &engine);
         Ok(Runtime {
             _ticker: EpochTicker::start(&engine),
-            network: Arc::new(Network::new(&config.resolve)),
+            network: Arc::new(network),
             services: Arc::new(services),
             slots: Arc::new(Semaphore::new(config.max_concurrent_calls as usize)),
             memory: MemoryBudget::new(config.memory_budget_bytes, config.memory_wait),

@@ -40,6 +40,7 @@ mod egress;
 mod engine;
 mod initial_memory;
 mod instance;
+mod latency;
 mod limits;
 mod loader;
 pub mod manifest;
@@ -65,6 +66,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use capabilities::index::{NoWorkoutIndex, WorkoutIndex, WorkoutMatch};
+pub use latency::LatencySummary;
 pub use loader::{LoadError, LoadStage, MANIFEST_FILE, MAX_MANIFEST_BYTES, MAX_WASM_BYTES, WASM_FILE, oversized};
 pub use manifest::Limits;
 pub use memory_budget::default_budget_bytes;

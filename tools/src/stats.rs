@@ -1,4 +1,5 @@
-//! Per-plugin call statistics for the admin listing: calls, failures by code, the last error. Kept
+//! Per-plugin call statistics for the admin listing: calls, failures by code, the last error, the
+//! latency of recent calls ([`crate::latency`]). Kept
 //! per plugin name, so they survive reloads; the Prometheus metrics carry the same data as time
 //! series (`tool_calls_total`, `tool_call_duration_seconds`, `tool_call_fuel_consumed`).
 
@@ -11,11 +12,14 @@ use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use serde::Serialize;
 
+use crate::latency::{LatencySummary, LatencyWindow};
+
 /// Counters of one plugin.
 #[derive(Default)]
 pub struct PluginStats {
     calls: AtomicU64,
     failures: Mutex<Failures>,
+    latency: Mutex<LatencyWindow>,
 }
 
 #[derive(Default)]
@@ -42,6 +46,8 @@ pub struct StatsSnapshot {
     pub failures: u64,
     pub failures_by_code: BTreeMap<String, u64>,
     pub last_error: Option<LastError>,
+    /// Recent calls' p50, p99 and max; none before the first call.
+    pub latency: Option<LatencySummary>,
 }
 
 impl PluginStats {
@@ -58,6 +64,11 @@ impl PluginStats {
         failures.last = Some(error);
     }
 
+    /// Counts a call's duration (every call, whatever its outcome) in the latency window.
+    pub fn record_latency(&self, elapsed: Duration) {
+        self.latency.lock().record(elapsed);
+    }
+
     pub fn snapshot(&self) -> StatsSnapshot {
         let failures = self.failures.lock();
         StatsSnapshot {
@@ -65,6 +76,7 @@ impl PluginStats {
             failures: failures.by_code.values().sum(),
             failures_by_code: failures.by_code.clone(),
             last_error: failures.last.clone(),
+            latency: self.latency.lock().summary(),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod audit;
 pub mod chat;
 pub mod chat_request;
+pub mod console;
 pub mod dev_page;
 pub mod error;
 pub mod extract;
@@ -64,7 +65,9 @@ pub fn router(state: AppState) -> Router {
         .route("/internal/embeddings/webhook", post(internal::webhook))
         .merge(admin::routes(&state))
         .merge(plugin_values::routes(&state))
-        .merge(dev_page::routes(&config));
+        .merge(dev_page::routes(&config))
+        // The operator console (static; its data comes from the admin API with the typed key).
+        .merge(console::routes());
     if telemetry.metrics_enabled {
         routes = routes.route("/metrics", get(metrics::scrape));
     }

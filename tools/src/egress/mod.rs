@@ -8,6 +8,7 @@ pub mod address;
 pub mod hooks;
 pub mod in_flight;
 pub mod network;
+pub mod replay;
 pub mod send;
 pub mod violation;
 

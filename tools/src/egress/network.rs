@@ -1,5 +1,6 @@
 //! The host's side of outgoing connections, shared by every call: name resolution (with the
-//! configured overrides, like curl's `--resolve`) and the TLS client configuration (webpki roots).
+//! configured overrides, like curl's `--resolve`) and the TLS client configuration (webpki roots);
+//! or, for `plugins test`, the [`Replay`] that answers allowed requests from a script instead.
 
 use std::collections::HashMap;
 use std::io;
@@ -7,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use super::in_flight::InFlightCount;
+use super::replay::Replay;
 
 /// Resolver and TLS settings for plugin egress.
 pub struct Network {
@@ -14,6 +16,8 @@ pub struct Network {
     pub tls: Arc<rustls::ClientConfig>,
     /// The requests of every call not yet entirely gone.
     pub in_flight: InFlightCount,
+    /// Answers requests that passed the policy from a test script instead of the network.
+    pub replay: Option<Arc<Replay>>,
 }
 
 impl Network {
@@ -29,7 +33,18 @@ impl Network {
             overrides: overrides.iter().map(|(name, ips)| (name.to_ascii_lowercase(), ips.clone())).collect(),
             tls: Arc::new(tls),
             in_flight: InFlightCount::default(),
+            replay: None,
         }
+    }
+
+    /// No network: every allowed request is answered by `replay` (`plugins test`).
+    pub fn replaying(overrides: &HashMap<String, Vec<IpAddr>>, replay: Arc<Replay>) -> Network {
+        Network { replay: Some(replay), ..Network::new(overrides) }
+    }
+
+    /// The configured addresses of `host` (lower case), if any.
+    pub fn override_for(&self, host: &str) -> Option<&[IpAddr]> {
+        self.overrides.get(host).map(Vec::as_slice)
     }
 
     /// The addresses of `host` (lower case, no brackets) on `port`.

@@ -44,7 +44,8 @@ pub struct Target {
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
 
-type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
+/// The connection's I/O, driven by wasmtime while the response body is read.
+pub type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
 
 /// A time limit for one phase of the request, and whether it is the call's budget that sets it.
 #[derive(Clone, Copy)]

@@ -2,8 +2,12 @@
 //! and, driven in Debian's headless Chromium over WebDriver (chromedriver's W3C HTTP API, through
 //! reqwest), it signs in, streams a chat with a tool call from the offline dev stack and shows it.
 //!
+//! The operator console is driven the same way (`console`).
+//!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (`apt-get install chromium
 //! chromium-driver`; `.ci/run` installs them).
+
+mod console;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command, Stdio};
