@@ -20,6 +20,30 @@ use stand_ins::openai::OpenAiStandIn;
 /// The plugins of the service.
 pub const PLUGINS: [&str; 6] = ["mapper", "calendar", "workout-ingestor", "embedding-search", "navigation", "sync"];
 
+/// Which implementation of the two tools ported to other languages a world loads: the Rust plugins
+/// (what production serves) or the ports kept as examples (`plugins/examples`: `get_calendar_events`
+/// in Python, `navigate_to_page` in JavaScript). The tool suites run the ported tools' tests on both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ports {
+    Rust,
+    PythonAndJs,
+}
+
+impl Ports {
+    /// The plugins of the world: the Python and JavaScript ports stand in for the calendar and
+    /// navigation plugins (so the calendar's other three tools are absent there).
+    pub fn plugins(self) -> Vec<&'static str> {
+        PLUGINS
+            .iter()
+            .map(|plugin| match (self, *plugin) {
+                (Ports::PythonAndJs, "calendar") => "calendar-events-py",
+                (Ports::PythonAndJs, "navigation") => "navigation-js",
+                (_, plugin) => plugin,
+            })
+            .collect()
+    }
+}
+
 /// The user most tests call as, and the bearer token the host forwards for them.
 pub const USER: &str = "user-1";
 pub const OTHER_USER: &str = "user-2";
@@ -77,9 +101,14 @@ impl ToolWorld {
     }
 
     pub async fn start_with(backend: Backend, patience: Patience) -> ToolWorld {
+        ToolWorld::start_ports(backend, patience, Ports::Rust).await
+    }
+
+    /// With the ported tools in the language `ports` says.
+    pub async fn start_ports(backend: Backend, patience: Patience, ports: Ports) -> ToolWorld {
         let db = TestDatabase::new(backend).await.expect("a test database");
         let plugins = PluginsDir::new();
-        for plugin in PLUGINS {
+        for plugin in ports.plugins() {
             plugins.add(plugin);
         }
         let (mapper, calendar, ingestor, strava, garmin, openai) = (
