@@ -63,6 +63,7 @@ async fn author_and_measure(lang: Lang, label: &str) {
         let mut config = RuntimeConfig::new(dir);
         config.cache_dir = cache.path().to_path_buf();
         config.watch = false;
+        config.compile_timeout = Duration::from_secs(900);
         config
     };
     let cold = tools::author::check(&created.dir, None, config(workspace.path())).await.expect("plugins check");

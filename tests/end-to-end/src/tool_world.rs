@@ -152,6 +152,9 @@ impl ToolWorld {
 
         let mut config = RuntimeConfig::new(plugins.path());
         config.cache_dir = cache_dir();
+        // The Python and JavaScript ports carry their interpreter: their first compile may take
+        // minutes on a loaded machine (the suites test calls, not compile limits).
+        config.compile_timeout = Duration::from_secs(900);
         config.default_timeout = patience.call_budget;
         config.max_concurrent_calls = 64;
         config.defaults = defaults;

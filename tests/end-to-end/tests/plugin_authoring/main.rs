@@ -17,6 +17,10 @@ use store::testing::TestDatabase;
 
 const ADMIN_KEY: &str = "admin-key-of-the-plugin-authoring-suite";
 
+/// A Python or JavaScript component carries its interpreter: its first compile may take minutes on
+/// a loaded machine. This suite is about the author's path, not the compile limit.
+const COMPILE_TIMEOUT: (&str, &str) = ("PLUGIN_COMPILE_TIMEOUT_SECONDS", "900");
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_python_plugin_builds_checks_uploads_and_is_offered_in_a_chat() {
     author_a_plugin("greeter-py", "python", r#"{"message": "Hello, Ada!"}"#).await;
@@ -65,12 +69,17 @@ async fn author_a_plugin(name: &str, lang: &str, expected_result: &str) {
 
     let anthropic = StandIn::start().await;
     let anthropic_url = anthropic.url();
+    // The artifact `plugins check` compiled (the author commands' cache, keyed by the component's
+    // hash): an interpreter-sized component is compiled once.
+    let cache = std::env::temp_dir().join("amakaflow-plugin-cache").to_string_lossy().into_owned();
     let db = TestDatabase::sqlite().await.expect("a database");
     let server = TestServer::start(
         &[
             ("ANTHROPIC_BASE_URL", anthropic_url.as_str()),
             ("ANTHROPIC_API_KEY", "sk-ant-plugin-authoring"),
             ("ADMIN_API_KEY", ADMIN_KEY),
+            ("PLUGIN_CACHE_DIR", cache.as_str()),
+            COMPILE_TIMEOUT,
         ],
         db,
     )
@@ -100,5 +109,5 @@ async fn author_a_plugin(name: &str, lang: &str, expected_result: &str) {
 async fn chat_api(args: &[&str]) -> ExitCode {
     let cli = host::cli::Cli::try_parse_from(std::iter::once("chat-api").chain(args.iter().copied()))
         .unwrap_or_else(|err| panic!("chat-api {args:?}: {err}"));
-    host::cli::run(cli, test_config(&[]).expect("a test configuration")).await
+    host::cli::run(cli, test_config(&[COMPILE_TIMEOUT]).expect("a test configuration")).await
 }
