@@ -22,10 +22,6 @@ use tools::{HostServices, Registry, RuntimeConfig};
 const CALLS: usize = 200;
 const WARMUP: usize = 10;
 
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
-
 /// Times `CALLS` calls; returns the latencies (µs) and the fuel of the last call.
 async fn measure(call: impl AsyncFn() -> tools::ToolOutcome, name: &str) -> (Histogram<u64>, Option<u64>) {
     let mut h = Histogram::<u64>::new(3).expect("histogram");
