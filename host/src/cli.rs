@@ -101,6 +101,21 @@ pub enum PluginsCommand {
         #[arg(long)]
         signing_key: Option<PathBuf>,
     },
+    /// Create a plugin directory NAME (source, `plugin.toml`, test cases, build instructions) that
+    /// builds and passes `plugins check` as created.
+    New {
+        /// The plugin's name (`[a-z][a-z0-9_-]*`); its function is the name in snake case.
+        name: String,
+        /// The language: rust, python or js.
+        #[arg(long, default_value = "rust")]
+        lang: tools::scaffold::Lang,
+        /// Where to create the directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The Rust SDK (`plugins/sdk` of amakaflow-chat), when not where this binary was built.
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
     /// Write a new minisign key pair: `plugin-signing.pub` (for `PLUGIN_TRUSTED_KEYS`) and
     /// `plugin-signing.key` (unencrypted: keep it in a secret store, never in git).
     Keygen {
@@ -186,6 +201,7 @@ async fn plugins(config: Config, cmd: PluginsCommand) -> anyhow::Result<ExitCode
     runtime.cache_dir = std::env::temp_dir().join("amakaflow-plugin-cache");
     match cmd {
         PluginsCommand::Keygen { out } => keygen(&out),
+        PluginsCommand::New { name, lang, dir, sdk } => new_plugin(&dir, &name, lang, sdk.as_deref()),
         PluginsCommand::Sign { dir, key } => {
             let Some(key) = key.or_else(|| config.plugins.signing_key_file.clone()) else {
                 eprintln!("no signing key: pass --key FILE or set PLUGIN_SIGNING_KEY_FILE");
@@ -293,6 +309,27 @@ fn upload_target(config: &Config, url: String, signing_key: Option<PathBuf>) -> 
         },
     };
     Ok(author_loop::Target { url, admin_key, signing_key })
+}
+
+/// Creates a plugin directory and says how to build it.
+fn new_plugin(
+    parent: &std::path::Path,
+    name: &str,
+    lang: tools::scaffold::Lang,
+    sdk: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    match tools::scaffold::new_plugin(parent, name, lang, sdk) {
+        Ok(created) => {
+            let dir = created.dir.display();
+            println!("created {dir} ({} files), function `{}`", created.files.len(), created.function);
+            println!("next: {dir}/build.sh && chat-api plugins check {dir}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => {
+            eprintln!("{err}");
+            Ok(ExitCode::from(2))
+        }
+    }
 }
 
 /// Writes a new key pair to `out`, refusing to overwrite a key.

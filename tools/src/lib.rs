@@ -50,6 +50,7 @@ mod plugin;
 pub mod plugin_values;
 pub mod policy;
 mod registry;
+pub mod scaffold;
 mod schema;
 mod services;
 mod shared_set;

@@ -20,3 +20,4 @@ pub mod slow_loris;
 pub mod sse_client;
 pub mod tcp_proxy;
 pub mod tool_world;
+pub mod toolchains;

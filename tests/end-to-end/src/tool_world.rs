@@ -20,6 +20,30 @@ use stand_ins::openai::OpenAiStandIn;
 /// The plugins of the service.
 pub const PLUGINS: [&str; 6] = ["mapper", "calendar", "workout-ingestor", "embedding-search", "navigation", "sync"];
 
+/// Which implementation of the two tools ported to other languages a world loads: the Rust plugins
+/// (what production serves) or the ports kept as examples (`plugins/examples`: `get_calendar_events`
+/// in Python, `navigate_to_page` in JavaScript). The tool suites run the ported tools' tests on both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ports {
+    Rust,
+    PythonAndJs,
+}
+
+impl Ports {
+    /// The plugins of the world: the Python and JavaScript ports stand in for the calendar and
+    /// navigation plugins (so the calendar's other three tools are absent there).
+    pub fn plugins(self) -> Vec<&'static str> {
+        PLUGINS
+            .iter()
+            .map(|plugin| match (self, *plugin) {
+                (Ports::PythonAndJs, "calendar") => "calendar-events-py",
+                (Ports::PythonAndJs, "navigation") => "navigation-js",
+                (_, plugin) => plugin,
+            })
+            .collect()
+    }
+}
+
 /// The user most tests call as, and the bearer token the host forwards for them.
 pub const USER: &str = "user-1";
 pub const OTHER_USER: &str = "user-2";
@@ -77,6 +101,11 @@ impl ToolWorld {
     }
 
     pub async fn start_with(backend: Backend, patience: Patience) -> ToolWorld {
+        ToolWorld::start_ports(backend, patience, Ports::Rust).await
+    }
+
+    /// With the ported tools in the language `ports` says.
+    pub async fn start_ports(backend: Backend, patience: Patience, ports: Ports) -> ToolWorld {
         let db = TestDatabase::new(backend).await.expect("a test database");
         ToolWorld::start_over(db, patience).await
     }
@@ -84,7 +113,7 @@ impl ToolWorld {
     /// Over a database the caller made (the cutover suite's copy of the original Supabase schema).
     pub async fn start_over(db: TestDatabase, patience: Patience) -> ToolWorld {
         let plugins = PluginsDir::new();
-        for plugin in PLUGINS {
+        for plugin in ports.plugins() {
             plugins.add(plugin);
         }
         let (mapper, calendar, ingestor, strava, garmin, openai) = (
@@ -128,6 +157,9 @@ impl ToolWorld {
 
         let mut config = RuntimeConfig::new(plugins.path());
         config.cache_dir = cache_dir();
+        // The Python and JavaScript ports carry their interpreter: their first compile may take
+        // minutes on a loaded machine (the suites test calls, not compile limits).
+        config.compile_timeout = Duration::from_secs(900);
         config.default_timeout = patience.call_budget;
         config.max_concurrent_calls = 64;
         config.defaults = defaults;

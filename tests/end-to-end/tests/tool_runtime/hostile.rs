@@ -244,3 +244,53 @@ async fn a_request_storm_is_stopped() {
     assert_eq!(looping.requests().len(), 64);
     harness.echo_still_works().await;
 }
+
+/// The hostile plugins written in Python and JavaScript (`plugins/hostile-polyglot`): the loop's
+/// and the bomb's plugin and function in each language.
+const POLYGLOT_LOOPS: [(&str, &str); 2] = [("spin-loop-py", "spin_py"), ("spin-loop-js", "spin_js")];
+const POLYGLOT_BOMBS: [(&str, &str); 2] = [("memory-bomb-py", "allocate_py"), ("memory-bomb-js", "allocate_js")];
+
+/// Their compiled artifacts are kept across these tests (the cache is keyed by the component's
+/// hash): an interpreter-sized component is compiled once, with all the time a loaded machine needs
+/// (these tests are about the limits of a call, not of a compile).
+fn polyglot_config(config: &mut tools::RuntimeConfig) {
+    config.cache_dir = std::env::temp_dir().join("amakaflow-hostile-polyglot-cache");
+    config.compile_timeout = Duration::from_secs(900);
+}
+
+#[tokio::test]
+async fn python_and_javascript_infinite_loops_are_stopped_by_the_deadline() {
+    for (plugin, function) in POLYGLOT_LOOPS {
+        let manifest = format!(
+            "name = \"{plugin}\"\nversion = \"1\"\n[limits]\ntimeout_seconds = 0.5\nfuel = 1_000_000_000_000_000\n"
+        );
+        let harness = Harness::start(&with_hostile(plugin, &manifest), polyglot_config).await;
+        let message = harness.fails(function, json!({}), "timeout").await;
+        assert_eq!(message, format!("The tool {function} did not finish within 0.5 seconds and was stopped."));
+        harness.echo_still_works().await;
+    }
+}
+
+#[tokio::test]
+async fn python_and_javascript_infinite_loops_with_a_small_budget_are_stopped_by_fuel() {
+    for (plugin, function) in POLYGLOT_LOOPS {
+        let manifest =
+            format!("name = \"{plugin}\"\nversion = \"1\"\n[limits]\ntimeout_seconds = 60\nfuel = 50_000_000\n");
+        let harness = Harness::start(&with_hostile(plugin, &manifest), polyglot_config).await;
+        let outcome = harness.call(function, json!({})).await;
+        assert_eq!(outcome.result.as_ref().unwrap_err().code, "fuel_exhausted", "{function}");
+        assert_eq!(outcome.fuel_consumed, Some(50_000_000), "{function}");
+        harness.echo_still_works().await;
+    }
+}
+
+#[tokio::test]
+async fn python_and_javascript_memory_bombs_are_stopped_at_the_memory_limit() {
+    for (plugin, function) in POLYGLOT_BOMBS {
+        let manifest = format!("name = \"{plugin}\"\nversion = \"1\"\n[limits]\nmemory_bytes = 67_108_864\n");
+        let harness = Harness::start(&with_hostile(plugin, &manifest), polyglot_config).await;
+        let message = harness.fails(function, json!({}), "memory_exceeded").await;
+        assert_eq!(message, format!("The tool {function} tried to use more than 64 MiB of memory and was stopped."));
+        harness.echo_still_works().await;
+    }
+}

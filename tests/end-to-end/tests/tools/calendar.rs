@@ -1,8 +1,11 @@
 //! The calendar plugin: add_workout_to_calendar, get_calendar_events, reschedule_workout,
-//! cancel_scheduled_workout (with its confirmation rule).
+//! cancel_scheduled_workout (with its confirmation rule); get_calendar_events also in its Python
+//! port (`plugins/examples/calendar-events-py`).
 
+use end_to_end::tool_world::{Patience, Ports};
 use serde_json::json;
 use stand_ins::downstream::Reply;
+use store::Backend;
 
 use crate::support::*;
 
@@ -41,7 +44,16 @@ async fn add_workout_to_calendar_posts_the_event_and_confirms_in_text() {
 
 #[tokio::test]
 async fn get_calendar_events_lists_the_users_events_in_the_range() {
-    let t = Tools::start().await;
+    get_calendar_events_lists_the_users_events_in_the_range_in(Ports::Rust).await
+}
+
+#[tokio::test]
+async fn get_calendar_events_ported_to_python_lists_the_same_events() {
+    get_calendar_events_lists_the_users_events_in_the_range_in(Ports::PythonAndJs).await
+}
+
+async fn get_calendar_events_lists_the_users_events_in_the_range_in(ports: Ports) {
+    let t = Tools::start_ports(Backend::Sqlite, Patience::ANSWERING_SERVICES, ports).await;
     t.calendar.add_event(
         USER,
         json!({"id": "evt-1", "title": "Leg Day", "scheduled_date": "2026-03-02", "scheduled_time": "06:30"}),

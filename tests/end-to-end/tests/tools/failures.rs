@@ -4,7 +4,7 @@
 //! once. The result is the original's error for each tool: `execution_error` with the mapped
 //! message for most, the tool's own code and wording where the original had one.
 
-use end_to_end::tool_world::Patience;
+use end_to_end::tool_world::{Patience, Ports};
 use serde_json::{Value, json};
 use stand_ins::downstream::Reply;
 use stand_ins::gate::Gate;
@@ -63,12 +63,14 @@ enum Expect {
     Success(&'static str),
 }
 
-async fn every_tool_reports(class: Class) {
+/// In the world of `ports`: with the Python and JavaScript ports, the tools their world lacks (the
+/// calendar's other three) are left out.
+async fn every_tool_reports(class: Class, ports: Ports) {
     let patience = match class {
         Class::Timeout => Patience::SILENT_SERVICES,
         _ => Patience::ANSWERING_SERVICES,
     };
-    let mut t = Tools::start_with(Backend::Sqlite, patience).await;
+    let mut t = Tools::start_ports(Backend::Sqlite, patience, ports).await;
     // What some tools need before their services fail: a generated workout and a full program.
     let workout_preview = preview_id(&t.ok("generate_workout", json!({"description": "legs"})).await);
     let outline = preview_id(
@@ -161,6 +163,9 @@ async fn every_tool_reports(class: Class) {
         ("sync_garmin", json!({"workout_ids": ["w1"]}), Expect::Error("execution_error", m())),
         ("get_strava_activities", json!({}), Expect::Error("execution_error", m())),
     ];
+    let offered = t.registry.functions();
+    let cases: Vec<_> = cases.into_iter().filter(|(tool, _, _)| offered.iter().any(|f| f.name == *tool)).collect();
+    assert!(cases.iter().any(|(tool, _, _)| *tool == "get_calendar_events"), "the ported tool is tested");
     let outcomes = futures::future::join_all(cases.iter().map(|(tool, args, _)| t.call(tool, args.clone()))).await;
     for ((tool, _, expect), outcome) in cases.iter().zip(outcomes) {
         match expect {
@@ -175,25 +180,50 @@ async fn every_tool_reports(class: Class) {
 
 #[tokio::test]
 async fn every_tool_reports_a_timeout() {
-    every_tool_reports(Class::Timeout).await
+    every_tool_reports(Class::Timeout, Ports::Rust).await
+}
+
+#[tokio::test]
+async fn every_tool_reports_a_timeout_with_the_python_and_javascript_ports() {
+    every_tool_reports(Class::Timeout, Ports::PythonAndJs).await
 }
 
 #[tokio::test]
 async fn every_tool_reports_401() {
-    every_tool_reports(Class::Unauthorized).await
+    every_tool_reports(Class::Unauthorized, Ports::Rust).await
+}
+
+#[tokio::test]
+async fn every_tool_reports_401_with_the_python_and_javascript_ports() {
+    every_tool_reports(Class::Unauthorized, Ports::PythonAndJs).await
 }
 
 #[tokio::test]
 async fn every_tool_reports_404() {
-    every_tool_reports(Class::NotFound).await
+    every_tool_reports(Class::NotFound, Ports::Rust).await
+}
+
+#[tokio::test]
+async fn every_tool_reports_404_with_the_python_and_javascript_ports() {
+    every_tool_reports(Class::NotFound, Ports::PythonAndJs).await
 }
 
 #[tokio::test]
 async fn every_tool_reports_another_status() {
-    every_tool_reports(Class::ServerError).await
+    every_tool_reports(Class::ServerError, Ports::Rust).await
+}
+
+#[tokio::test]
+async fn every_tool_reports_another_status_with_the_python_and_javascript_ports() {
+    every_tool_reports(Class::ServerError, Ports::PythonAndJs).await
 }
 
 #[tokio::test]
 async fn every_tool_reports_a_refused_connection() {
-    every_tool_reports(Class::Refused).await
+    every_tool_reports(Class::Refused, Ports::Rust).await
+}
+
+#[tokio::test]
+async fn every_tool_reports_a_refused_connection_with_the_python_and_javascript_ports() {
+    every_tool_reports(Class::Refused, Ports::PythonAndJs).await
 }
