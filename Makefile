@@ -15,7 +15,7 @@ TEST_PLUGINS_OUT := $(CURDIR)/target/test-plugins.d
 # Plugins of plugins/ laid out with the test plugins, never served.
 TEST_PLUGINS := echo
 
-.PHONY: run test lint fmt plugins bench clean wasm-target chromium
+.PHONY: run test lint fmt plugins bench clean wasm-target chromium redis
 
 ## run: start the service with its offline development stack (SQLite, local plugins, stand-ins),
 ## on 127.0.0.1 (set BIND_ADDRESS=0.0.0.0 to open it to the network).
@@ -23,7 +23,7 @@ run: plugins
 	PLUGINS_DIR=$(PLUGINS_OUT) $(CARGO) run -p dev-stack
 
 ## test: every test of both workspaces, against SQLite and the local Postgres.
-test: plugins chromium
+test: plugins chromium redis
 	$(CARGO) test --workspace --no-fail-fast
 	cd plugins && CARGO_TARGET_DIR=$(PLUGIN_BUILD_DIR) $(CARGO) test --workspace --no-fail-fast
 
@@ -39,6 +39,16 @@ fmt:
 	cd plugins && $(CARGO) fmt --all
 
 ## chromium: Debian's headless Chromium and chromedriver, for the browser test of the dev chat page.
+## redis: the Redis the turns suite uses (127.0.0.1:6379, plus private servers it starts itself):
+## Debian's redis-server installed when missing, started when nothing answers on 6379.
+redis:
+	@if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then \
+		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq redis-server; \
+	fi
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || \
+		redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save "" --appendonly no >/dev/null
+
 chromium:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
 		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
