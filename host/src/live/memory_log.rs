@@ -98,7 +98,14 @@ impl EventLog for MemoryLog {
                 return None;
             }
             loop {
-                let next = entry.state.lock().events.iter().find(|e| e.seq > last).cloned();
+                let (next, done) = {
+                    let state = entry.state.lock();
+                    (state.events.iter().find(|e| e.seq > last).cloned(), state.record.done)
+                };
+                // Resumed after the terminal event: nothing more will come.
+                if next.is_none() && done {
+                    return None;
+                }
                 if let Some(event) = next {
                     let ended = event.is_terminal();
                     let seq = event.seq;

@@ -166,20 +166,35 @@ impl TailReader {
                 self.ended = event.is_terminal();
                 return Some(Ok(event));
             }
-            match self.read().await {
-                Ok(Some(events)) => self.buffered.extend(events),
-                // Nothing new for `idle`: the turn may have expired (its instance died and nobody
-                // closed it) — then the tail ends, and the client reads the session's messages.
-                Ok(None) => {
-                    let exists: Result<bool, _> = self
-                        .link
-                        .noted(redis::cmd("EXISTS").arg(&self.record).query_async(&mut self.link.conn()).await);
-                    match exists {
-                        Ok(true) => {}
-                        Ok(false) => return None,
-                        Err(err) => return self.fail(err),
-                    }
+            // Without waiting first: a client resuming a finished turn is answered at once.
+            match self.read(false).await {
+                Ok(Some(events)) => {
+                    self.buffered.extend(events);
+                    continue;
                 }
+                Ok(None) => {}
+                Err(err) => return self.fail(err),
+            }
+            // Nothing after `last`: the turn ended (its terminal event is appended in the same
+            // transaction that marks it done, so a read after seeing `done` finds it), expired (its
+            // instance died and nobody closed it: the client reads the session's messages), or
+            // runs on and the tail waits.
+            let done: Result<Option<String>, _> = self
+                .link
+                .noted(redis::cmd("HGET").arg(&self.record).arg("done").query_async(&mut self.link.conn()).await);
+            let done = match done {
+                Ok(done) => done,
+                Err(err) => return self.fail(err),
+            };
+            let wait = match done.as_deref() {
+                Some("1") => false,
+                Some(_) => true,
+                None => return None,
+            };
+            match self.read(wait).await {
+                Ok(Some(events)) => self.buffered.extend(events),
+                Ok(None) if !wait => return None,
+                Ok(None) => {}
                 Err(err) => return self.fail(err),
             }
         }
@@ -190,23 +205,20 @@ impl TailReader {
         Some(Err(err))
     }
 
-    /// The entries after `last`, waiting up to `idle` for one; `None` when none came.
-    async fn read(&mut self) -> Result<Option<Vec<LoggedEvent>>, LogUnavailable> {
+    /// The entries after `last` (waiting up to `idle` for one when `wait`); `None` when none came.
+    async fn read(&mut self, wait: bool) -> Result<Option<Vec<LoggedEvent>>, LogUnavailable> {
         if self.conn.is_none() {
             let conn = self.link.dedicated(self.idle + Duration::from_secs(5)).await;
             self.conn = Some(self.link.noted(conn)?);
         }
         let conn = self.conn.as_mut().expect("connected above");
-        let result: redis::RedisResult<Value> = redis::cmd("XREAD")
-            .arg("COUNT")
-            .arg(READ_BATCH)
-            .arg("BLOCK")
-            .arg(self.idle.as_millis().max(1) as u64)
-            .arg("STREAMS")
-            .arg(&self.events)
-            .arg(format!("0-{}", self.last))
-            .query_async(conn)
-            .await;
+        let mut xread = redis::cmd("XREAD");
+        xread.arg("COUNT").arg(READ_BATCH);
+        if wait {
+            xread.arg("BLOCK").arg(self.idle.as_millis().max(1) as u64);
+        }
+        let result: redis::RedisResult<Value> =
+            xread.arg("STREAMS").arg(&self.events).arg(format!("0-{}", self.last)).query_async(conn).await;
         let reply = match self.link.noted(result) {
             Ok(reply) => reply,
             Err(err) => {

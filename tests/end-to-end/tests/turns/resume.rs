@@ -172,8 +172,11 @@ async fn past_the_retention_window_a_turn_is_gone_and_its_reply_is_in_the_histor
     let t = cluster.chat(cluster.a(), &user, message("Hi")).await;
     let turn = turn_of(&t);
     let body = end_to_end::poll::poll_until(PATIENCE, "the turn's events to expire", async || {
-        let (status, body) = read_json(cluster.resume_request(cluster.b(), &user, &turn).send().await.unwrap()).await;
-        if status.as_u16() == 410 { Ok(body) } else { Err(format!("{status}")) }
+        let response = cluster.resume_request(cluster.b(), &user, &turn).send().await.unwrap();
+        if response.status().as_u16() != 410 {
+            return Err(format!("{} (still kept)", response.status()));
+        }
+        Ok(read_json(response).await.1)
     })
     .await;
     assert!(body["detail"].as_str().unwrap().contains("session's messages"), "{body}");
