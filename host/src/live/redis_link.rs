@@ -30,14 +30,14 @@ pub struct RedisLink {
 impl RedisLink {
     /// A link to `url` whose keys start with `prefix`; it connects on first use.
     pub fn new(url: &str, prefix: &str) -> anyhow::Result<RedisLink> {
-        let client = Client::open(url).map_err(|err| anyhow::anyhow!("REDIS_URL: {}", format!("{:?}", err.kind())))?;
+        let client = Client::open(url).map_err(|err| anyhow::anyhow!("REDIS_URL: {:?}", err.kind()))?;
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let manager = ConnectionManager::new_lazy_with_config(client.clone(), config)
-            .map_err(|err| anyhow::anyhow!("REDIS_URL: {}", format!("{:?}", err.kind())))?;
+            .map_err(|err| anyhow::anyhow!("REDIS_URL: {:?}", err.kind()))?;
         metrics::gauge!("chat_redis_up").set(1.0);
         Ok(RedisLink { client, manager, prefix: prefix.into(), healthy: Arc::new(AtomicBool::new(true)) })
     }
