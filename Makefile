@@ -15,7 +15,7 @@ TEST_PLUGINS_OUT := $(CURDIR)/target/test-plugins.d
 # Plugins of plugins/ laid out with the test plugins, never served.
 TEST_PLUGINS := echo
 
-.PHONY: run test lint fmt plugins bench clean wasm-target chromium pgvector polyglot-toolchains polyglot-plugins
+.PHONY: run test lint fmt plugins bench clean wasm-target chromium pgvector polyglot-toolchains polyglot-plugins redis
 
 # Python and JavaScript plugins: componentize-py (PyPI) and componentize-js (npm), pinned, installed
 # under $(POLYGLOT_CACHE) (outside the clone: reruns are fast). Tests find them by these variables
@@ -43,7 +43,7 @@ run: plugins
 ## test: every test of both workspaces, against SQLite and the local Postgres (and the cutover suite
 ## against the Postgres with pgvector of `make pgvector`).
 # The plugins' tests run on the machine's own target (no --target): the SDK's host is then the scripted MockHost.
-test: plugins chromium pgvector polyglot-toolchains
+test: plugins chromium pgvector polyglot-toolchains redis
 	$(CARGO) test --workspace --no-fail-fast
 	cd plugins && CARGO_TARGET_DIR=$(PLUGIN_BUILD_DIR) $(CARGO) test --workspace --no-fail-fast
 
@@ -60,6 +60,16 @@ fmt:
 	cd plugins && $(CARGO) fmt --all
 
 ## chromium: Debian's headless Chromium and chromedriver, for the browser test of the dev chat page.
+## redis: the Redis the turns suite uses (127.0.0.1:6379, plus private servers it starts itself):
+## Debian's redis-server installed when missing, started when nothing answers on 6379.
+redis:
+	@if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then \
+		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq redis-server; \
+	fi
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || \
+		redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save "" --appendonly no >/dev/null
+
 chromium:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
 		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \

@@ -16,11 +16,11 @@ use crate::api::AppState;
 use crate::api::sse_connections::SseConnections;
 use crate::auth::Authenticator;
 use crate::chat::catalog::ToolCatalog;
-use crate::chat::running_turns::RunningTurns;
 use crate::chat::turn::TurnDeps;
 use crate::config::Config;
 use crate::embeddings::Embeddings;
 use crate::http_client::HttpClients;
+use crate::live::Live;
 use crate::llm::{AnthropicClient, ClientOptions, ConnectionLanes, LlmRouter, RetryPolicy};
 use crate::server::ServerLimits;
 use crate::shutdown::Shutdown;
@@ -111,6 +111,15 @@ impl App {
         let llm = Arc::new(LlmRouter::from_config(&config, anthropic, http.clone()));
         let shutdown = Shutdown::new();
         crate::storage_purge::start(store.clone(), config.database.purge_interval, shutdown.clone());
+        // Turns that survive (#12): event logs, stops, leases and the per-user cap (Redis or in process).
+        let live = Live::new(&config.turns, config.server.concurrent_turns_per_user).context("REDIS_URL")?;
+        live.stops.listen(shutdown.clone());
+        crate::chat::turn_recovery::start(
+            live.clone(),
+            store.clone(),
+            config.anthropic.model.clone(),
+            shutdown.clone(),
+        );
         let turn_deps = TurnDeps {
             config: config.clone(),
             store: store.clone(),
@@ -118,7 +127,7 @@ impl App {
             tools: tools.clone(),
             catalog: Arc::new(ToolCatalog::default()),
             shutdown: shutdown.clone(),
-            running_turns: RunningTurns::new(config.server.concurrent_turns_per_user),
+            live,
         };
         let state = AppState {
             sse_connections: SseConnections::new(

@@ -175,4 +175,17 @@ impl Store {
         });
         Ok(n)
     }
+
+    /// Whether `user_id` wrote the user message `id` (a turn's id): a turn past its event log's
+    /// retention is still known by it.
+    pub async fn user_message_exists(&self, id: Uuid, user_id: &str) -> Result<bool> {
+        let n: i64 = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM chat_messages WHERE id = $1 AND user_id = $2 AND role = 'user'")
+                .bind(id)
+                .bind(user_id)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(n > 0)
+    }
 }

@@ -45,7 +45,11 @@ pub async fn stream(
     let context = TurnContext::new(&input.request_id, &input.user.user_id);
     turns.spawn(context.run(turn::run(deps, input, sink)));
 
-    let body = Body::from_stream(sse_body(outbox, guard));
+    Ok(sse_response(Body::from_stream(sse_body(outbox, guard))))
+}
+
+/// A 200 streaming `body` as Server-Sent Events (also the resume of a turn, `super::turns`).
+pub(super) fn sse_response(body: Body) -> Response {
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::OK;
     let h = response.headers_mut();
@@ -53,7 +57,7 @@ pub async fn stream(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    response
 }
 
 /// The events of the turn, interleaved with keep-alive pings, ending when the turn is done. The

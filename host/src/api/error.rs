@@ -35,6 +35,9 @@ pub enum ApiError {
     PartTooLarge(String),
     #[error("{0}")]
     ServiceUnavailable(String),
+    /// The resource existed but is no longer kept (a turn's events past their retention).
+    #[error("{0}")]
+    Gone(String),
     /// A configuration gap the operator must fix (original: 500 with a detail).
     #[error("{0}")]
     Misconfigured(String),
@@ -62,6 +65,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge | ApiError::PartTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Misconfigured(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

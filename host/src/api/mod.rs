@@ -20,6 +20,7 @@ pub mod request_id;
 pub mod sessions;
 pub mod sse_connections;
 pub mod state;
+pub mod turns;
 
 use std::time::Duration;
 
@@ -57,6 +58,9 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/chat/stream", post(chat::stream))
+        // Turns that survive (#12): resume and stop from any instance.
+        .route("/chat/turns/{turn_id}/events", get(turns::events))
+        .route("/chat/turns/{turn_id}/stop", post(turns::stop))
         .route("/chat/sessions", get(sessions::list))
         .route("/chat/sessions/{session_id}/messages", get(sessions::messages))
         .route("/chat/sessions/{session_id}", delete(sessions::delete))

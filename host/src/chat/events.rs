@@ -46,6 +46,9 @@ impl ChatEvent {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MessageStart {
     pub session_id: Uuid,
+    /// The turn (`GET /chat/turns/{turn_id}/events` resumes it, `…/stop` stops it); clients that
+    /// ignore unknown fields are unaffected.
+    pub turn_id: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -83,6 +86,9 @@ pub struct MessageEnd {
     pub latency_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_imports: Option<Vec<PendingImport>>,
+    /// `true` when the user stopped the turn (`POST /chat/turns/{turn_id}/stop`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<bool>,
 }
 
 /// The `type` of an `error` event.
@@ -159,6 +165,11 @@ impl ErrorEvent {
         Self::plain(ErrorType::RateLimit, &message)
     }
 
+    /// The instance running the turn died; another one closed the turn (its lease ran out).
+    pub fn instance_lost() -> ChatEvent {
+        Self::plain(ErrorType::ServiceUnavailable, "The reply was interrupted. Please send your message again.")
+    }
+
     pub fn shutting_down() -> ChatEvent {
         Self::plain(ErrorType::ServiceUnavailable, "The service is restarting. Please send your message again.")
     }
@@ -185,6 +196,7 @@ mod tests {
             tokens_used: 3,
             latency_ms: 4,
             pending_imports: None,
+            stopped: None,
         });
         assert_eq!(
             python_json(&end),

@@ -5,7 +5,8 @@
 //! `turn` runs the loop, `events` are what the client is sent, `sink` + `sse` frame them in the
 //! original's wire format, `history` rebuilds the conversation for Claude, `prompt` writes the
 //! system prompt, `imports` tracks previewed imports, `catalog` the tool definitions and
-//! `running_turns` caps the turns one user may run at once.
+//! `running_turns` caps the turns one user may run at once in this instance, and `turn_recovery`
+//! closes the turns of an instance that died.
 
 pub mod catalog;
 pub mod events;
@@ -17,3 +18,4 @@ pub mod running_turns;
 pub mod sink;
 pub mod sse;
 pub mod turn;
+pub mod turn_recovery;

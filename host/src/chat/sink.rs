@@ -3,17 +3,23 @@
 //! when the client has left its events unread for the slow-client timeout, later events are
 //! discarded and the turn runs on to its end, so the reply still lands in the session history.
 //!
+//! Once the turn has an id, every event is first appended to the turn's event log
+//! ([`crate::live::event_log`]), so that a client that lost its connection resumes where it was, on
+//! any instance. A log that fails (Redis down) is noted and skipped: the client still gets the
+//! event, and the terminal event is tried again so that resuming clients still end.
+//!
 //! What waits for a slow client is bounded in bytes ([`BUFFERED_BYTES`]), not in events: one tool
 //! result can be a megabyte, and a client that stops reading must not pin more than this.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use super::events::ChatEvent;
 use super::sse;
+use crate::live::event_log::{EventLog, LoggedEvent, TurnRecord, is_terminal};
 
 /// Framed events waiting for the client, in bytes, at most (one larger event waits alone).
 pub const BUFFERED_BYTES: usize = 256 * 1024;
@@ -23,7 +29,7 @@ pub const BUFFERED_BYTES: usize = 256 * 1024;
 pub fn channel(patience: Duration) -> (EventSink, Outbox) {
     let (queue, outbox) = mpsc::unbounded_channel();
     let room = Arc::new(Semaphore::new(BUFFERED_BYTES));
-    let sink = EventSink { out: Some(Out { queue, room }), patience, turn: "0".to_string(), seq: 0 };
+    let sink = EventSink { out: Some(Out { queue, room }), patience, turn: "0".to_string(), seq: 0, log: None };
     (sink, Outbox { queue: outbox })
 }
 
@@ -35,6 +41,14 @@ pub struct EventSink {
     /// Prefix of event ids: the turn (its user message), so ids are unique within a session.
     turn: String,
     seq: u64,
+    /// The turn's event log, once the turn has an id.
+    log: Option<TurnLog>,
+}
+
+struct TurnLog {
+    log: Arc<dyn EventLog>,
+    /// An append failed: later events skip the log, except the terminal one.
+    failing: bool,
 }
 
 struct Out {
@@ -55,12 +69,35 @@ impl EventSink {
         self.turn = turn.into();
     }
 
+    /// Scopes the following event ids to `turn` and logs them from now on, under `record`.
+    pub async fn log_to(&mut self, log: Arc<dyn EventLog>, turn: &str, record: &TurnRecord) {
+        self.set_turn(turn);
+        let failing = match log.open(turn, record).await {
+            Ok(()) => false,
+            Err(err) => {
+                tracing::warn!(error = %err, "the turn's events are not logged: it cannot be resumed");
+                crate::telemetry::live_metrics::log_failed();
+                true
+            }
+        };
+        self.log = Some(TurnLog { log, failing });
+    }
+
+    /// The id of the turn the events belong to (`0` before the turn has one).
+    pub fn turn(&self) -> &str {
+        &self.turn
+    }
+
     /// Sends one event; a client that is gone, or too slow, is noted, not an error.
     pub async fn send(&mut self, event: ChatEvent) {
         self.seq += 1;
-        let Some(out) = &self.out else { return };
+        if self.out.is_none() && self.log.is_none() {
+            return;
+        }
         let id = format!("{}:{}", self.turn, self.seq);
         let bytes = sse::frame(&id, event.name(), &event);
+        self.append(event.name(), &bytes).await;
+        let Some(out) = &self.out else { return };
         let cost = bytes.len().min(BUFFERED_BYTES) as u32;
         let room = match tokio::time::timeout(self.patience, out.room.clone().acquire_many_owned(cost)).await {
             Ok(Ok(room)) => room,
@@ -70,6 +107,26 @@ impl EventSink {
         };
         if out.queue.send(Queued { bytes, _room: room }).is_err() {
             self.lose("client disconnected");
+        }
+    }
+
+    /// Appends the framed event to the turn's log before anyone is sent it.
+    async fn append(&mut self, name: &str, frame: &Bytes) {
+        let Some(turn_log) = &mut self.log else { return };
+        if turn_log.failing && !is_terminal(name) {
+            return;
+        }
+        let event = LoggedEvent { seq: self.seq, name: name.to_string(), frame: frame.clone() };
+        let started = Instant::now();
+        match turn_log.log.append(&self.turn, &event).await {
+            Ok(()) => crate::telemetry::live_metrics::appended(started.elapsed()),
+            Err(err) => {
+                if !turn_log.failing {
+                    tracing::warn!(error = %err, turn = %self.turn, "appending to the event log failed; the turn goes on");
+                }
+                turn_log.failing = true;
+                crate::telemetry::live_metrics::log_failed();
+            }
         }
     }
 

@@ -135,6 +135,26 @@ pub const ENV_VARS: &[EnvVar] = {
             "longest a client may leave the service's output unread before it is dropped",
         ),
         var("CONCURRENT_TURNS_PER_USER", Setting, Value("3"), "chat turns one user may have running at once"),
+        // Turns that survive (#12): resume, stop, leases and the per-user cap across instances.
+        var(
+            "REDIS_URL",
+            Secret,
+            Nothing,
+            "Redis (Render Key Value) shared by every instance: turn event logs, stops, leases, the per-user cap; unset: in process (one instance)",
+        ),
+        var("REDIS_KEY_PREFIX", Setting, Value("amakaflow-chat:"), "the start of every Redis key the service writes"),
+        var(
+            "TURN_EVENTS_RETENTION_SECONDS",
+            Setting,
+            Value("600"),
+            "how long a turn's events stay resumable (GET /chat/turns/{turn_id}/events) after its last event",
+        ),
+        var(
+            "TURN_LEASE_SECONDS",
+            Setting,
+            Value("10"),
+            "lease of a running turn (renewed every third of it); another instance closes a dead one's turns after it",
+        ),
         var(
             "DATABASE_URL",
             Secret,
@@ -269,12 +289,6 @@ pub const ENV_VARS: &[EnvVar] = {
             Setting,
             Value("100"),
             "Claude calls in flight at most across the instances sharing REDIS_URL (the Anthropic key's concurrency)",
-        ),
-        var(
-            "REDIS_URL",
-            Secret,
-            Nothing,
-            "Redis (Render Key Value) shared by every instance; unset: each instance on its own",
         ),
         var("MAPPER_API_URL", Setting, Value("http://localhost:8001"), "mapper-api base URL"),
         var("CALENDAR_API_URL", Setting, Value("http://localhost:8002"), "calendar-api base URL"),

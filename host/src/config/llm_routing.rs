@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use super::reading::{Lowest, Reader};
-use super::secret::Secret;
 
 /// Which provider a turn falls back to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,8 +42,6 @@ pub struct LlmRoutingConfig {
     pub max_concurrent_calls: usize,
     /// The longest a Claude call waits in line before it counts as rate limited.
     pub queue_wait: Duration,
-    /// `REDIS_URL`: where the budget of Claude calls shared by the instances is kept.
-    pub redis_url: Option<Secret>,
     /// Claude calls in flight at most across the instances sharing `REDIS_URL`.
     pub shared_max_calls: usize,
 }
@@ -58,7 +55,6 @@ pub(super) fn read_llm_routing(r: &mut Reader<'_>) -> LlmRoutingConfig {
         circuit_cool_down: r.seconds("LLM_CIRCUIT_COOL_DOWN_SECONDS", Lowest::AtLeast(0.0), 86_400.0),
         max_concurrent_calls: r.count("ANTHROPIC_MAX_CONCURRENT_CALLS"),
         queue_wait: r.seconds("ANTHROPIC_QUEUE_WAIT_SECONDS", Lowest::AtLeast(0.0), 600.0),
-        redis_url: r.secret("REDIS_URL"),
         shared_max_calls: r.count("ANTHROPIC_SHARED_MAX_CALLS"),
     }
 }

@@ -32,7 +32,7 @@ pub use reading::{parse_api_keys, parse_origins};
 pub use secret::Secret;
 pub use settings::{
     AnthropicConfig, ApiKey, AuthConfig, DatabaseConfig, DownstreamConfig, Environment, OpenAiConfig, PluginsConfig,
-    QuotaConfig, ServerConfig, TelemetryConfig, UpstreamConfig,
+    QuotaConfig, ServerConfig, TelemetryConfig, TurnsConfig, UpstreamConfig,
 };
 
 use reading::{Lowest, Reader};
@@ -53,6 +53,7 @@ pub struct Config {
     /// The OpenAI fallback, the circuit breaker and the queue of Claude calls.
     pub llm: LlmRoutingConfig,
     pub upstream: UpstreamConfig,
+    pub turns: TurnsConfig,
 }
 
 /// Every problem found in the environment, one line per variable.
@@ -97,6 +98,7 @@ impl Config {
         let telemetry = read_telemetry(&mut r);
         let llm = llm_routing::read_llm_routing(&mut r);
         let upstream = read_upstream(&mut r);
+        let turns = read_turns(&mut r);
         let config = Config {
             environment,
             server,
@@ -110,6 +112,7 @@ impl Config {
             telemetry,
             llm,
             upstream,
+            turns,
         };
 
         if environment.is_production() {
@@ -142,7 +145,7 @@ impl Config {
             ("TEST_AUTH_SECRET", auth.test_auth_secret.as_ref()),
             ("JWT_SECRET", Some(&auth.jwt_secret)),
             ("PLUGIN_SECRETS_KEY", self.plugins.secrets_key.as_ref()),
-            ("REDIS_URL", self.llm.redis_url.as_ref()),
+            ("REDIS_URL", self.turns.redis_url.as_ref()),
         ]
         .into_iter()
         .filter_map(|(name, secret)| Some((name, secret?.expose())))
@@ -351,6 +354,24 @@ fn read_trusted_keys(r: &mut Reader<'_>) -> tools::TrustedKeys {
         r.problems.push(format!("PLUGIN_TRUSTED_KEYS: {err} (nor a readable file of them)"));
         tools::TrustedKeys::default()
     })
+}
+
+/// Turns that survive (#12): `REDIS_URL` (checked for its scheme; the value is never echoed, it may
+/// hold a password; only the internal `redis://` form), the key prefix, retention and lease.
+fn read_turns(r: &mut Reader<'_>) -> TurnsConfig {
+    let redis_url = r.secret("REDIS_URL");
+    if let Some(url) = &redis_url
+        && !url.expose().starts_with("redis://")
+    {
+        // TLS is not built in: Render's Key Value is reached on its internal redis:// URL.
+        r.problems.push("REDIS_URL: expected redis://… (the Key Value instance's internal URL)".to_string());
+    }
+    TurnsConfig {
+        redis_url,
+        redis_key_prefix: r.text("REDIS_KEY_PREFIX"),
+        event_retention: r.seconds("TURN_EVENTS_RETENTION_SECONDS", Lowest::MoreThan(0.0), 86_400.0),
+        lease: r.seconds("TURN_LEASE_SECONDS", Lowest::MoreThan(0.0), 600.0),
+    }
 }
 
 fn read_telemetry(r: &mut Reader<'_>) -> TelemetryConfig {

@@ -222,3 +222,18 @@ pub struct UpstreamConfig {
     /// before another connection is opened (100 is the least RFC 9113 asks servers to allow).
     pub anthropic_streams_per_connection: usize,
 }
+
+/// Turns that survive (#12): the shared state of running turns (`host/src/live`).
+#[derive(Clone, Debug)]
+pub struct TurnsConfig {
+    /// Redis (Render's Key Value): event logs, stops, leases and the per-user cap shared by every
+    /// instance; unset: all of it in this process (a single instance).
+    pub redis_url: Option<super::Secret>,
+    /// The start of every key this service writes in Redis (several services may share one).
+    pub redis_key_prefix: String,
+    /// How long a turn's events stay resumable after its last event.
+    pub event_retention: Duration,
+    /// How long a running turn's lease lasts without renewal (renewed every third of it): a dead
+    /// instance's turns are closed by another within it.
+    pub lease: Duration,
+}

@@ -84,7 +84,7 @@ impl LlmRouter {
             (Fallback::Off, _) => None,
         };
         let mut queue = CallQueue::new(routing.max_concurrent_calls, routing.queue_wait);
-        if let Some(url) = &routing.redis_url {
+        if let Some(url) = &config.turns.redis_url {
             let key = config.anthropic.api_key.as_ref().map(Secret::expose).unwrap_or_default();
             match SharedSlots::new(url.expose(), key, routing.shared_max_calls) {
                 Ok(shared) => queue = queue.shared(shared),

@@ -66,6 +66,8 @@ pub fn recorder() -> PrometheusHandle {
 
 /// Every metric of the service.
 fn describe() {
+    // Turns that survive (#12).
+    super::live_metrics::describe();
     describe_gauge!("chat_api_build_info", "Always 1; labels `version` and `release` (RENDER_GIT_COMMIT).");
 
     describe_counter!(

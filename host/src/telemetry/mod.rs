@@ -1,5 +1,6 @@
 //! Operations: logs ([`logs`]), Prometheus metrics ([`metrics`]) and error tracking ([`sentry`]).
 
+pub mod live_metrics;
 pub mod logs;
 pub mod metrics;
 pub mod sentry;

@@ -13,6 +13,8 @@ use end_to_end::poll::poll_until;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+mod crash_recovery;
+
 const BINARY: &str = env!("CARGO_BIN_EXE_chat-api");
 const PATIENCE: Duration = Duration::from_secs(60);
 

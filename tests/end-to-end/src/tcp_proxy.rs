@@ -71,3 +71,20 @@ impl Drop for TcpProxy {
         self.acceptor.abort();
     }
 }
+
+/// `url` (a database URL) with its host and port replaced by `addr`.
+pub fn through(url: &str, addr: SocketAddr) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let userinfo = authority.rsplit_once('@').map(|(u, _)| format!("{u}@")).unwrap_or_default();
+    format!("{scheme}://{userinfo}{addr}/{path}")
+}
+
+/// The address of the Postgres server a `postgres://` URL names.
+pub async fn postgres_address(url: &str) -> SocketAddr {
+    let rest = url.split_once("://").expect("a URL").1;
+    let authority = rest.split('/').next().expect("an authority");
+    let host_port = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+    let host_port = if host_port.contains(':') { host_port.to_string() } else { format!("{host_port}:5432") };
+    tokio::net::lookup_host(host_port).await.expect("resolvable").next().expect("an address")
+}

@@ -107,11 +107,15 @@ impl ToolWorld {
     /// With the ported tools in the language `ports` says.
     pub async fn start_ports(backend: Backend, patience: Patience, ports: Ports) -> ToolWorld {
         let db = TestDatabase::new(backend).await.expect("a test database");
-        ToolWorld::start_over(db, patience).await
+        ToolWorld::start_over_with(db, patience, ports).await
     }
 
     /// Over a database the caller made (the cutover suite's copy of the original Supabase schema).
     pub async fn start_over(db: TestDatabase, patience: Patience) -> ToolWorld {
+        ToolWorld::start_over_with(db, patience, Ports::Rust).await
+    }
+
+    async fn start_over_with(db: TestDatabase, patience: Patience, ports: Ports) -> ToolWorld {
         let plugins = PluginsDir::new();
         for plugin in ports.plugins() {
             plugins.add(plugin);

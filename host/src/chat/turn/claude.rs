@@ -23,7 +23,7 @@ const MID_STREAM_RETRIES: u32 = 2;
 
 /// A Claude call that did not complete.
 pub(super) struct CallFailure {
-    /// `None` when the shutdown deadline interrupted it.
+    /// `None` when the shutdown deadline or the user's stop interrupted it.
     pub(super) error: Option<LlmError>,
     /// Text of this call already forwarded to the client.
     pub(super) partial_text: String,
@@ -71,9 +71,12 @@ impl Turn {
             attempt += 1;
             let mut forwarded = Forwarded::default();
             let shutdown = self.deps.shutdown.clone();
+            let stopped = self.live.stopped().clone();
+            // Dropping the stream on a stop closes the connection to Claude at once.
             let result = tokio::select! {
                 result = self.stream_once(provider, &request, &meta, sink, &mut forwarded) => result,
                 _ = shutdown.deadline() => Err(None),
+                () = stopped.cancelled() => Err(None),
             };
             let error = match result {
                 Ok(reply) => {
@@ -112,7 +115,8 @@ impl Turn {
                 }
             }
             self.tally.latency += started.elapsed();
-            metrics.llm_call(provider.label(), error.as_ref().map_or("shutdown", LlmError::kind), started.elapsed());
+            let interrupted = if stopped.is_cancelled() { "stopped" } else { "shutdown" };
+            metrics.llm_call(provider.label(), error.as_ref().map_or(interrupted, LlmError::kind), started.elapsed());
             return Err(CallFailure { error, partial_text: forwarded.text });
         }
     }

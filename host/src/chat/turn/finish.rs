@@ -8,6 +8,7 @@ use store::{NewMessage, Role as StoreRole};
 use super::{Ending, Turn, give_back};
 use crate::chat::events::{ChatEvent, ErrorEvent, MessageEnd};
 use crate::chat::sink::EventSink;
+use crate::llm::StopReason;
 use crate::telemetry::turn_metrics::TurnMetrics;
 
 impl Turn {
@@ -18,13 +19,19 @@ impl Turn {
         sink: &mut EventSink,
         metrics: &TurnMetrics,
     ) -> Result<(), &'static str> {
+        let stopped = matches!(ending, Ending::Stopped);
         let (incomplete, last_event, failure) = match ending {
             Ending::Complete => (false, None, None),
+            // The partial reply is kept; the turn still ends with `message_end`.
+            Ending::Stopped => (true, None, None),
             Ending::Failed { event, reason } => (true, Some(event), Some(reason)),
             Ending::Shutdown => (true, Some(ErrorEvent::shutting_down()), Some("shutdown")),
         };
-        // The turn's slot (`_running`) is given back once its last event is sent.
-        let Turn { deps, running: _running, who, reservation, conversation, tally } = self;
+        // The turn's slot and lease (`_live`) are given back once its last event is sent.
+        let Turn { deps, live: _live, who, reservation, conversation, mut tally } = self;
+        if stopped {
+            tally.stop_reason = Some(StopReason::Other("stopped".to_string()));
+        }
         if incomplete && !tally.output_seen {
             // Nothing of the reply reached the user: the message does not count.
             give_back(reservation, &deps.store).await;
@@ -62,6 +69,7 @@ impl Turn {
                 tokens_used: tally.usage.input_tokens + tally.usage.output_tokens,
                 latency_ms: tally.latency.as_millis() as u64,
                 pending_imports: conversation.pending.for_message_end(),
+                stopped: stopped.then_some(true),
             })
         });
         sink.send(last_event).await;

@@ -25,10 +25,11 @@ use super::catalog::ToolCatalog;
 use super::events::{ChatEvent, ContentDelta, ErrorEvent, MessageStart};
 use super::imports::PendingImports;
 use super::request::{ChatContext, TurnRequest};
-use super::running_turns::{RunningTurns, TurnSlot};
 use super::sink::EventSink;
 use crate::auth::AuthUser;
 use crate::config::Config;
+use crate::live::Live;
+use crate::live::lease::LiveTurn;
 use crate::llm::{ApiMessage, AssistantTurn, ContentBlock, LlmRouter, Provider, Role, StopReason, ToolDef, Usage};
 use crate::quota::Reservation;
 use crate::shutdown::Shutdown;
@@ -51,8 +52,8 @@ pub struct TurnDeps {
     pub tools: Arc<Registry>,
     pub catalog: Arc<ToolCatalog>,
     pub shutdown: Shutdown,
-    /// The turns each user has running, capped per user.
-    pub running_turns: RunningTurns,
+    /// The shared state of running turns: event logs, stops, leases, the per-user cap.
+    pub live: Live,
 }
 
 /// One valid request of one user.
@@ -84,8 +85,8 @@ pub async fn run(deps: TurnDeps, input: TurnInput, mut sink: EventSink) {
 /// A turn past its pre-flight.
 struct Turn {
     deps: TurnDeps,
-    /// Counts the turn against its user's cap until the turn is dropped.
-    running: TurnSlot,
+    /// The turn's stop token, lease and slot under its user's cap, held until the turn is dropped.
+    live: LiveTurn,
     who: Who,
     /// The quota unit this message took; given back only if nothing of the reply reached the user.
     reservation: Reservation,
@@ -139,11 +140,14 @@ enum Ending {
     },
     /// The shutdown deadline passed.
     Shutdown,
+    /// The user stopped the turn (`POST /chat/turns/{turn_id}/stop`).
+    Stopped,
 }
 
 impl Turn {
     async fn run(&mut self, sink: &mut EventSink, metrics: &TurnMetrics) -> Ending {
-        sink.send(ChatEvent::MessageStart(MessageStart { session_id: self.who.session_id })).await;
+        let turn_id = self.live.turn().to_string();
+        sink.send(ChatEvent::MessageStart(MessageStart { session_id: self.who.session_id, turn_id })).await;
         for call in 1..=MAX_CLAUDE_CALLS {
             let reply = match self.call_claude(sink, metrics).await {
                 Ok(reply) => reply,
@@ -167,14 +171,14 @@ impl Turn {
                 Some(StopReason::ToolUse) if !tool_uses.is_empty() => {
                     self.say(content);
                     if !self.run_tools(&tool_uses, sink).await {
-                        return Ending::Shutdown;
+                        return self.interrupted();
                     }
                 }
                 // Cut off at max_tokens: the complete tool calls run (the cut one was left out), then
                 // the turn ends.
                 Some(StopReason::MaxTokens) if !tool_uses.is_empty() => {
                     self.say(content);
-                    return if self.run_tools(&tool_uses, sink).await { Ending::Complete } else { Ending::Shutdown };
+                    return if self.run_tools(&tool_uses, sink).await { Ending::Complete } else { self.interrupted() };
                 }
                 Some(
                     StopReason::EndTurn
@@ -191,6 +195,11 @@ impl Turn {
             }
         }
         Ending::Complete
+    }
+
+    /// Why the turn was cut short without an error: the user's stop, or the shutdown deadline.
+    fn interrupted(&self) -> Ending {
+        if self.live.stopped().is_cancelled() { Ending::Stopped } else { Ending::Shutdown }
     }
 
     /// Adds an assistant message to the turn's transcript (empty replies are not valid messages).
@@ -210,7 +219,7 @@ impl Turn {
             vec![ContentBlock::Text { text: failure.partial_text }]
         });
         match failure.error {
-            None => Ending::Shutdown,
+            None => self.interrupted(),
             Some(err) => {
                 tracing::warn!(error = %err, anthropic_request_id = err.request_id(), "Claude call failed");
                 crate::telemetry::sentry::capture_upstream_error(&err);

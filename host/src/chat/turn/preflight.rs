@@ -9,7 +9,10 @@ use crate::chat::events::{ChatEvent, ErrorEvent};
 use crate::chat::history;
 use crate::chat::imports::PendingImports;
 use crate::chat::sink::EventSink;
-use crate::quota::{self, Exceeded};
+use crate::live::event_log::TurnRecord;
+use crate::live::lease::LiveTurn;
+use crate::live::user_cap::CapSlot;
+use crate::quota::{self, Exceeded, Reservation};
 use crate::telemetry::turn_metrics::TurnMetrics;
 
 /// Why a turn did not start.
@@ -62,10 +65,8 @@ pub(super) async fn preflight(
     let store = &deps.store;
     let user_id = input.user.user_id.as_str();
     // First, so that a refused turn spends nothing (no quota unit, no row, no database call).
-    let running = deps
-        .running_turns
-        .start(user_id)
-        .ok_or(PreflightFailure::TooManyTurns { limit: deps.running_turns.per_user() })?;
+    let slot =
+        deps.live.cap.start(user_id).await.ok_or(PreflightFailure::TooManyTurns { limit: deps.live.cap.per_user() })?;
     let flags = store.feature_flags(user_id).await.map_err(unexpected)?;
     if !flags.chat_allowed() {
         return Err(PreflightFailure::ChatDisabled);
@@ -91,9 +92,9 @@ pub(super) async fn preflight(
         }
         Err(err) => return Err(unexpected(err)),
     };
-    match start(deps, &input, existing, sink).await {
-        Ok((who, conversation)) => {
-            Ok(Turn { deps: deps.clone(), running, who, reservation, conversation, tally: Tally::default() })
+    match start(deps, &input, existing, &reservation, slot, sink).await {
+        Ok((who, live, conversation)) => {
+            Ok(Turn { deps: deps.clone(), live, who, reservation, conversation, tally: Tally::default() })
         }
         Err(failure) => {
             give_back(reservation, store).await;
@@ -103,13 +104,16 @@ pub(super) async fn preflight(
 }
 
 /// The steps after the quota unit is taken: the session (created for a new chat), the user
-/// message, and the conversation so far.
+/// message (its id is the turn's: the event log, the lease and stops go by it), and the
+/// conversation so far.
 async fn start(
     deps: &TurnDeps,
     input: &TurnInput,
     existing: Option<Session>,
+    reservation: &Reservation,
+    slot: CapSlot,
     sink: &mut EventSink,
-) -> Result<(Who, Conversation), PreflightFailure> {
+) -> Result<(Who, LiveTurn, Conversation), PreflightFailure> {
     let store = &deps.store;
     let user_id = input.user.user_id.as_str();
     let session = match existing {
@@ -130,7 +134,15 @@ async fn start(
         ..Default::default()
     };
     let message_id = store.insert_message(&user_message).await.map_err(unexpected)?;
-    sink.set_turn(message_id.simple().to_string());
+    let turn_id = message_id.simple().to_string();
+    let record = TurnRecord {
+        user_id: user_id.to_string(),
+        session_id: session.id,
+        period: reservation.period.key(),
+        done: false,
+    };
+    sink.log_to(deps.live.log.clone(), &turn_id, &record).await;
+    let live = deps.live.begin(&turn_id, slot).await;
     tracing::Span::current().record("session_id", tracing::field::display(session.id));
 
     let rows = store.message_page(session.id, history::MAX_ROWS, None).await.map_err(unexpected)?.messages;
@@ -143,7 +155,7 @@ async fn start(
         transcript: Vec::new(),
     };
     let who = Who { user: input.user.clone(), request_id: input.request_id.clone(), session_id: session.id };
-    Ok((who, conversation))
+    Ok((who, live, conversation))
 }
 
 /// A database failure the client only hears about as "unexpected"; the log has the cause.

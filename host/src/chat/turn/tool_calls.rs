@@ -24,10 +24,14 @@ use crate::telemetry::sentry::with_current_hub;
 
 /// What the model sees for a tool call whose arguments were not valid JSON (the original's text).
 const INVALID_ARGUMENTS: &str = "Error: Invalid tool arguments received. Please try again.";
+/// What the model sees (next turn) for a tool call the user's stop or the shutdown cut off.
+const INTERRUPTED: &str = "Error: The tool call was interrupted before it finished.";
 
 impl Turn {
     /// Runs the calls and adds their `tool_result` message to the transcript. `false` when the
-    /// shutdown deadline interrupted them.
+    /// shutdown deadline or the user's stop interrupted them: the calls still running are aborted
+    /// (their stores dropped, their requests abandoned) and answered as interrupted, so the
+    /// history stays valid for the next turn.
     pub(super) async fn run_tools(&mut self, uses: &[ToolUseBlock], sink: &mut EventSink) -> bool {
         let started = Instant::now();
         let mut results: Vec<Option<(String, bool)>> = vec![None; uses.len()];
@@ -59,6 +63,8 @@ impl Turn {
         let mut heartbeat =
             tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT_INTERVAL, HEARTBEAT_INTERVAL);
         let shutdown = self.deps.shutdown.clone();
+        let stopped = self.live.stopped().clone();
+        let mut finished = true;
         while !running.is_empty() {
             tokio::select! {
                 Some(joined) = running.join_next_with_id() => {
@@ -92,19 +98,21 @@ impl Turn {
                         }
                     }
                 }
-                _ = shutdown.deadline() => return false,
+                _ = shutdown.deadline() => { finished = false; break }
+                () = stopped.cancelled() => { finished = false; break }
             }
         }
+        running.abort_all();
         let content = uses
             .iter()
             .zip(results)
             .map(|(tool_use, result)| {
-                let (content, is_error) = result.unwrap_or_else(|| (INVALID_ARGUMENTS.to_string(), true));
+                let (content, is_error) = result.unwrap_or_else(|| (INTERRUPTED.to_string(), true));
                 ContentBlock::ToolResult { tool_use_id: tool_use.id.clone(), content, is_error }
             })
             .collect();
         self.conversation.transcript.push(ApiMessage { role: Role::User, content });
-        true
+        finished
     }
 
     /// Sends `function_result`, records the call and persists its `tool_result` row.

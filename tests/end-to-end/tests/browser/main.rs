@@ -250,3 +250,52 @@ async fn the_page_streams_a_reply_with_a_tool_call_in_headless_chromium() {
     browser.wait_for("#sessions button", "the session list", |t| t.len() == 1).await;
     drop(browser);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_resumes_a_dropped_stream_showing_each_event_once_and_stops_a_reply() {
+    use end_to_end::tcp_proxy::TcpProxy;
+    use stand_ins::anthropic::{Reply, Split, StandIn};
+    use stand_ins::gate::Gate;
+
+    let anthropic = StandIn::start().await;
+    let url = anthropic.url();
+    let server = server(&[
+        ("ENVIRONMENT", "development"),
+        ("ANTHROPIC_BASE_URL", url.as_str()),
+        ("ANTHROPIC_API_KEY", "sk-ant-x"),
+    ])
+    .await;
+    // The browser reaches the service through a proxy the test can cut, as a phone loses its network.
+    let proxy = TcpProxy::start(server.addr).await;
+    let browser = Browser::start().await;
+    browser.open(&format!("http://{}/", proxy.addr())).await;
+    browser.wait_for("#user", "the sign-in", |t| t.first().is_some_and(|u| u == DEV_USER)).await;
+
+    let full = "Resumed after the drop, and every word shown once.";
+    let held = Gate::new();
+    anthropic.push(Reply::text(full).text_split(Split::Every(5)).hold_after(4, held.clone()));
+    browser.type_into("#message", "Tell me something").await;
+    browser.click("#send").await;
+    browser.wait_for(".assistant", "the first words", |t| t.iter().any(|r| !r.is_empty())).await;
+    proxy.cut();
+    browser.wait_for(".meta", "the page noticing the drop", |t| t.iter().any(|m| m.contains("resuming"))).await;
+    proxy.restore();
+    held.open();
+    let replies =
+        browser.wait_for(".meta", "the end of the resumed reply", |t| t.iter().any(|m| m.contains("tokens"))).await;
+    assert_eq!(browser.texts(".assistant").await, [full], "each delta shown once: {replies:?}");
+    assert!(browser.texts(".error").await.is_empty());
+
+    // Stop: the reply ends where it was, marked stopped.
+    anthropic.push(
+        Reply::text("This one is stopped early by the user.").text_split(Split::Every(5)).hold_after(4, Gate::new()),
+    );
+    browser.type_into("#message", "And another").await;
+    browser.click("#send").await;
+    browser.wait_for(".assistant", "the second reply's first words", |t| t.len() == 2 && !t[1].is_empty()).await;
+    browser.click("#stop").await;
+    browser.wait_for(".meta", "the stopped reply", |t| t.iter().any(|m| m.starts_with("stopped"))).await;
+    let replies = browser.texts(".assistant").await;
+    assert!("This one is stopped early by the user.".starts_with(&replies[1]), "{replies:?}");
+    drop(browser);
+}

@@ -129,6 +129,8 @@ fn example(name: &str) -> String {
         "PLUGIN_SECRETS_KEY" => "c2VjcmV0cy1rZXktb2YtdGhpcnR5LXR3by1ieXRlcyE=".to_string(),
         // The base64 line of a minisign public key (nothing signs with its secret half).
         "PLUGIN_TRUSTED_KEYS" => "RWQBI0VniavN7wy85CEv3HDqvDUuBPH9QEXrXefSP8Qc07CGM0GC0lBI".to_string(),
+        // The Key Value instance's internal URL (render.yaml takes it from the service).
+        "REDIS_URL" => "redis://chat-api-kv:6379".to_string(),
         n if n.ends_with("_URL") => "https://service.example.com".to_string(),
         n => format!("{}-a-secret-value-of-more-than-thirty-two-characters", n.to_ascii_lowercase()),
     }
@@ -279,7 +281,7 @@ fn only_config_reads_the_environment() {
 #[test]
 fn layers_below_the_api_never_name_the_api_or_the_app() {
     let mut checked = 0;
-    for layer in ["chat", "llm", "auth", "embeddings", "telemetry"] {
+    for layer in ["chat", "live", "llm", "auth", "embeddings", "telemetry"] {
         let mut files = Vec::new();
         rust_files(&repo().join("host/src").join(layer), &mut files);
         assert!(!files.is_empty(), "host/src/{layer} has no files");

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use end_to_end::poll::poll_until;
 use end_to_end::server::TestServer;
-use end_to_end::tcp_proxy::TcpProxy;
+use end_to_end::tcp_proxy::{TcpProxy, postgres_address, through};
 use serde_json::json;
 use store::StoreOptions;
 
@@ -22,22 +22,6 @@ async fn liveness_and_readiness_on_both_backends() {
         assert_eq!(ready["service"], "chat-api");
         assert_eq!(ready["checks"]["supabase"], "ok");
     }
-}
-
-/// `url` with its host and port replaced by `addr`.
-fn through(url: &str, addr: std::net::SocketAddr) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let userinfo = authority.rsplit_once('@').map(|(u, _)| format!("{u}@")).unwrap_or_default();
-    format!("{scheme}://{userinfo}{addr}/{path}")
-}
-
-async fn postgres_address(url: &str) -> std::net::SocketAddr {
-    let rest = url.split_once("://").unwrap().1;
-    let authority = rest.split('/').next().unwrap();
-    let host_port = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
-    let host_port = if host_port.contains(':') { host_port.to_string() } else { format!("{host_port}:5432") };
-    tokio::net::lookup_host(host_port).await.unwrap().next().unwrap()
 }
 
 #[tokio::test]
