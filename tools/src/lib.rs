@@ -75,6 +75,7 @@ pub use registry::{
     Loading, MAX_VALUE_BYTES, PluginListing, PluginStatus, Registry, RegistryError, Rejection, ReloadOutcome,
     ReloadReport, ValueReport, VersionInfo,
 };
+pub use egress::TraceContextHook;
 pub use services::HostServices;
 pub use signing::{SignaturePolicy, SignatureSettings, SignatureStatus, TrustedKeys};
 pub use stats::{LastError, StatsSnapshot};
@@ -132,6 +133,8 @@ pub struct RuntimeConfig {
     pub compile_timeout: Duration,
     /// `PLUGIN_SIGNATURES` and `PLUGIN_TRUSTED_KEYS`: which plugin versions load.
     pub signatures: SignatureSettings,
+    /// The host's `traceparent` for the plugins' requests (`None`: requests are left as they are).
+    pub trace_context: Option<egress::TraceContextHook>,
 }
 
 impl RuntimeConfig {
@@ -160,6 +163,7 @@ impl RuntimeConfig {
             state_max_bytes: 8 << 20,
             compile_timeout: Duration::from_secs(60),
             signatures: SignatureSettings::default(),
+            trace_context: None,
         }
     }
 }

@@ -46,6 +46,9 @@ impl ChatEvent {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MessageStart {
     pub session_id: Uuid,
+    /// The turn's OpenTelemetry trace id, only while its span is recording (the original's field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -35,6 +35,8 @@ pub use settings::{
     QuotaConfig, ServerConfig, TelemetryConfig,
 };
 
+// OpenTelemetry export (#15).
+pub use settings::{OtelConfig, OtelRootSampler, OtelSampler};
 use reading::{Lowest, Reader};
 
 /// The whole configuration.
@@ -143,6 +145,7 @@ impl Config {
         ]
         .into_iter()
         .filter_map(|(name, secret)| Some((name, secret?.expose())))
+        .chain(self.telemetry.otel.iter().flat_map(|otel| &otel.headers).map(|(_, v)| ("OTEL_EXPORTER_OTLP_HEADERS", v.expose())))
         .chain(reading::database_password(&self.database.url).map(|password| ("DATABASE_URL", password)))
         .chain(auth.api_keys.iter().map(|k| ("API_KEYS", k.key.expose())))
         .collect()
@@ -361,7 +364,51 @@ fn read_telemetry(r: &mut Reader<'_>) -> TelemetryConfig {
         traces_sample_rate,
         metrics_enabled: r.bool("METRICS_ENABLED"),
         json_logs: r.flag("LOG_JSON").unwrap_or(r.environment.is_production()),
+        otel: read_otel(r),
     }
+}
+
+/// The OpenTelemetry settings; `None` (no export) without `OTEL_EXPORTER_OTLP_ENDPOINT`.
+fn read_otel(r: &mut Reader<'_>) -> Option<OtelConfig> {
+    let endpoint = r.optional("OTEL_EXPORTER_OTLP_ENDPOINT")?;
+    if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+        r.problems.push("OTEL_EXPORTER_OTLP_ENDPOINT: expected an http:// or https:// URL".to_string());
+    }
+    let mut headers = Vec::new();
+    for pair in r.optional("OTEL_EXPORTER_OTLP_HEADERS").unwrap_or_default().split(',').filter(|p| !p.trim().is_empty()) {
+        match pair.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                headers.push((name.trim().to_string(), Secret::new(value.trim())));
+            }
+            // The value may be a credential: only the shape is named.
+            _ => r.problems.push("OTEL_EXPORTER_OTLP_HEADERS: expected key=value pairs separated by commas".to_string()),
+        }
+    }
+    let ratio: f64 = r.parsed("OTEL_TRACES_SAMPLER_ARG", "a ratio between 0 and 1");
+    if !(0.0..=1.0).contains(&ratio) {
+        r.problems.push(format!("OTEL_TRACES_SAMPLER_ARG: expected a ratio between 0 and 1, got {ratio}"));
+    }
+    let sampler = match r.text("OTEL_TRACES_SAMPLER").as_str() {
+        "always_on" => OtelSampler::AlwaysOn,
+        "always_off" => OtelSampler::AlwaysOff,
+        "traceidratio" => OtelSampler::Ratio(ratio),
+        "parentbased_always_on" => OtelSampler::ParentBased(OtelRootSampler::AlwaysOn),
+        "parentbased_always_off" => OtelSampler::ParentBased(OtelRootSampler::AlwaysOff),
+        "parentbased_traceidratio" => OtelSampler::ParentBased(OtelRootSampler::Ratio(ratio)),
+        other => {
+            r.problems.push(format!(
+                "OTEL_TRACES_SAMPLER: expected always_on, always_off, traceidratio, parentbased_always_on, \
+                 parentbased_always_off or parentbased_traceidratio, got {other:?}"
+            ));
+            OtelSampler::ParentBased(OtelRootSampler::AlwaysOn)
+        }
+    };
+    Some(OtelConfig {
+        endpoint: endpoint.trim_end_matches('/').to_string(),
+        headers,
+        service_name: r.text("OTEL_SERVICE_NAME"),
+        sampler,
+    })
 }
 
 /// A configuration from `vars` alone, for the unit tests of every part.

@@ -197,7 +197,13 @@ impl AnthropicClient {
         retry: u32,
     ) -> Result<MessageStream, (LlmError, Option<bool>)> {
         let stall = self.options.stall_timeout;
-        let send = self.http.post(&route.messages_url).headers(route.headers.clone()).body(body.clone()).send();
+        let send = self
+            .http
+            .post(&route.messages_url)
+            .headers(route.headers.clone())
+            .headers(crate::telemetry::otel::trace_headers(&tracing::Span::current()))
+            .body(body.clone())
+            .send();
         let response = match tokio::time::timeout(stall, send).await {
             Err(_elapsed) => return Err((LlmError::Timeout, None)),
             Ok(Err(err)) => return Err((LlmError::Connection(describe(err)), None)),

@@ -9,6 +9,7 @@ pub mod hooks;
 pub mod in_flight;
 pub mod network;
 pub mod send;
+pub mod trace_context;
 pub mod violation;
 
 use std::net::IpAddr;
@@ -18,6 +19,7 @@ use http::{HeaderName, HeaderValue};
 pub use hooks::EgressHooks;
 pub use in_flight::RequestSlots;
 pub use network::Network;
+pub use trace_context::TraceContextHook;
 pub use violation::{Violation, Violations};
 
 use address::AddressClass;

@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use super::in_flight::InFlightCount;
+use super::trace_context::TraceContextHook;
 
 /// Resolver and TLS settings for plugin egress.
 pub struct Network {
@@ -14,6 +15,8 @@ pub struct Network {
     pub tls: Arc<rustls::ClientConfig>,
     /// The requests of every call not yet entirely gone.
     pub in_flight: InFlightCount,
+    /// Sets the host's `traceparent` on every request (OpenTelemetry export on).
+    pub trace_context: Option<TraceContextHook>,
 }
 
 impl Network {
@@ -29,7 +32,13 @@ impl Network {
             overrides: overrides.iter().map(|(name, ips)| (name.to_ascii_lowercase(), ips.clone())).collect(),
             tls: Arc::new(tls),
             in_flight: InFlightCount::default(),
+            trace_context: None,
         }
+    }
+
+    /// With the host's `traceparent` hook (OpenTelemetry export on).
+    pub fn with_trace_context(self, trace_context: Option<TraceContextHook>) -> Network {
+        Network { trace_context, ..self }
     }
 
     /// The addresses of `host` (lower case, no brackets) on `port`.

@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use tracing::Instrument;
 
 use super::Turn;
 use crate::chat::events::{ChatEvent, ContentDelta, FunctionCall};
@@ -71,10 +72,21 @@ impl Turn {
             attempt += 1;
             let mut forwarded = Forwarded::default();
             let shutdown = self.deps.shutdown.clone();
+            let span = tracing::info_span!(
+                "llm_call",
+                provider = provider.label(),
+                model = self.deps.llm.model(provider),
+                attempt,
+                outcome = tracing::field::Empty,
+            );
             let result = tokio::select! {
-                result = self.stream_once(provider, &request, &meta, sink, &mut forwarded) => result,
+                result = self.stream_once(provider, &request, &meta, sink, &mut forwarded).instrument(span.clone()) => result,
                 _ = shutdown.deadline() => Err(None),
             };
+            span.record("outcome", match &result {
+                Ok(_) => "ok",
+                Err(error) => error.as_ref().map_or("shutdown", LlmError::kind),
+            });
             let error = match result {
                 Ok(reply) => {
                     let elapsed = started.elapsed();
