@@ -65,6 +65,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use capabilities::index::{NoWorkoutIndex, WorkoutIndex, WorkoutMatch};
+pub use egress::TraceContextHook;
 pub use loader::{LoadError, LoadStage, MANIFEST_FILE, MAX_MANIFEST_BYTES, MAX_WASM_BYTES, WASM_FILE, oversized};
 pub use manifest::Limits;
 pub use memory_budget::default_budget_bytes;
@@ -75,7 +76,6 @@ pub use registry::{
     Loading, MAX_VALUE_BYTES, PluginListing, PluginStatus, Registry, RegistryError, Rejection, ReloadOutcome,
     ReloadReport, ValueReport, VersionInfo,
 };
-pub use egress::TraceContextHook;
 pub use services::HostServices;
 pub use signing::{SignaturePolicy, SignatureSettings, SignatureStatus, TrustedKeys};
 pub use stats::{LastError, StatsSnapshot};

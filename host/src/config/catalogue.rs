@@ -356,8 +356,18 @@ pub const ENV_VARS: &[EnvVar] = {
              unset in development and test: /metrics is open)",
         ),
         // --- OpenTelemetry traces (telemetry/otel.rs) ---
-        var("OTEL_EXPORTER_OTLP_ENDPOINT", Setting, Nothing, "OTLP/HTTP collector base URL (traces go to <url>/v1/traces; off when unset)"),
-        var("OTEL_EXPORTER_OTLP_HEADERS", Secret, Nothing, "headers of the OTLP requests (key=value,key2=value2: the collector's credentials)"),
+        var(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            Setting,
+            Nothing,
+            "OTLP/HTTP collector base URL (traces go to <url>/v1/traces; off when unset)",
+        ),
+        var(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            Secret,
+            Nothing,
+            "headers of the OTLP requests (key=value,key2=value2: the collector's credentials)",
+        ),
         var("OTEL_SERVICE_NAME", Setting, Value("amakaflow-chat"), "service.name of the exported spans"),
         var(
             "OTEL_TRACES_SAMPLER",

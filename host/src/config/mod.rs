@@ -36,8 +36,8 @@ pub use settings::{
 };
 
 // OpenTelemetry export (#15).
-pub use settings::{OtelConfig, OtelRootSampler, OtelSampler};
 use reading::{Lowest, Reader};
+pub use settings::{OtelConfig, OtelRootSampler, OtelSampler};
 
 /// The whole configuration.
 #[derive(Clone, Debug)]
@@ -145,7 +145,13 @@ impl Config {
         ]
         .into_iter()
         .filter_map(|(name, secret)| Some((name, secret?.expose())))
-        .chain(self.telemetry.otel.iter().flat_map(|otel| &otel.headers).map(|(_, v)| ("OTEL_EXPORTER_OTLP_HEADERS", v.expose())))
+        .chain(
+            self.telemetry
+                .otel
+                .iter()
+                .flat_map(|otel| &otel.headers)
+                .map(|(_, v)| ("OTEL_EXPORTER_OTLP_HEADERS", v.expose())),
+        )
         .chain(reading::database_password(&self.database.url).map(|password| ("DATABASE_URL", password)))
         .chain(auth.api_keys.iter().map(|k| ("API_KEYS", k.key.expose())))
         .collect()
@@ -375,13 +381,16 @@ fn read_otel(r: &mut Reader<'_>) -> Option<OtelConfig> {
         r.problems.push("OTEL_EXPORTER_OTLP_ENDPOINT: expected an http:// or https:// URL".to_string());
     }
     let mut headers = Vec::new();
-    for pair in r.optional("OTEL_EXPORTER_OTLP_HEADERS").unwrap_or_default().split(',').filter(|p| !p.trim().is_empty()) {
+    for pair in r.optional("OTEL_EXPORTER_OTLP_HEADERS").unwrap_or_default().split(',').filter(|p| !p.trim().is_empty())
+    {
         match pair.split_once('=') {
             Some((name, value)) if !name.trim().is_empty() => {
                 headers.push((name.trim().to_string(), Secret::new(value.trim())));
             }
             // The value may be a credential: only the shape is named.
-            _ => r.problems.push("OTEL_EXPORTER_OTLP_HEADERS: expected key=value pairs separated by commas".to_string()),
+            _ => {
+                r.problems.push("OTEL_EXPORTER_OTLP_HEADERS: expected key=value pairs separated by commas".to_string())
+            }
         }
     }
     let ratio: f64 = r.parsed("OTEL_TRACES_SAMPLER_ARG", "a ratio between 0 and 1");

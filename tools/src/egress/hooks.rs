@@ -87,7 +87,7 @@ impl WasiHttpHooks for EgressHooks {
         }
 
         // The request's own span: its time, and the `traceparent` the host propagates.
-        let span = tracing::info_span!("egress", method = %request.method(), host = %host, port);
+        let span = tracing::info_span!("egress", method = %request.method(), host = %host, port = i64::from(port));
         let headers = request.headers_mut();
         if rule.forward_user_auth {
             headers.remove(http::header::AUTHORIZATION);
@@ -102,7 +102,8 @@ impl WasiHttpHooks for EgressHooks {
         for (name, value) in &rule.headers {
             headers.insert(name.clone(), value.clone());
         }
-        if let Some(traceparent) = self.network.trace_context.as_ref().and_then(|hook| span.in_scope(|| hook.traceparent()))
+        if let Some(traceparent) =
+            self.network.trace_context.as_ref().and_then(|hook| span.in_scope(|| hook.traceparent()))
         {
             headers.insert(TRACEPARENT.clone(), traceparent);
         }

@@ -83,10 +83,13 @@ impl Turn {
                 result = self.stream_once(provider, &request, &meta, sink, &mut forwarded).instrument(span.clone()) => result,
                 _ = shutdown.deadline() => Err(None),
             };
-            span.record("outcome", match &result {
-                Ok(_) => "ok",
-                Err(error) => error.as_ref().map_or("shutdown", LlmError::kind),
-            });
+            span.record(
+                "outcome",
+                match &result {
+                    Ok(_) => "ok",
+                    Err(error) => error.as_ref().map_or("shutdown", LlmError::kind),
+                },
+            );
             let error = match result {
                 Ok(reply) => {
                     let elapsed = started.elapsed();

@@ -152,6 +152,7 @@ fn record_outcome(span: &tracing::Span, outcome: &tools::ToolOutcome) {
     }
     span.record("outcome", outcome.result.as_ref().map_or_else(|err| err.code.as_str(), |_| "ok"));
     if let Some(fuel) = outcome.fuel_consumed {
-        span.record("fuel", fuel);
+        // An integer attribute (OpenTelemetry has no unsigned one; tracing's u64 would be text).
+        span.record("fuel", i64::try_from(fuel).unwrap_or(i64::MAX));
     }
 }

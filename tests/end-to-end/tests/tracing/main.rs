@@ -16,8 +16,8 @@ use end_to_end::plugins::PluginsDir;
 use end_to_end::server::{TestServer, as_test_user, test_config};
 use end_to_end::sse_client::{SseTranscript, read_stream};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use prost::Message;
 use serde_json::json;
 use stand_ins::anthropic::{Reply, StandIn};
@@ -304,7 +304,12 @@ async fn an_unsampled_client_trace_is_not_recorded_and_gets_no_trace_id() {
     let client_trace = "0af7651916cd43dd8448eb211c80319c";
     let t = world.chat("user_trace_3", Some(&format!("00-{client_trace}-b7ad6b7169203331-00"))).await;
     assert_eq!(t.shape(), ["message_start", "content_delta", "message_end"]);
-    assert_eq!(trace_id_of(&t), None, "no trace_id while the turn's span is not recording: {:?}", t.first("message_start"));
+    assert_eq!(
+        trace_id_of(&t),
+        None,
+        "no trace_id while the turn's span is not recording: {:?}",
+        t.first("message_start")
+    );
     // The decision travels on: Anthropic hears the same trace, not sampled.
     let claude = world.anthropic.requests();
     let (trace, _, flags) = traceparent_parts(claude[0].header("traceparent").expect("traceparent"));
