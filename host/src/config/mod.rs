@@ -496,6 +496,43 @@ mod tests {
     }
 
     #[test]
+    fn opentelemetry_is_off_without_an_endpoint_and_its_settings_are_validated() {
+        assert!(load(&[]).unwrap().telemetry.otel.is_none());
+        assert!(load(&[("OTEL_EXPORTER_OTLP_ENDPOINT", " ")]).unwrap().telemetry.otel.is_none(), "blank is off");
+        let c = load(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector.example:4318/"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-honeycomb-team=collector-key-123456,x-dataset = chat"),
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+        ])
+        .unwrap();
+        let otel = c.telemetry.otel.clone().unwrap();
+        assert_eq!(otel.endpoint, "https://collector.example:4318");
+        assert_eq!(otel.service_name, "amakaflow-chat");
+        assert_eq!(otel.sampler, OtelSampler::ParentBased(OtelRootSampler::Ratio(0.25)));
+        let headers: Vec<(&str, &str)> = otel.headers.iter().map(|(k, v)| (k.as_str(), v.expose())).collect();
+        assert_eq!(headers, [("x-honeycomb-team", "collector-key-123456"), ("x-dataset", "chat")]);
+        assert!(c.secret_values().contains(&"collector-key-123456".to_string()), "the headers are secrets");
+        assert_eq!(
+            load(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")]).unwrap().telemetry.otel.unwrap().sampler,
+            OtelSampler::ParentBased(OtelRootSampler::AlwaysOn)
+        );
+        for (name, value) in [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
+            ("OTEL_TRACES_SAMPLER", "sometimes"),
+            ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
+            ("OTEL_TRACES_SAMPLER_ARG", "half"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "no-equals-sign-secretish"),
+        ] {
+            let endpoint = if name == "OTEL_EXPORTER_OTLP_ENDPOINT" { value } else { "http://c:4318" };
+            let vars = [("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint), (name, value)];
+            let err = load(&vars).unwrap_err();
+            assert!(err.problems.iter().any(|p| p.starts_with(name)), "{name}={value}: {err}");
+            assert!(!err.to_string().contains("secretish"), "a header value is never echoed: {err}");
+        }
+    }
+
+    #[test]
     fn telemetry_settings_are_validated() {
         let c = load(&[]).unwrap();
         assert!(c.telemetry.metrics_enabled);
