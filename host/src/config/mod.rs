@@ -374,10 +374,13 @@ fn read_telemetry(r: &mut Reader<'_>) -> TelemetryConfig {
     }
 }
 
-/// The OpenTelemetry settings; `None` (no export) without `OTEL_EXPORTER_OTLP_ENDPOINT`.
+/// The OpenTelemetry settings; `None` (no export) without `OTEL_EXPORTER_OTLP_ENDPOINT`. The others
+/// are read and checked either way, so a mistake shows before export is switched on.
 fn read_otel(r: &mut Reader<'_>) -> Option<OtelConfig> {
-    let endpoint = r.optional("OTEL_EXPORTER_OTLP_ENDPOINT")?;
-    if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+    let endpoint = r.optional("OTEL_EXPORTER_OTLP_ENDPOINT");
+    if let Some(endpoint) = &endpoint
+        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+    {
         r.problems.push("OTEL_EXPORTER_OTLP_ENDPOINT: expected an http:// or https:// URL".to_string());
     }
     let mut headers = Vec::new();
@@ -412,12 +415,8 @@ fn read_otel(r: &mut Reader<'_>) -> Option<OtelConfig> {
             OtelSampler::ParentBased(OtelRootSampler::AlwaysOn)
         }
     };
-    Some(OtelConfig {
-        endpoint: endpoint.trim_end_matches('/').to_string(),
-        headers,
-        service_name: r.text("OTEL_SERVICE_NAME"),
-        sampler,
-    })
+    let service_name = r.text("OTEL_SERVICE_NAME");
+    Some(OtelConfig { endpoint: endpoint?.trim_end_matches('/').to_string(), headers, service_name, sampler })
 }
 
 /// A configuration from `vars` alone, for the unit tests of every part.
