@@ -390,10 +390,12 @@ fn read_otel(r: &mut Reader<'_>) -> Option<OtelConfig> {
             Some((name, value)) if !name.trim().is_empty() => {
                 headers.push((name.trim().to_string(), Secret::new(value.trim())));
             }
-            // The value may be a credential: only the shape is named.
-            _ => {
+            // The value may be a credential: only the shape is named. Checked only while exporting
+            // (unused otherwise; a deployment may hold a placeholder secret).
+            _ if endpoint.is_some() => {
                 r.problems.push("OTEL_EXPORTER_OTLP_HEADERS: expected key=value pairs separated by commas".to_string())
             }
+            _ => {}
         }
     }
     let ratio: f64 = r.parsed("OTEL_TRACES_SAMPLER_ARG", "a ratio between 0 and 1");
