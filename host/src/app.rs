@@ -46,6 +46,7 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
         memory_budget_bytes: config.plugins.memory_budget_bytes,
         memory_wait: config.plugins.memory_wait,
         max_requests_in_flight: config.plugins.max_requests_in_flight,
+        trace_context: crate::telemetry::otel::egress_hook(config),
         ..RuntimeConfig::new(config.plugins.dir.clone())
     }
 }

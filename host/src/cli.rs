@@ -174,7 +174,9 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         tracing::info!(grace_seconds = grace.as_secs_f64(), "shutdown signal received; draining");
         shutdown.begin(grace);
     });
-    app.serve(listener).await?;
+    let served = app.serve(listener).await;
+    crate::telemetry::otel::shutdown().await;
+    served?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

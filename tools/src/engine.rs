@@ -70,7 +70,7 @@ impl Runtime {
         let cache = ArtifactCache::new(&config.cache_dir, &engine);
         Ok(Runtime {
             _ticker: EpochTicker::start(&engine),
-            network: Arc::new(network),
+            network: Arc::new(network.with_trace_context(config.trace_context.clone())),
             services: Arc::new(services),
             slots: Arc::new(Semaphore::new(config.max_concurrent_calls as usize)),
             memory: MemoryBudget::new(config.memory_budget_bytes, config.memory_wait),

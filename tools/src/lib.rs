@@ -67,6 +67,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use capabilities::index::{NoWorkoutIndex, WorkoutIndex, WorkoutMatch};
+pub use egress::TraceContextHook;
 pub use latency::LatencySummary;
 pub use loader::{LoadError, LoadStage, MANIFEST_FILE, MAX_MANIFEST_BYTES, MAX_WASM_BYTES, WASM_FILE, oversized};
 pub use manifest::Limits;
@@ -135,6 +136,8 @@ pub struct RuntimeConfig {
     pub compile_timeout: Duration,
     /// `PLUGIN_SIGNATURES` and `PLUGIN_TRUSTED_KEYS`: which plugin versions load.
     pub signatures: SignatureSettings,
+    /// The host's `traceparent` for the plugins' requests (`None`: requests are left as they are).
+    pub trace_context: Option<egress::TraceContextHook>,
 }
 
 impl RuntimeConfig {
@@ -163,6 +166,7 @@ impl RuntimeConfig {
             state_max_bytes: 8 << 20,
             compile_timeout: Duration::from_secs(60),
             signatures: SignatureSettings::default(),
+            trace_context: None,
         }
     }
 }

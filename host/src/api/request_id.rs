@@ -50,13 +50,15 @@ pub fn request_span(request: &Request) -> Span {
     let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
     sentry::configure_scope(|scope| scope.set_tag("request_id", request_id));
     let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or(UNMATCHED_ROUTE);
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "request",
         request_id,
         method = %request.method(),
         route,
         user_id = tracing::field::Empty,
-    )
+    );
+    crate::telemetry::otel::continue_client_trace(&span, request.headers());
+    span
 }
 
 /// The request id of a request that went through the request-id layer.

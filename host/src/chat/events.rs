@@ -49,6 +49,9 @@ pub struct MessageStart {
     /// The turn (`GET /chat/turns/{turn_id}/events` resumes it, `…/stop` stops it); clients that
     /// ignore unknown fields are unaffected.
     pub turn_id: String,
+    /// The turn's OpenTelemetry trace id, only while its span is recording (the original's field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

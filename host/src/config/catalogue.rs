@@ -382,6 +382,27 @@ pub const ENV_VARS: &[EnvVar] = {
             "Authorization: Bearer token of GET /metrics (required in production when metrics are enabled; \
              unset in development and test: /metrics is open)",
         ),
+        // --- OpenTelemetry traces (telemetry/otel.rs) ---
+        var(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            Setting,
+            Nothing,
+            "OTLP/HTTP collector base URL (traces go to <url>/v1/traces; off when unset)",
+        ),
+        var(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            Secret,
+            Nothing,
+            "headers of the OTLP requests (key=value,key2=value2: the collector's credentials)",
+        ),
+        var("OTEL_SERVICE_NAME", Setting, Value("amakaflow-chat"), "service.name of the exported spans"),
+        var(
+            "OTEL_TRACES_SAMPLER",
+            Setting,
+            Value("parentbased_always_on"),
+            "which traces are recorded: always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio",
+        ),
+        var("OTEL_TRACES_SAMPLER_ARG", Setting, Value("1.0"), "the ratio of the traceidratio samplers (0 to 1)"),
         var("LOG_JSON", Setting, Described("true in production, else false"), "JSON logs"),
         // Read by tracing's `EnvFilter` (telemetry/logs.rs), not by `Config`.
         var(

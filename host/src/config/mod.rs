@@ -35,7 +35,9 @@ pub use settings::{
     QuotaConfig, ServerConfig, TelemetryConfig, TurnsConfig, UpstreamConfig,
 };
 
+// OpenTelemetry export (#15).
 use reading::{Lowest, Reader};
+pub use settings::{OtelConfig, OtelRootSampler, OtelSampler};
 
 /// The whole configuration.
 #[derive(Clone, Debug)]
@@ -149,6 +151,13 @@ impl Config {
         ]
         .into_iter()
         .filter_map(|(name, secret)| Some((name, secret?.expose())))
+        .chain(
+            self.telemetry
+                .otel
+                .iter()
+                .flat_map(|otel| &otel.headers)
+                .map(|(_, v)| ("OTEL_EXPORTER_OTLP_HEADERS", v.expose())),
+        )
         .chain(reading::database_password(&self.database.url).map(|password| ("DATABASE_URL", password)))
         .chain(auth.api_keys.iter().map(|k| ("API_KEYS", k.key.expose())))
         .collect()
@@ -393,7 +402,55 @@ fn read_telemetry(r: &mut Reader<'_>) -> TelemetryConfig {
         traces_sample_rate,
         metrics_enabled: r.bool("METRICS_ENABLED"),
         json_logs: r.flag("LOG_JSON").unwrap_or(r.environment.is_production()),
+        otel: read_otel(r),
     }
+}
+
+/// The OpenTelemetry settings; `None` (no export) without `OTEL_EXPORTER_OTLP_ENDPOINT`. The others
+/// are read and checked either way, so a mistake shows before export is switched on.
+fn read_otel(r: &mut Reader<'_>) -> Option<OtelConfig> {
+    let endpoint = r.optional("OTEL_EXPORTER_OTLP_ENDPOINT");
+    if let Some(endpoint) = &endpoint
+        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+    {
+        r.problems.push("OTEL_EXPORTER_OTLP_ENDPOINT: expected an http:// or https:// URL".to_string());
+    }
+    let mut headers = Vec::new();
+    for pair in r.optional("OTEL_EXPORTER_OTLP_HEADERS").unwrap_or_default().split(',').filter(|p| !p.trim().is_empty())
+    {
+        match pair.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                headers.push((name.trim().to_string(), Secret::new(value.trim())));
+            }
+            // The value may be a credential: only the shape is named. Checked only while exporting
+            // (unused otherwise; a deployment may hold a placeholder secret).
+            _ if endpoint.is_some() => {
+                r.problems.push("OTEL_EXPORTER_OTLP_HEADERS: expected key=value pairs separated by commas".to_string())
+            }
+            _ => {}
+        }
+    }
+    let ratio: f64 = r.parsed("OTEL_TRACES_SAMPLER_ARG", "a ratio between 0 and 1");
+    if !(0.0..=1.0).contains(&ratio) {
+        r.problems.push(format!("OTEL_TRACES_SAMPLER_ARG: expected a ratio between 0 and 1, got {ratio}"));
+    }
+    let sampler = match r.text("OTEL_TRACES_SAMPLER").as_str() {
+        "always_on" => OtelSampler::AlwaysOn,
+        "always_off" => OtelSampler::AlwaysOff,
+        "traceidratio" => OtelSampler::Ratio(ratio),
+        "parentbased_always_on" => OtelSampler::ParentBased(OtelRootSampler::AlwaysOn),
+        "parentbased_always_off" => OtelSampler::ParentBased(OtelRootSampler::AlwaysOff),
+        "parentbased_traceidratio" => OtelSampler::ParentBased(OtelRootSampler::Ratio(ratio)),
+        other => {
+            r.problems.push(format!(
+                "OTEL_TRACES_SAMPLER: expected always_on, always_off, traceidratio, parentbased_always_on, \
+                 parentbased_always_off or parentbased_traceidratio, got {other:?}"
+            ));
+            OtelSampler::ParentBased(OtelRootSampler::AlwaysOn)
+        }
+    };
+    let service_name = r.text("OTEL_SERVICE_NAME");
+    Some(OtelConfig { endpoint: endpoint?.trim_end_matches('/').to_string(), headers, service_name, sampler })
 }
 
 /// A configuration from `vars` alone, for the unit tests of every part.
@@ -469,6 +526,43 @@ mod tests {
             internal_key(load(&[("ENVIRONMENT", "staging"), ("INTERNAL_API_KEY", "k")]).unwrap()).as_deref(),
             Some("k")
         );
+    }
+
+    #[test]
+    fn opentelemetry_is_off_without_an_endpoint_and_its_settings_are_validated() {
+        assert!(load(&[]).unwrap().telemetry.otel.is_none());
+        assert!(load(&[("OTEL_EXPORTER_OTLP_ENDPOINT", " ")]).unwrap().telemetry.otel.is_none(), "blank is off");
+        let c = load(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector.example:4318/"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-honeycomb-team=collector-key-123456,x-dataset = chat"),
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+        ])
+        .unwrap();
+        let otel = c.telemetry.otel.clone().unwrap();
+        assert_eq!(otel.endpoint, "https://collector.example:4318");
+        assert_eq!(otel.service_name, "amakaflow-chat");
+        assert_eq!(otel.sampler, OtelSampler::ParentBased(OtelRootSampler::Ratio(0.25)));
+        let headers: Vec<(&str, &str)> = otel.headers.iter().map(|(k, v)| (k.as_str(), v.expose())).collect();
+        assert_eq!(headers, [("x-honeycomb-team", "collector-key-123456"), ("x-dataset", "chat")]);
+        assert!(c.secret_values().contains(&"collector-key-123456".to_string()), "the headers are secrets");
+        assert_eq!(
+            load(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")]).unwrap().telemetry.otel.unwrap().sampler,
+            OtelSampler::ParentBased(OtelRootSampler::AlwaysOn)
+        );
+        for (name, value) in [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
+            ("OTEL_TRACES_SAMPLER", "sometimes"),
+            ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
+            ("OTEL_TRACES_SAMPLER_ARG", "half"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "no-equals-sign-secretish"),
+        ] {
+            let endpoint = if name == "OTEL_EXPORTER_OTLP_ENDPOINT" { value } else { "http://c:4318" };
+            let vars = [("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint), (name, value)];
+            let err = load(&vars).unwrap_err();
+            assert!(err.problems.iter().any(|p| p.starts_with(name)), "{name}={value}: {err}");
+            assert!(!err.to_string().contains("secretish"), "a header value is never echoed: {err}");
+        }
     }
 
     #[test]

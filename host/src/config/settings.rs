@@ -210,6 +210,37 @@ pub struct TelemetryConfig {
     /// baseline).
     pub metrics_enabled: bool,
     pub json_logs: bool,
+    /// OpenTelemetry export (`OTEL_*`); `None` when `OTEL_EXPORTER_OTLP_ENDPOINT` is unset.
+    pub otel: Option<OtelConfig>,
+}
+
+/// Where and which traces go (`OTEL_EXPORTER_OTLP_ENDPOINT` and the standard `OTEL_*` variables).
+#[derive(Clone, Debug)]
+pub struct OtelConfig {
+    /// The collector's base URL; spans are posted to `<endpoint>/v1/traces`.
+    pub endpoint: String,
+    /// `OTEL_EXPORTER_OTLP_HEADERS`, parsed: a secret (collector credentials).
+    pub headers: Vec<(String, Secret)>,
+    pub service_name: String,
+    pub sampler: OtelSampler,
+}
+
+/// `OTEL_TRACES_SAMPLER` with its `OTEL_TRACES_SAMPLER_ARG`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum OtelSampler {
+    AlwaysOn,
+    AlwaysOff,
+    Ratio(f64),
+    /// The parent's decision when there is a parent (a client's `traceparent`), else the inner one.
+    ParentBased(OtelRootSampler),
+}
+
+/// The root decision of a parent-based sampler.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum OtelRootSampler {
+    AlwaysOn,
+    AlwaysOff,
+    Ratio(f64),
 }
 
 /// How the service's own HTTPS clients reach upstreams (capacity: HTTP/2 to Anthropic).

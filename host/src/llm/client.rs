@@ -207,7 +207,12 @@ impl AnthropicClient {
     ) -> Result<MessageStream, (LlmError, Option<bool>)> {
         let stall = self.options.stall_timeout;
         let lane = self.lanes.acquire();
-        let request = lane.client().post(&route.messages_url).headers(route.headers.clone()).body(body.clone());
+        let request = lane
+            .client()
+            .post(&route.messages_url)
+            .headers(route.headers.clone())
+            .headers(crate::telemetry::otel::trace_headers(&tracing::Span::current()))
+            .body(body.clone());
         let send = lane.send(request);
         let response = match tokio::time::timeout(stall, send).await {
             Err(_elapsed) => return Err((LlmError::Timeout, None)),

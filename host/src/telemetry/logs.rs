@@ -31,7 +31,9 @@ where
     });
     // Breadcrumbs and error events for Sentry, only when it is configured.
     let sentry = config.telemetry.sentry_dsn.is_some().then(sentry::integrations::tracing::layer);
-    let registry = tracing_subscriber::registry().with(filter).with(sentry);
+    // OpenTelemetry spans, only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+    let otel = crate::telemetry::otel::layer(config);
+    let registry = tracing_subscriber::registry().with(filter).with(sentry).with(otel);
     let _ = if config.telemetry.json_logs {
         let format = tracing_subscriber::fmt::layer()
             .json()

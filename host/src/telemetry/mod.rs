@@ -1,8 +1,10 @@
-//! Operations: logs ([`logs`]), Prometheus metrics ([`metrics`]) and error tracking ([`sentry`]).
+//! Operations: logs ([`logs`]), Prometheus metrics ([`metrics`]), error tracking ([`sentry`]) and
+//! OpenTelemetry traces ([`otel`]).
 
 pub mod live_metrics;
 pub mod logs;
 pub mod metrics;
+pub mod otel;
 pub mod sentry;
 pub mod turn_metrics;
 
@@ -29,6 +31,8 @@ impl TurnContext {
             Some(hub) => ::sentry::Hub::run(hub.clone(), || logs::turn_span(request_id, user_id)),
             None => logs::turn_span(request_id, user_id),
         };
+        // In the trace, the turn is the request's child (and so in a client's trace).
+        otel::set_parent(&span, &tracing::Span::current());
         TurnContext { span, hub }
     }
 

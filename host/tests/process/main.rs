@@ -200,6 +200,29 @@ async fn sigterm_drains_and_exits_cleanly() {
     assert!(client.get(service.url("/health")).send().await.is_err(), "the port is closed");
 }
 
+#[tokio::test]
+async fn sigterm_flushes_the_batched_spans() {
+    let receiver = stand_ins::recording_server::RecordingServer::start(|_| async {
+        stand_ins::recording_server::reply::bytes(200, "application/x-protobuf", Vec::new())
+    })
+    .await;
+    let endpoint = receiver.url();
+    let dir = tempfile::tempdir().unwrap();
+    // The batch is due in an hour: what reaches the collector is what shutdown flushed.
+    let vars = [("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()), ("OTEL_BSP_SCHEDULE_DELAY", "3600000")];
+    let mut service = Service::start(dir.path(), &vars).await;
+    assert_eq!(get(&service.url("/health")).await.0, 200);
+
+    let status = service.terminate().await;
+    assert!(status.success(), "exit status {status:?}\n{}", service.log_text());
+    let exports = receiver.requests();
+    assert!(!exports.is_empty(), "no spans flushed at shutdown\n{}", service.log_text());
+    assert!(exports.iter().all(|r| r.method == "POST" && r.path == "/v1/traces"), "{exports:#?}");
+    assert!(exports.iter().all(|r| r.header("content-type") == Some("application/x-protobuf")));
+    let flushed = exports.iter().any(|r| r.body.windows(b"request".len()).any(|w| w == b"request"));
+    assert!(flushed, "the request span is among the flushed ones");
+}
+
 /// `target/<dir>/<plugin>` of this repository, laid out by `make plugins`.
 fn built_plugin(dir: &str, plugin: &str) -> std::path::PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target").join(dir).join(plugin);

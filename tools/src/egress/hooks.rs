@@ -10,12 +10,14 @@ use std::time::Instant;
 
 use http::uri::Scheme;
 use http::{HeaderName, HeaderValue};
+use tracing::Instrument;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::send::{self, Target};
 use super::{EgressPolicy, Network, RequestSlots, Violation, Violations};
 
 static X_USER_ID: HeaderName = HeaderName::from_static("x-user-id");
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// The most requests one call may send (a tool needs a handful; a runaway loop must not hammer a
 /// service it is allowed to reach).
@@ -84,6 +86,8 @@ impl WasiHttpHooks for EgressHooks {
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
 
+        // The request's own span: its time, and the `traceparent` the host propagates.
+        let span = tracing::info_span!("egress", method = %request.method(), host = %host, port = i64::from(port));
         let headers = request.headers_mut();
         if rule.forward_user_auth {
             headers.remove(http::header::AUTHORIZATION);
@@ -97,6 +101,11 @@ impl WasiHttpHooks for EgressHooks {
         }
         for (name, value) in &rule.headers {
             headers.insert(name.clone(), value.clone());
+        }
+        if let Some(traceparent) =
+            self.network.trace_context.as_ref().and_then(|hook| span.in_scope(|| hook.traceparent()))
+        {
+            headers.insert(TRACEPARENT.clone(), traceparent);
         }
 
         let target = Target {
@@ -112,8 +121,8 @@ impl WasiHttpHooks for EgressHooks {
         let (network, violations) = (self.network.clone(), self.violations.clone());
         match &network.replay {
             // `plugins test`: past every check above, answered from the test's script.
-            Some(replay) => Box::new(replay.clone().send(request, target, network.clone(), violations)),
-            None => Box::new(send::send(request, options, target, network, violations)),
+            Some(replay) => Box::new(replay.clone().send(request, target, network.clone(), violations).instrument(span)),
+            None => Box::new(send::send(request, options, target, network, violations).instrument(span)),
         }
     }
 }

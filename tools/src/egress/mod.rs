@@ -10,6 +10,7 @@ pub mod in_flight;
 pub mod network;
 pub mod replay;
 pub mod send;
+pub mod trace_context;
 pub mod violation;
 
 use std::net::IpAddr;
@@ -19,6 +20,7 @@ use http::{HeaderName, HeaderValue};
 pub use hooks::EgressHooks;
 pub use in_flight::RequestSlots;
 pub use network::Network;
+pub use trace_context::TraceContextHook;
 pub use violation::{Violation, Violations};
 
 use address::AddressClass;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::in_flight::InFlightCount;
 use super::replay::Replay;
+use super::trace_context::TraceContextHook;
 
 /// Resolver and TLS settings for plugin egress.
 pub struct Network {
@@ -18,6 +19,8 @@ pub struct Network {
     pub in_flight: InFlightCount,
     /// Answers requests that passed the policy from a test script instead of the network.
     pub replay: Option<Arc<Replay>>,
+    /// Sets the host's `traceparent` on every request (OpenTelemetry export on).
+    pub trace_context: Option<TraceContextHook>,
 }
 
 impl Network {
@@ -34,12 +37,18 @@ impl Network {
             tls: Arc::new(tls),
             in_flight: InFlightCount::default(),
             replay: None,
+            trace_context: None,
         }
     }
 
     /// No network: every allowed request is answered by `replay` (`plugins test`).
     pub fn replaying(overrides: &HashMap<String, Vec<IpAddr>>, replay: Arc<Replay>) -> Network {
         Network { replay: Some(replay), ..Network::new(overrides) }
+    }
+
+    /// With the host's `traceparent` hook (OpenTelemetry export on).
+    pub fn with_trace_context(self, trace_context: Option<TraceContextHook>) -> Network {
+        Network { trace_context, ..self }
     }
 
     /// The configured addresses of `host` (lower case), if any.

@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use tracing::Instrument;
 
 use super::Turn;
 use crate::chat::events::{ChatEvent, ContentDelta, FunctionCall};
@@ -73,11 +74,25 @@ impl Turn {
             let shutdown = self.deps.shutdown.clone();
             let stopped = self.live.stopped().clone();
             // Dropping the stream on a stop closes the connection to Claude at once.
+            let span = tracing::info_span!(
+                "llm_call",
+                provider = provider.label(),
+                model = self.deps.llm.model(provider),
+                attempt,
+                outcome = tracing::field::Empty,
+            );
             let result = tokio::select! {
-                result = self.stream_once(provider, &request, &meta, sink, &mut forwarded) => result,
+                result = self.stream_once(provider, &request, &meta, sink, &mut forwarded).instrument(span.clone()) => result,
                 _ = shutdown.deadline() => Err(None),
                 () = stopped.cancelled() => Err(None),
             };
+            span.record(
+                "outcome",
+                match &result {
+                    Ok(_) => "ok",
+                    Err(error) => error.as_ref().map_or(if stopped.is_cancelled() { "stopped" } else { "shutdown" }, LlmError::kind),
+                },
+            );
             let error = match result {
                 Ok(reply) => {
                     let elapsed = started.elapsed();

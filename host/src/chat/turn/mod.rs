@@ -147,7 +147,8 @@ enum Ending {
 impl Turn {
     async fn run(&mut self, sink: &mut EventSink, metrics: &TurnMetrics) -> Ending {
         let turn_id = self.live.turn().to_string();
-        sink.send(ChatEvent::MessageStart(MessageStart { session_id: self.who.session_id, turn_id })).await;
+        let trace_id = crate::telemetry::otel::recording_trace_id(&tracing::Span::current());
+        sink.send(ChatEvent::MessageStart(MessageStart { session_id: self.who.session_id, turn_id, trace_id })).await;
         for call in 1..=MAX_CLAUDE_CALLS {
             let reply = match self.call_claude(sink, metrics).await {
                 Ok(reply) => reply,

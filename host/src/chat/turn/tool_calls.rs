@@ -55,9 +55,16 @@ impl Turn {
                     authorization: self.who.user.authorization.clone(),
                 },
             };
-            let span = tracing::info_span!("tool_call", function = %tool_use.name, tool_use_id = %tool_use.id);
-            let task = running.spawn(with_current_hub(async move { tools.call(call).await }.instrument(span)));
-            index_of.insert(task.id(), i);
+            let span = tracing::info_span!(
+                "tool_call",
+                function = %tool_use.name,
+                tool_use_id = %tool_use.id,
+                plugin = tracing::field::Empty,
+                outcome = tracing::field::Empty,
+                fuel = tracing::field::Empty,
+            );
+            let task = running.spawn(with_current_hub(async move { tools.call(call).await }.instrument(span.clone())));
+            index_of.insert(task.id(), (i, span));
         }
         self.tally.output_seen = true;
         let mut heartbeat =
@@ -70,7 +77,9 @@ impl Turn {
                 Some(joined) = running.join_next_with_id() => {
                     let (i, text, is_error) = match joined {
                         Ok((task, outcome)) => {
-                            let i = index_of[&task];
+                            let (i, span) = &index_of[&task];
+                            let i = *i;
+                            record_outcome(span, &outcome);
                             let text = outcome.result_text();
                             if outcome.is_error() {
                                 tracing::info!(function = %uses[i].name, plugin = ?outcome.plugin, result = %text, "tool call failed");
@@ -79,7 +88,7 @@ impl Turn {
                         }
                         // The runtime never panics by design; if it did, the model hears of a host error.
                         Err(err) => {
-                            let i = index_of[&err.id()];
+                            let i = index_of[&err.id()].0;
                             tracing::error!(function = %uses[i].name, error = %err, "tool call task failed");
                             (i, ToolError::new(codes::HOST_ERROR, "The tool call failed.").to_result_string(), true)
                         }
@@ -141,5 +150,17 @@ impl Turn {
         if let Err(err) = self.deps.store.insert_message(&row).await {
             tracing::error!(error = %err, "persisting a tool result failed");
         }
+    }
+}
+
+/// The call's plugin, outcome (`ok` or the error's code) and fuel on its `tool_call` span.
+fn record_outcome(span: &tracing::Span, outcome: &tools::ToolOutcome) {
+    if let Some(plugin) = &outcome.plugin {
+        span.record("plugin", plugin.as_str());
+    }
+    span.record("outcome", outcome.result.as_ref().map_or_else(|err| err.code.as_str(), |_| "ok"));
+    if let Some(fuel) = outcome.fuel_consumed {
+        // An integer attribute (OpenTelemetry has no unsigned one; tracing's u64 would be text).
+        span.record("fuel", i64::try_from(fuel).unwrap_or(i64::MAX));
     }
 }

@@ -78,7 +78,13 @@ impl OpenAiChatClient {
 
     async fn attempt(&self, body: &Value) -> Result<MessageStream, LlmError> {
         let stall = self.stall_timeout;
-        let send = self.http.post(&self.url).headers(self.headers.clone()).json(body).send();
+        let send = self
+            .http
+            .post(&self.url)
+            .headers(self.headers.clone())
+            .headers(crate::telemetry::otel::trace_headers(&tracing::Span::current()))
+            .json(body)
+            .send();
         let failed = |message: String| LlmError::OpenAi { status: None, message };
         let response = match tokio::time::timeout(stall, send).await {
             Err(_elapsed) => return Err(failed("OpenAI sent nothing within the stall timeout".to_string())),

@@ -435,6 +435,10 @@ async fn logs_carry_the_request_id_through_the_turn_and_never_a_secret() {
     );
     let t = ops.chat(user, message).await;
     assert_eq!(t.names().last(), Some(&"error"));
+    // Without OTEL_EXPORTER_OTLP_ENDPOINT nothing is traced: no trace_id, no traceparent upstream.
+    let start = t.first("message_start").expect("message_start");
+    assert!(start.data.get("trace_id").is_none(), "{:?}", start.data);
+    assert!(ops.anthropic.requests().iter().all(|r| r.header("traceparent").is_none()));
     let request_id = t.header("x-request-id").expect("x-request-id").to_string();
     // The turn's last line is written after its last event, once the client has read it.
     ops.server.turns_finished(PATIENCE).await;
