@@ -15,7 +15,7 @@ TEST_PLUGINS_OUT := $(CURDIR)/target/test-plugins.d
 # Plugins of plugins/ laid out with the test plugins, never served.
 TEST_PLUGINS := echo
 
-.PHONY: run test lint fmt plugins bench clean wasm-target chromium
+.PHONY: run test lint fmt plugins bench clean wasm-target chromium mcp-clients
 
 ## run: start the service with its offline development stack (SQLite, local plugins, stand-ins),
 ## on 127.0.0.1 (set BIND_ADDRESS=0.0.0.0 to open it to the network).
@@ -23,7 +23,7 @@ run: plugins
 	PLUGINS_DIR=$(PLUGINS_OUT) $(CARGO) run -p dev-stack
 
 ## test: every test of both workspaces, against SQLite and the local Postgres.
-test: plugins chromium
+test: plugins chromium mcp-clients
 	$(CARGO) test --workspace --no-fail-fast
 	cd plugins && CARGO_TARGET_DIR=$(PLUGIN_BUILD_DIR) $(CARGO) test --workspace --no-fail-fast
 
@@ -44,6 +44,24 @@ chromium:
 		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
 		$$sudo apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+## mcp-clients: the real MCP clients the mcp suite drives (the official Python SDK in a venv, the MCP
+## Inspector's CLI from npm), installed once outside the clone; the suite finds them at MCP_CLIENTS_DIR.
+MCP_CLIENTS_DIR ?= $(HOME)/.cache/amakaflow-chat
+MCP_PYTHON_SDK := mcp==2.3.0
+MCP_INSPECTOR := @modelcontextprotocol/inspector@2.12.0
+export MCP_CLIENTS_DIR
+mcp-clients:
+	@if ! $(MCP_CLIENTS_DIR)/mcp-venv/bin/python -c 'import mcp' 2>/dev/null || \
+		! $(MCP_CLIENTS_DIR)/mcp-venv/bin/pip show mcp 2>/dev/null | grep -qx 'Version: $(lastword $(subst ==, ,$(MCP_PYTHON_SDK)))'; then \
+		python3 -m venv $(MCP_CLIENTS_DIR)/mcp-venv && \
+		$(MCP_CLIENTS_DIR)/mcp-venv/bin/pip install -q '$(MCP_PYTHON_SDK)'; \
+	fi
+	@if [ ! -e $(MCP_CLIENTS_DIR)/mcp-inspector/.installed-2.12.0 ]; then \
+		mkdir -p $(MCP_CLIENTS_DIR)/mcp-inspector && \
+		npm install --silent --no-audit --no-fund --prefix $(MCP_CLIENTS_DIR)/mcp-inspector '$(MCP_INSPECTOR)' && \
+		touch $(MCP_CLIENTS_DIR)/mcp-inspector/.installed-2.12.0; \
 	fi
 
 wasm-target:

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod embeddings;
 pub mod llm;
+pub mod mcp;
 pub mod quota;
 pub mod server;
 pub mod shutdown;

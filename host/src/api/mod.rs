@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod internal;
+pub mod mcp;
 pub mod metrics;
 pub mod plugin_values;
 pub mod request_id;
@@ -64,7 +65,9 @@ pub fn router(state: AppState) -> Router {
         .route("/internal/embeddings/webhook", post(internal::webhook))
         .merge(admin::routes(&state))
         .merge(plugin_values::routes(&state))
-        .merge(dev_page::routes(&config));
+        .merge(dev_page::routes(&config))
+        // The MCP server (issue #13).
+        .merge(mcp::routes(&state));
     if telemetry.metrics_enabled {
         routes = routes.route("/metrics", get(metrics::scrape));
     }

@@ -29,8 +29,8 @@ pub use production::PRODUCTION_REQUIRED;
 pub use reading::{parse_api_keys, parse_origins};
 pub use secret::Secret;
 pub use settings::{
-    AnthropicConfig, ApiKey, AuthConfig, DatabaseConfig, DownstreamConfig, Environment, OpenAiConfig, PluginsConfig,
-    QuotaConfig, ServerConfig, TelemetryConfig,
+    AnthropicConfig, ApiKey, AuthConfig, DatabaseConfig, DownstreamConfig, Environment, McpConfig, OpenAiConfig,
+    PluginsConfig, QuotaConfig, ServerConfig, TelemetryConfig,
 };
 
 use reading::{Lowest, Reader};
@@ -48,6 +48,7 @@ pub struct Config {
     pub plugins: PluginsConfig,
     pub quota: QuotaConfig,
     pub telemetry: TelemetryConfig,
+    pub mcp: McpConfig,
 }
 
 /// Every problem found in the environment, one line per variable.
@@ -90,8 +91,23 @@ impl Config {
             paid: r.parsed("RATE_LIMIT_PAID", "a message count"),
         };
         let telemetry = read_telemetry(&mut r);
-        let config =
-            Config { environment, server, database, auth, anthropic, openai, downstream, plugins, quota, telemetry };
+        let mcp = McpConfig {
+            calls_per_hour: r.parsed("MCP_TOOL_CALLS_PER_HOUR", "a count"),
+            progress_interval: r.seconds("MCP_PROGRESS_SECONDS", Lowest::MoreThan(0.0), 3600.0),
+        };
+        let config = Config {
+            environment,
+            server,
+            database,
+            auth,
+            anthropic,
+            openai,
+            downstream,
+            plugins,
+            quota,
+            telemetry,
+            mcp,
+        };
 
         if environment.is_production() {
             let problems = production::check_production(&r, &config);
