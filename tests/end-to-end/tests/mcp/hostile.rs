@@ -32,7 +32,8 @@ async fn hostile_requests_get_clear_errors_and_spend_nothing() {
         world.calendar.clear_requests();
 
         let malformed = post(&world, &headers, r#"{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "#).await;
-        assert_eq!(malformed.status, 400, "malformed JSON: {}", malformed.body);
+        assert!((400..500).contains(&malformed.status), "malformed JSON: {} {}", malformed.status, malformed.body);
+        assert!(malformed.body.contains("deserialize"), "the error says why: {}", malformed.body);
 
         let batch = json!([calendar_call(2), calendar_call(3)]).to_string();
         let batch = post(&world, &headers, batch).await;
