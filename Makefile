@@ -15,7 +15,7 @@ TEST_PLUGINS_OUT := $(CURDIR)/target/test-plugins.d
 # Plugins of plugins/ laid out with the test plugins, never served.
 TEST_PLUGINS := echo
 
-.PHONY: run test lint fmt plugins bench clean wasm-target chromium pgvector polyglot-toolchains polyglot-plugins redis
+.PHONY: run test lint fmt plugins bench clean wasm-target chromium pgvector polyglot-toolchains polyglot-plugins redis mcp-clients
 
 # Python and JavaScript plugins: componentize-py (PyPI) and componentize-js (npm), pinned, installed
 # under $(POLYGLOT_CACHE) (outside the clone: reruns are fast). Tests find them by these variables
@@ -43,7 +43,7 @@ run: plugins
 ## test: every test of both workspaces, against SQLite and the local Postgres (and the cutover suite
 ## against the Postgres with pgvector of `make pgvector`).
 # The plugins' tests run on the machine's own target (no --target): the SDK's host is then the scripted MockHost.
-test: plugins chromium pgvector polyglot-toolchains redis
+test: plugins chromium pgvector polyglot-toolchains redis mcp-clients
 	$(CARGO) test --workspace --no-fail-fast
 	cd plugins && CARGO_TARGET_DIR=$(PLUGIN_BUILD_DIR) $(CARGO) test --workspace --no-fail-fast
 
@@ -86,6 +86,24 @@ export PGVECTOR_DATABASE_URL ?= postgres://postgres@127.0.0.1:$(PGVECTOR_PORT)/p
 ## pgvector: install (once) and start the Postgres with pgvector on 127.0.0.1:$(PGVECTOR_PORT).
 pgvector:
 	@tests/pgvector/start.sh $(PGVECTOR_PORT)
+
+## mcp-clients: the real MCP clients the mcp suite drives (the official Python SDK in a venv, the MCP
+## Inspector's CLI from npm), installed once outside the clone; the suite finds them at MCP_CLIENTS_DIR.
+MCP_CLIENTS_DIR ?= $(HOME)/.cache/amakaflow-chat
+MCP_PYTHON_SDK := mcp==2.3.0
+MCP_INSPECTOR := @modelcontextprotocol/inspector@2.12.0
+export MCP_CLIENTS_DIR
+mcp-clients:
+	@if ! $(MCP_CLIENTS_DIR)/mcp-venv/bin/python -c 'import mcp' 2>/dev/null || \
+		! $(MCP_CLIENTS_DIR)/mcp-venv/bin/pip show mcp 2>/dev/null | grep -qx 'Version: $(lastword $(subst ==, ,$(MCP_PYTHON_SDK)))'; then \
+		python3 -m venv $(MCP_CLIENTS_DIR)/mcp-venv && \
+		$(MCP_CLIENTS_DIR)/mcp-venv/bin/pip install -q '$(MCP_PYTHON_SDK)'; \
+	fi
+	@if [ ! -e $(MCP_CLIENTS_DIR)/mcp-inspector/.installed-2.12.0 ]; then \
+		mkdir -p $(MCP_CLIENTS_DIR)/mcp-inspector && \
+		npm install --silent --no-audit --no-fund --prefix $(MCP_CLIENTS_DIR)/mcp-inspector '$(MCP_INSPECTOR)' && \
+		touch $(MCP_CLIENTS_DIR)/mcp-inspector/.installed-2.12.0; \
+	fi
 
 wasm-target:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2

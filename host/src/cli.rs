@@ -266,6 +266,7 @@ async fn plugins(config: Config, cmd: PluginsCommand) -> anyhow::Result<ExitCode
                     session_id: None,
                     request_id: uuid::Uuid::new_v4().to_string(),
                     authorization,
+                    via: tools::Via::Chat,
                 },
             };
             let services = tools::HostServices::new(store);

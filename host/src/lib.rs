@@ -14,6 +14,7 @@ pub mod embeddings;
 pub mod http_client;
 pub mod live;
 pub mod llm;
+pub mod mcp;
 pub mod quota;
 pub mod server;
 pub mod shutdown;

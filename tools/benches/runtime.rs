@@ -69,6 +69,7 @@ fn call() -> ToolCall {
             session_id: None,
             request_id: "bench".into(),
             authorization: None,
+            via: Default::default(),
         },
     }
 }

@@ -179,6 +179,28 @@ pub struct Caller {
     pub session_id: Option<String>,
     pub request_id: String,
     pub authorization: Option<String>,
+    /// Which surface asked for the call: the `via` label of `tool_calls_total`.
+    pub via: Via,
+}
+
+/// The surface a call came through, so metrics tell the chat's calls from an MCP client's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Via {
+    /// The chat's tool-use loop (and the author CLI, which runs a call as the chat would).
+    #[default]
+    Chat,
+    /// An MCP client's `tools/call` on `/mcp`.
+    Mcp,
+}
+
+impl Via {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Chat => "chat",
+            Via::Mcp => "mcp",
+        }
+    }
 }
 
 /// One call the model asked for.

@@ -93,7 +93,12 @@ impl ToolError {
 
     /// The original service's error shape: `{"error": true, "code": …, "message": …}`.
     pub fn to_result_string(&self) -> String {
-        serde_json::json!({"error": true, "code": self.code, "message": self.message}).to_string()
+        self.to_json().to_string()
+    }
+
+    /// The error in the original shape: `{"error": true, "code", "message"}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"error": true, "code": self.code, "message": self.message})
     }
 
     pub(crate) fn unknown_function(function: &str) -> ToolError {

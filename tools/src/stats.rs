@@ -82,9 +82,16 @@ impl PluginStats {
 }
 
 /// Emits the call metrics. Labels are shared strings, so a call allocates nothing for them.
-pub fn record_metrics(plugin: &Arc<str>, function: &Arc<str>, outcome: &str, elapsed: Duration, fuel: Option<u64>) {
+pub fn record_metrics(
+    plugin: &Arc<str>,
+    function: &Arc<str>,
+    outcome: &str,
+    via: crate::Via,
+    elapsed: Duration,
+    fuel: Option<u64>,
+) {
     let outcome: metrics::SharedString = if outcome == "ok" { "ok".into() } else { outcome.to_string().into() };
-    metrics::counter!("tool_calls_total", "plugin" => plugin.clone(), "function" => function.clone(), "outcome" => outcome)
+    metrics::counter!("tool_calls_total", "plugin" => plugin.clone(), "function" => function.clone(), "outcome" => outcome, "via" => via.as_str())
         .increment(1);
     metrics::histogram!("tool_call_duration_seconds", "plugin" => plugin.clone(), "function" => function.clone())
         .record(elapsed.as_secs_f64());

@@ -14,6 +14,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod internal;
+pub mod mcp;
 pub mod metrics;
 pub mod plugin_values;
 pub mod request_id;
@@ -71,7 +72,9 @@ pub fn router(state: AppState) -> Router {
         .merge(plugin_values::routes(&state))
         .merge(dev_page::routes(&config))
         // The operator console (static; its data comes from the admin API with the typed key).
-        .merge(console::routes());
+        .merge(console::routes())
+        // The MCP server (issue #13).
+        .merge(mcp::routes(&state));
     if telemetry.metrics_enabled {
         routes = routes.route("/metrics", get(metrics::scrape));
     }

@@ -23,6 +23,16 @@ pub struct Claims {
     pub sts: Option<String>,
 }
 
+/// The origin of a Clerk Frontend API: `domain` as given when it is already an origin (a local
+/// stand-in), else `https://<domain>`. Also the default issuer of its tokens.
+pub fn clerk_origin(domain: &str) -> String {
+    if domain.starts_with("http://") || domain.starts_with("https://") {
+        domain.to_string()
+    } else {
+        format!("https://{domain}")
+    }
+}
+
 pub struct ClerkVerifier {
     jwks: JwksCache,
     validation: Validation,
@@ -39,11 +49,7 @@ impl ClerkVerifier {
         http: reqwest::Client,
         min_refresh: Duration,
     ) -> Self {
-        let origin = if domain.starts_with("http://") || domain.starts_with("https://") {
-            domain.to_string()
-        } else {
-            format!("https://{domain}")
-        };
+        let origin = clerk_origin(domain);
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[issuer.unwrap_or(&origin)]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "sub"]);

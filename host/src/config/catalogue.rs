@@ -411,6 +411,14 @@ pub const ENV_VARS: &[EnvVar] = {
             Value("info,sqlx=warn,wasmtime=warn,cranelift=warn"),
             "log filter (tracing EnvFilter syntax)",
         ),
+        // The MCP server at /mcp (issue #13).
+        var("MCP_TOOL_CALLS_PER_HOUR", Setting, Value("600"), "MCP tool calls per user and hour (0: no limit)"),
+        var(
+            "MCP_PROGRESS_SECONDS",
+            Setting,
+            Value("5"),
+            "how often a running MCP tool call reports progress to a client that asked for it",
+        ),
     ]
 };
 

@@ -31,8 +31,8 @@ pub use production::PRODUCTION_REQUIRED;
 pub use reading::{parse_api_keys, parse_origins};
 pub use secret::Secret;
 pub use settings::{
-    AnthropicConfig, ApiKey, AuthConfig, DatabaseConfig, DownstreamConfig, Environment, OpenAiConfig, PluginsConfig,
-    QuotaConfig, ServerConfig, TelemetryConfig, TurnsConfig, UpstreamConfig,
+    AnthropicConfig, ApiKey, AuthConfig, DatabaseConfig, DownstreamConfig, Environment, McpConfig, OpenAiConfig,
+    PluginsConfig, QuotaConfig, ServerConfig, TelemetryConfig, TurnsConfig, UpstreamConfig,
 };
 
 // OpenTelemetry export (#15).
@@ -56,6 +56,7 @@ pub struct Config {
     pub llm: LlmRoutingConfig,
     pub upstream: UpstreamConfig,
     pub turns: TurnsConfig,
+    pub mcp: McpConfig,
 }
 
 /// Every problem found in the environment, one line per variable.
@@ -101,6 +102,10 @@ impl Config {
         let llm = llm_routing::read_llm_routing(&mut r);
         let upstream = read_upstream(&mut r);
         let turns = read_turns(&mut r);
+        let mcp = McpConfig {
+            calls_per_hour: r.parsed("MCP_TOOL_CALLS_PER_HOUR", "a count"),
+            progress_interval: r.seconds("MCP_PROGRESS_SECONDS", Lowest::MoreThan(0.0), 3600.0),
+        };
         let config = Config {
             environment,
             server,
@@ -115,6 +120,7 @@ impl Config {
             llm,
             upstream,
             turns,
+            mcp,
         };
 
         if environment.is_production() {

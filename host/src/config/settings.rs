@@ -189,6 +189,15 @@ pub struct ServerConfig {
     pub concurrent_turns_per_user: usize,
 }
 
+/// The MCP server at `/mcp`.
+#[derive(Clone, Copy, Debug)]
+pub struct McpConfig {
+    /// Tool calls one user may make through `/mcp` per clock hour (`MCP_TOOL_CALLS_PER_HOUR`; 0: no limit).
+    pub calls_per_hour: u32,
+    /// How often a running call reports progress to a client that sent a progress token.
+    pub progress_interval: Duration,
+}
+
 /// Monthly message limits per tier.
 #[derive(Clone, Copy, Debug)]
 pub struct QuotaConfig {

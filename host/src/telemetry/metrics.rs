@@ -165,7 +165,8 @@ fn describe() {
     describe_counter!(
         "tool_calls_total",
         "Tool calls by `plugin`, `function` and `outcome` (ok, timeout, fuel_exhausted, memory_exceeded, \
-         egress_denied, plugin_trap, …, an error code the plugin's manifest declares, else plugin_error)."
+         egress_denied, plugin_trap, …, an error code the plugin's manifest declares, else plugin_error) and \
+         `via` (chat, or mcp for /mcp)."
     );
     describe_histogram!(
         "tool_call_duration_seconds",

@@ -249,6 +249,7 @@ pub fn tool_call(user: &str, function: &str, arguments: Value, authorization: Op
             session_id: Some("session-1".to_string()),
             request_id: "request-1".to_string(),
             authorization,
+            via: Default::default(),
         },
     }
 }

@@ -37,7 +37,7 @@ pub async fn run(runtime: &Runtime, plugin: &Arc<LoadedPlugin>, index: usize, ca
         Ok(_) => "ok",
         Err(err) => counted_code(&err.code, &plugin.manifest.error_codes),
     };
-    record_metrics(&plugin.name, &function.name, label, outcome.elapsed, fuel_consumed);
+    record_metrics(&plugin.name, &function.name, label, call.caller.via, outcome.elapsed, fuel_consumed);
     plugin.stats.record_latency(outcome.elapsed);
     match &outcome.result {
         Ok(_) => plugin.stats.record_success(),

@@ -70,6 +70,9 @@ pub struct Registry {
     applied_generation: std::sync::atomic::AtomicI64,
     /// Serialises reading the plugins' settings and secrets ([`values`]).
     values_refresh: tokio::sync::Mutex<()>,
+    /// How many tool sets were published: bumped by every swap (a load, reload, upload, rollback or
+    /// removal), so MCP sessions can tell their clients the list changed.
+    published: tokio::sync::watch::Sender<u64>,
 }
 
 /// What calls see: every current version, indexed by function name.
@@ -92,6 +95,7 @@ impl Registry {
             background: OnceLock::new(),
             applied_generation: std::sync::atomic::AtomicI64::new(-1),
             values_refresh: tokio::sync::Mutex::new(()),
+            published: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -175,6 +179,12 @@ impl Registry {
         self.set.load().functions.clone()
     }
 
+    /// Follows the tool set: the receiver sees a new value after every swap (a load, reload,
+    /// upload, rollback or removal changed the functions offered or the versions serving them).
+    pub fn subscribe_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.published.subscribe()
+    }
+
     /// Runs one call. Never panics and never fails: every failure is a [`ToolError`] in the outcome.
     pub async fn call(&self, call: ToolCall) -> ToolOutcome {
         let found = self.set.load().by_function.get(call.function.as_str()).cloned();
@@ -188,7 +198,7 @@ impl Registry {
                     fuel_consumed: None,
                 };
                 let unknown: Arc<str> = "unknown".into();
-                record_metrics(&unknown, &unknown, outcome.outcome_label(), outcome.elapsed, None);
+                record_metrics(&unknown, &unknown, outcome.outcome_label(), call.caller.via, outcome.elapsed, None);
                 outcome
             }
         }

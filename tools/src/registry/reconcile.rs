@@ -326,6 +326,7 @@ impl Registry {
             }
         }
         self.set.store(Arc::new(ToolSet { by_function, functions: Arc::new(functions) }));
+        self.published.send_modify(|generation| *generation += 1);
     }
 }
 

@@ -53,6 +53,7 @@ impl Turn {
                     session_id: Some(self.who.session_id.to_string()),
                     request_id: self.who.request_id.clone(),
                     authorization: self.who.user.authorization.clone(),
+                    via: tools::Via::Chat,
                 },
             };
             let span = tracing::info_span!(
