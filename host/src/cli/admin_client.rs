@@ -26,8 +26,8 @@ pub struct Uploaded {
 
 impl AdminClient {
     pub fn new(base: &str, key: &str) -> AdminClient {
-        let actor =
-            std::env::var("USER").map(|u| format!("{u} (chat-api plugins)")).unwrap_or("chat-api plugins".into());
+        // The audit log's actor (only config reads the environment, so no $USER here).
+        let actor = "chat-api plugins".to_string();
         let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().expect("a reqwest client");
         AdminClient { base: base.trim_end_matches('/').to_string(), key: key.to_string(), actor, http }
     }

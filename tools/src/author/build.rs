@@ -50,7 +50,7 @@ pub fn component(dir: &Path) -> Result<PathBuf, String> {
 pub fn build(dir: &Path) -> Result<PathBuf, String> {
     let mut command = match kind(dir) {
         BuildKind::Cargo => {
-            let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()));
+            let mut command = Command::new("cargo");
             command.args(["build", "--quiet", "--target", "wasm32-wasip2", "--release", "--manifest-path"]);
             command.arg(dir.join("Cargo.toml"));
             command
@@ -88,7 +88,7 @@ struct Package {
 /// `<target>/wasm32-wasip2/release/<crate>.wasm` of the crate in `dir`.
 fn cargo_artifact(dir: &Path) -> Result<PathBuf, String> {
     let manifest = dir.join("Cargo.toml");
-    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()))
+    let output = Command::new("cargo")
         .args(["metadata", "--format-version", "1", "--no-deps", "--offline", "--manifest-path"])
         .arg(&manifest)
         .stdin(Stdio::null())

@@ -121,6 +121,7 @@ async fn run_case(
             session_id: None,
             request_id: format!("plugins-test-{index}"),
             authorization: case.authorization,
+            ..Caller::default()
         },
     };
     let started = Instant::now();

@@ -121,7 +121,9 @@ impl WasiHttpHooks for EgressHooks {
         let (network, violations) = (self.network.clone(), self.violations.clone());
         match &network.replay {
             // `plugins test`: past every check above, answered from the test's script.
-            Some(replay) => Box::new(replay.clone().send(request, target, network.clone(), violations).instrument(span)),
+            Some(replay) => {
+                Box::new(replay.clone().send(request, target, network.clone(), violations).instrument(span))
+            }
             None => Box::new(send::send(request, options, target, network, violations).instrument(span)),
         }
     }

@@ -90,7 +90,9 @@ impl Turn {
                 "outcome",
                 match &result {
                     Ok(_) => "ok",
-                    Err(error) => error.as_ref().map_or(if stopped.is_cancelled() { "stopped" } else { "shutdown" }, LlmError::kind),
+                    Err(error) => error
+                        .as_ref()
+                        .map_or(if stopped.is_cancelled() { "stopped" } else { "shutdown" }, LlmError::kind),
                 },
             );
             let error = match result {

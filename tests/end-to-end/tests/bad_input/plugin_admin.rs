@@ -102,7 +102,14 @@ async fn reloads_rollbacks_and_deletes_of_unknown_or_hostile_names_are_404() {
             assert!(detail.starts_with("no plugin named ") || detail == "Not Found", "{action} {name}: {detail}");
         }
         let refusal = Refusal::of(s.keyed(reqwest::Method::DELETE, &format!("/admin/plugins/{name}"))).await;
-        let detail = refusal.plain(&format!("delete {name}"), StatusCode::NOT_FOUND);
+        // `/admin/plugins/..` (or `%2e%2e`) is normalised by the client to `/admin/`, the operator console's page:
+        // a DELETE there is 405 (nothing is deleted either way).
+        let expected =
+            if ["..", "%2e%2e"].contains(&name) { StatusCode::METHOD_NOT_ALLOWED } else { StatusCode::NOT_FOUND };
+        let detail = refusal.plain(&format!("delete {name}"), expected);
+        if expected == StatusCode::METHOD_NOT_ALLOWED {
+            continue;
+        }
         assert!(detail.starts_with("no plugin named ") || detail == "Not Found", "delete {name}: {detail}");
     }
     for action in ["reload", "rollback"] {

@@ -52,12 +52,19 @@ async fn hostile_requests_get_clear_errors_and_spend_nothing() {
         assert_eq!(error_code(&unknown_tool), -32602, "an unknown tool");
         assert_eq!(unknown_tool.message()["error"]["message"], "Unknown tool: drop_tables");
 
+        // Params of the wrong shape: rmcp 3.11 refuses the message before any handler sees it (an
+        // HTTP 4xx that says why) where the specification asks for -32602; either way nothing runs.
         let wrong_shape = post(&world, &headers, request(7, "tools/call", json!("get_calendar_events"))).await;
-        assert!(
-            [-32602, -32600].contains(&error_code(&wrong_shape)),
-            "params of the wrong shape: {}",
-            wrong_shape.body
-        );
+        if wrong_shape.messages.is_empty() {
+            assert!((400..500).contains(&wrong_shape.status), "params of the wrong shape: {}", wrong_shape.status);
+            assert!(wrong_shape.body.contains("deserialize"), "the error says why: {}", wrong_shape.body);
+        } else {
+            assert!(
+                [-32602, -32600].contains(&error_code(&wrong_shape)),
+                "params of the wrong shape: {}",
+                wrong_shape.body
+            );
+        }
 
         let mut wrong_version = headers;
         wrong_version[2] = ("mcp-protocol-version", "1999-01-01");

@@ -30,7 +30,7 @@ async fn an_upload_is_told_to_listening_clients_as_list_changed() {
         // URL; here the mapper is a stand-in, so echo goes to the stand-in's granted origin.
         let manifest = echo_manifest(&format!("0.9.{i}"), mode).replace("http://localhost:8001", &world.mapper.url());
         let (status, report) = upload(&world.server, ADMIN_KEY, &manifest, &echo_wasm(), None).await;
-        assert_eq!(status, 200, "{report}");
+        assert_eq!(status, 201, "{report}");
         let told = client.next().await;
         assert_eq!(told["list_changed"], true, "{mode}: {told}");
         let tools = told["tools"].as_array().unwrap();

@@ -297,8 +297,8 @@ async fn metrics_move_within_one_month() {
 
     let echo = [("plugin", "echo"), ("function", "echo")];
     let boom = [("plugin", "panic"), ("function", "explode")];
-    assert_eq!(delta("tool_calls_total", &[echo[0], echo[1], ("outcome", "ok")]), 1.0);
-    assert_eq!(delta("tool_calls_total", &[boom[0], boom[1], ("outcome", "plugin_trap")]), 1.0);
+    assert_eq!(delta("tool_calls_total", &[echo[0], echo[1], ("outcome", "ok"), ("via", "chat")]), 1.0);
+    assert_eq!(delta("tool_calls_total", &[boom[0], boom[1], ("outcome", "plugin_trap"), ("via", "chat")]), 1.0);
     assert_eq!(delta("tool_call_duration_seconds_count", &echo), 1.0);
     assert_eq!(delta("tool_call_duration_seconds_count", &boom), 1.0);
     assert_eq!(delta("tool_call_fuel_consumed_count", &echo), 1.0);
