@@ -78,7 +78,12 @@ fn main() {
         let plugins_dir = plugins.path().to_string_lossy().into_owned();
         let db = TestDatabase::sqlite().await.expect("database");
         let server = TestServer::start(
-            &[("PLUGINS_DIR", plugins_dir.as_str()), ("ADMIN_API_KEY", ADMIN_KEY), ("LOG_JSON", "false")],
+            &[
+                ("PLUGINS_DIR", plugins_dir.as_str()),
+                ("ADMIN_API_KEY", ADMIN_KEY),
+                ("LOG_JSON", "false"),
+                ("MCP_TOOL_CALLS_PER_HOUR", "0"),
+            ],
             db,
         )
         .await
@@ -152,7 +157,7 @@ fn main() {
             let manifest = echo_manifest(&format!("0.1.{i}"), "bench");
             let start = Instant::now();
             let (status, report) = upload(&server, ADMIN_KEY, &manifest, &echo_wasm(), None).await;
-            assert_eq!(status, 200, "{report}");
+            assert_eq!(status, 201, "{report}");
             tokio::time::timeout(Duration::from_secs(30), wait_for_list_changed(&mut stream))
                 .await
                 .expect("list_changed within 30 s");
